@@ -1,0 +1,288 @@
+package apikey
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// ErrFormat marks a secret that is not a valid key configuration. Messages
+// wrapping it name the field or client at fault, never a key.
+var ErrFormat = errors.New("invalid API key secret")
+
+// Format is the shape a secret string takes.
+type Format int
+
+const (
+	// FormatPlain: the secret string is the key itself.
+	FormatPlain Format = iota
+	// FormatJSONKey: {"api_key": "<key>"}.
+	FormatJSONKey
+	// FormatKeySet: {"api_keys": {"<client>": <entry>, …}}.
+	FormatKeySet
+)
+
+func (f Format) String() string {
+	switch f {
+	case FormatJSONKey:
+		return "json-api_key"
+	case FormatKeySet:
+		return "api_keys"
+	default:
+		return "plain"
+	}
+}
+
+// DefaultClient names the single key of the plain and api_key formats.
+const DefaultClient = "default"
+
+// Document is a parsed secret, kept in a form that can be changed and written
+// back in the same format (the rotation function and the CLI do that).
+type Document struct {
+	Format Format
+	// Key is the key of the plain and api_key formats.
+	Key string
+	// Keys are the named entries of the api_keys format.
+	Keys map[string]KeyEntry
+	// extra keeps unrelated top-level JSON fields so a rewrite preserves them.
+	extra map[string]json.RawMessage
+}
+
+// KeyEntry is one client's entry in an api_keys secret. Exactly one of Key
+// and SHA256 is set.
+type KeyEntry struct {
+	Key     string     `json:"key,omitempty"`
+	SHA256  string     `json:"sha256,omitempty"`
+	Expires *time.Time `json:"expires,omitempty"`
+	// Bare records that the entry was written as a plain string, so a
+	// rewrite keeps it that way.
+	Bare bool `json:"-"`
+}
+
+// ClientName is the pattern a client name must match: names reach logs, so
+// they are kept to characters that cannot forge or break a log line.
+var ClientName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
+
+// Parse reads a secret string in any of the three formats and validates it.
+func Parse(secret string) (Document, error) {
+	trimmed := strings.TrimSpace(secret)
+	if trimmed == "" {
+		return Document{}, fmt.Errorf("%w: the secret is empty or only whitespace", ErrFormat)
+	}
+	if trimmed[0] != '{' {
+		// A trailing newline is the usual residue of `echo key > file`;
+		// HTTP strips surrounding whitespace from header values anyway.
+		if err := checkKey(trimmed); err != nil {
+			return Document{}, fmt.Errorf("%w: the secret string %v", ErrFormat, err)
+		}
+		return Document{Format: FormatPlain, Key: trimmed}, nil
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(trimmed), &top); err != nil {
+		return Document{}, fmt.Errorf("%w: the secret starts with '{' but is not a valid JSON object", ErrFormat)
+	}
+	rawKey, hasKey := top["api_key"]
+	rawKeys, hasKeys := top["api_keys"]
+	delete(top, "api_key")
+	delete(top, "api_keys")
+	doc := Document{extra: top}
+	switch {
+	case hasKey && hasKeys:
+		return Document{}, fmt.Errorf("%w: the secret has both api_key and api_keys: keep one", ErrFormat)
+	case hasKey:
+		var k string
+		if err := json.Unmarshal(rawKey, &k); err != nil {
+			return Document{}, fmt.Errorf("%w: api_key must be a string", ErrFormat)
+		}
+		if err := checkKey(k); err != nil {
+			return Document{}, fmt.Errorf("%w: api_key %v", ErrFormat, err)
+		}
+		doc.Format, doc.Key = FormatJSONKey, k
+	case hasKeys:
+		keys, err := parseKeySet(rawKeys)
+		if err != nil {
+			return Document{}, err
+		}
+		doc.Format, doc.Keys = FormatKeySet, keys
+	default:
+		return Document{}, fmt.Errorf("%w: the JSON secret has neither an api_key nor an api_keys field", ErrFormat)
+	}
+	return doc, nil
+}
+
+func parseKeySet(raw json.RawMessage) (map[string]KeyEntry, error) {
+	var named map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &named); err != nil || named == nil {
+		return nil, fmt.Errorf("%w: api_keys must be an object of client names to keys", ErrFormat)
+	}
+	if len(named) == 0 {
+		return nil, fmt.Errorf("%w: api_keys is empty: add at least one key", ErrFormat)
+	}
+	keys := make(map[string]KeyEntry, len(named))
+	for name, rawEntry := range named {
+		if !ClientName.MatchString(name) {
+			return nil, fmt.Errorf("%w: api_keys has an invalid client name (use 1-64 of A-Z a-z 0-9 . _ @ -, starting with a letter or digit)", ErrFormat)
+		}
+		e, err := parseEntry(rawEntry)
+		if err != nil {
+			return nil, fmt.Errorf("%w: api_keys[%q]: %v", ErrFormat, name, err)
+		}
+		keys[name] = e
+	}
+	return keys, checkUnique(keys)
+}
+
+func parseEntry(raw json.RawMessage) (KeyEntry, error) {
+	var e KeyEntry
+	if len(raw) > 0 && raw[0] == '"' {
+		if err := json.Unmarshal(raw, &e.Key); err != nil {
+			return e, errors.New("is not a valid JSON string")
+		}
+		e.Bare = true
+		return e, checkKey(e.Key)
+	}
+	var obj struct {
+		Key     *string `json:"key"`
+		SHA256  *string `json:"sha256"`
+		Expires *string `json:"expires"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	// A misspelt field ("expire") must not silently leave a key immortal.
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&obj); err != nil {
+		return e, errors.New(`must be a key string or an object with "key" or "sha256" and optional "expires"`)
+	}
+	switch {
+	case obj.Key != nil && obj.SHA256 != nil:
+		return e, errors.New(`has both "key" and "sha256": keep one`)
+	case obj.Key != nil:
+		if err := checkKey(*obj.Key); err != nil {
+			return e, fmt.Errorf("key %v", err)
+		}
+		e.Key = *obj.Key
+	case obj.SHA256 != nil:
+		if b, err := hex.DecodeString(*obj.SHA256); err != nil || len(b) != 32 {
+			return e, errors.New("sha256 must be 64 hexadecimal characters (the SHA-256 of the key)")
+		}
+		e.SHA256 = strings.ToLower(*obj.SHA256)
+	default:
+		return e, errors.New(`has neither "key" nor "sha256"`)
+	}
+	if obj.Expires != nil {
+		t, err := time.Parse(time.RFC3339, *obj.Expires)
+		if err != nil {
+			return e, errors.New("expires must be an RFC 3339 time such as 2026-12-31T23:59:59Z")
+		}
+		e.Expires = &t
+	}
+	return e, nil
+}
+
+// checkKey rejects keys that no client could send in an x-api-key header:
+// HTTP strips surrounding whitespace and API Gateway's HTTP API splits
+// header values on commas.
+func checkKey(k string) error {
+	if strings.TrimSpace(k) == "" {
+		return errors.New("is empty or only whitespace")
+	}
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c < 0x21 || c > 0x7e || c == ',' {
+			return errors.New("contains characters that cannot be sent in an x-api-key header (allowed: printable ASCII except space and comma)")
+		}
+	}
+	return nil
+}
+
+func checkUnique(keys map[string]KeyEntry) error {
+	seen := make(map[[32]byte]string, len(keys))
+	for _, name := range sortedNames(keys) {
+		d := keys[name].digest()
+		if other, dup := seen[d]; dup {
+			return fmt.Errorf("%w: api_keys[%q] and api_keys[%q] hold the same key: give each client its own", ErrFormat, other, name)
+		}
+		seen[d] = name
+	}
+	return nil
+}
+
+func sortedNames(keys map[string]KeyEntry) []string {
+	names := make([]string, 0, len(keys))
+	for n := range keys {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (e KeyEntry) digest() [32]byte {
+	if e.SHA256 != "" {
+		var d [32]byte
+		hex.Decode(d[:], []byte(e.SHA256)) // validated by parseEntry
+		return d
+	}
+	return Digest(e.Key)
+}
+
+// Entries converts the document into matchable entries tagged with stage.
+func (d Document) Entries(stage string) []Entry {
+	if d.Format != FormatKeySet {
+		return []Entry{{Client: DefaultClient, Digest: Digest(d.Key), Stage: stage}}
+	}
+	out := make([]Entry, 0, len(d.Keys))
+	for _, name := range sortedNames(d.Keys) {
+		ke := d.Keys[name]
+		e := Entry{Client: name, Digest: ke.digest(), Stage: stage}
+		if ke.Expires != nil {
+			e.Expires = *ke.Expires
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// Names lists the clients of an api_keys document in sorted order.
+func (d Document) Names() []string { return sortedNames(d.Keys) }
+
+// Marshal writes the document back in its own format, keeping unrelated
+// top-level fields. It validates first: a document that Parse would reject
+// is never produced.
+func (d Document) Marshal() (string, error) {
+	var out string
+	switch d.Format {
+	case FormatPlain:
+		out = d.Key
+	default:
+		top := make(map[string]any, len(d.extra)+1)
+		for k, v := range d.extra {
+			top[k] = v
+		}
+		if d.Format == FormatJSONKey {
+			top["api_key"] = d.Key
+		} else {
+			entries := make(map[string]any, len(d.Keys))
+			for name, e := range d.Keys {
+				if e.Bare && e.Key != "" && e.Expires == nil {
+					entries[name] = e.Key
+				} else {
+					entries[name] = e
+				}
+			}
+			top["api_keys"] = entries
+		}
+		b, err := json.Marshal(top)
+		if err != nil {
+			return "", fmt.Errorf("encode secret: %w", err)
+		}
+		out = string(b)
+	}
+	if _, err := Parse(out); err != nil {
+		return "", err
+	}
+	return out, nil
+}

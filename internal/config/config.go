@@ -1,0 +1,74 @@
+// Package config reads keygate's settings from the environment and wires
+// the key source they describe. Both front ends (the Lambda bootstrap and
+// the local server) share it, so they read the same variables the same way.
+package config
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Config is the function's configuration.
+type Config struct {
+	// SecretID names the Secrets Manager secret (name or ARN).
+	SecretID string
+	// APIKey is a key (in any secret format) given directly, for local use.
+	APIKey string
+	// Refresh is how long a loaded key set is used before it is re-read.
+	Refresh time.Duration
+	// Grace is how long AWSPREVIOUS keys keep working after a rotation.
+	Grace time.Duration
+	// LoadTimeout bounds one read of the secret.
+	LoadTimeout time.Duration
+	// LogLevel is the minimum level logged.
+	LogLevel slog.Level
+}
+
+// Defaults, as documented in README.md and template.yaml.
+const (
+	DefaultRefresh     = 5 * time.Minute
+	DefaultGrace       = 24 * time.Hour
+	DefaultLoadTimeout = 3 * time.Second
+)
+
+// FromEnv reads the configuration through getenv (os.Getenv in main).
+// Every problem is reported at once, each naming the variable and the fix.
+func FromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		SecretID: strings.TrimSpace(getenv("API_KEY_SECRET_ID")),
+		APIKey:   getenv("API_KEY"),
+	}
+	var errs []string
+	dur := func(name string, def time.Duration, min time.Duration) time.Duration {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d < min {
+			errs = append(errs, fmt.Sprintf("%s=%q is not a duration of at least %s (examples: 30s, 5m, 24h)", name, v, min))
+			return def
+		}
+		return d
+	}
+	c.Refresh = dur("KEY_REFRESH", DefaultRefresh, 0)
+	c.Grace = dur("KEY_GRACE", DefaultGrace, 0)
+	c.LoadTimeout = dur("KEY_LOAD_TIMEOUT", DefaultLoadTimeout, 100*time.Millisecond)
+	if v := strings.TrimSpace(getenv("LOG_LEVEL")); v != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			errs = append(errs, fmt.Sprintf("LOG_LEVEL=%q is not one of debug, info, warn, error", v))
+		}
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
+	}
+	return c, nil
+}
+
+// NewLogger returns the JSON logger every keygate binary uses.
+func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}

@@ -1,0 +1,165 @@
+// Package frontdoor adapts the Lambda events of every AWS HTTP front door
+// (API Gateway REST API, HTTP API, Lambda Function URL, Application Load
+// Balancer) to one http.Handler, through aws-lambda-go-api-proxy, and
+// answers each in its own response shape.
+//
+// It works on raw event bytes (lambda.Handler's Invoke) so that it can tell
+// the kinds apart from the event itself and answer malformed input with a
+// JSON 400 instead of letting a decode error fail the invocation.
+package frontdoor
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"github.com/keygate/keygate/handler"
+)
+
+var _ lambda.Handler = (*Adapter)(nil)
+
+// Kind is the front door an event came through.
+type Kind string
+
+const (
+	Unknown     Kind = "unknown"
+	REST        Kind = "rest"        // API Gateway REST API, payload 1.0
+	HTTPAPI     Kind = "httpapi"     // API Gateway HTTP API, payload 2.0
+	FunctionURL Kind = "functionurl" // Lambda Function URL (payload 2.0 shape)
+	ALB         Kind = "alb"         // Application Load Balancer target group
+)
+
+// Adapter is a lambda.Handler over an http.Handler.
+type Adapter struct {
+	v1  *httpadapter.HandlerAdapter
+	v2  *httpadapter.HandlerAdapterV2
+	alb *httpadapter.HandlerAdapterALB
+	log *slog.Logger
+}
+
+// New adapts h. log receives one line per event that could not be served.
+func New(h http.Handler, log *slog.Logger) *Adapter {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Adapter{
+		v1:  httpadapter.New(h),
+		v2:  httpadapter.NewV2(h),
+		alb: httpadapter.NewALB(h),
+		log: log,
+	}
+}
+
+// Invoke serves one event. It never returns an error: every failure becomes
+// a JSON answer, so the runtime never records a crash and the next
+// invocation is served as usual.
+func (a *Adapter) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		ctx = handler.WithRequestID(ctx, lc.AwsRequestID)
+	}
+	kind := Detect(payload)
+	var (
+		resp any
+		err  error
+	)
+	switch kind {
+	case REST:
+		resp, err = a.rest(ctx, payload)
+	case HTTPAPI, FunctionURL:
+		resp, err = a.httpV2(ctx, payload)
+	case ALB:
+		resp, err = a.albTarget(ctx, payload)
+	default:
+		err = errUnknownEvent
+	}
+	if err != nil {
+		a.log.LogAttrs(ctx, slog.LevelWarn, "bad event",
+			slog.String("request_id", handler.RequestID(ctx)),
+			slog.String("kind", string(kind)),
+			slog.String("error", err.Error()),
+			slog.Int("status", http.StatusBadRequest))
+		resp = badRequest(kind)
+	}
+	return json.Marshal(resp)
+}
+
+func (a *Adapter) rest(ctx context.Context, payload []byte) (any, error) {
+	var ev events.APIGatewayProxyRequest
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		return nil, errDecode
+	}
+	if err := checkRequestLine(ev.HTTPMethod, ev.Path, ev.RequestContext.DomainName, ""); err != nil {
+		return nil, err
+	}
+	resp, err := a.v1.ProxyWithContext(ctx, ev)
+	if err != nil {
+		return nil, errConvert
+	}
+	return resp, nil
+}
+
+func (a *Adapter) httpV2(ctx context.Context, payload []byte) (any, error) {
+	var ev events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		return nil, errDecode
+	}
+	path := ev.RawPath
+	if path == "" {
+		path = ev.RequestContext.HTTP.Path
+	}
+	if err := checkRequestLine(ev.RequestContext.HTTP.Method, path, ev.RequestContext.DomainName, ev.RawQueryString); err != nil {
+		return nil, err
+	}
+	resp, err := a.v2.ProxyWithContext(ctx, ev)
+	if err != nil {
+		return nil, errConvert
+	}
+	return resp, nil
+}
+
+func (a *Adapter) albTarget(ctx context.Context, payload []byte) (any, error) {
+	var ev events.ALBTargetGroupRequest
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		return nil, errDecode
+	}
+	host := ev.Headers["host"]
+	if ev.MultiValueHeaders != nil {
+		host = firstOf(ev.MultiValueHeaders["host"])
+	}
+	if err := checkRequestLine(ev.HTTPMethod, ev.Path, host, ""); err != nil {
+		return nil, err
+	}
+	resp, err := a.alb.ProxyWithContext(ctx, ev)
+	if err != nil {
+		return nil, errConvert
+	}
+	// An ALB reads multiValueHeaders only when the target group enables
+	// them, and says so by sending them; otherwise it reads headers.
+	if ev.MultiValueHeaders == nil {
+		resp.Headers = singleHeaders(resp.MultiValueHeaders)
+		resp.MultiValueHeaders = nil
+	}
+	resp.StatusDescription = statusLine(resp.StatusCode)
+	return resp, nil
+}
+
+func firstOf(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
+}
+
+func singleHeaders(h map[string][]string) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		out[k] = firstOf(v)
+	}
+	return out
+}

@@ -1,0 +1,173 @@
+package keysource
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/keygate/keygate/internal/apikey"
+	"github.com/keygate/keygate/internal/keycache"
+)
+
+// GetSecretValueAPI is the one call keygate makes; it mirrors the SDK
+// client's method so tests can pass a fake and main the real client.
+type GetSecretValueAPI interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+// Staging labels Secrets Manager moves during rotation.
+const (
+	StageCurrent  = "AWSCURRENT"
+	StagePrevious = "AWSPREVIOUS"
+)
+
+// SecretsManager loads keys from one secret: every key of the AWSCURRENT
+// version, plus those of AWSPREVIOUS until Grace after the current version
+// was created, so callers holding the pre-rotation key are not cut off.
+// AWSPENDING is never read: a rotation in progress authorizes nothing.
+type SecretsManager struct {
+	Client   GetSecretValueAPI
+	SecretID string
+	Region   string // for error messages only
+	Grace    time.Duration
+	Now      func() time.Time
+}
+
+// Load reads and parses the secret.
+func (s *SecretsManager) Load(ctx context.Context) (keycache.Snapshot, error) {
+	cur, err := s.get(ctx, StageCurrent)
+	if err != nil {
+		return keycache.Snapshot{}, err
+	}
+	doc, err := s.parse(cur)
+	if err != nil {
+		return keycache.Snapshot{}, err
+	}
+	snap := keycache.Snapshot{Source: "secretsmanager", Version: str(cur.VersionId)}
+	entries := doc.Entries(StageCurrent)
+
+	graceEnd := timeOr(cur.CreatedDate).Add(s.Grace)
+	if s.Grace > 0 && s.now().Before(graceEnd) {
+		prevEntries, warn, perr := s.previous(ctx, graceEnd)
+		switch {
+		case perr != nil:
+			// Serve the current keys now and come back soon for the
+			// rest, rather than refuse everyone.
+			snap.Partial = true
+			snap.Warnings = append(snap.Warnings, perr.Error())
+		case warn != "":
+			snap.Warnings = append(snap.Warnings, warn)
+		}
+		entries = append(entries, prevEntries...)
+	}
+	snap.Set = apikey.NewSet(entries)
+	return snap, nil
+}
+
+// previous returns the AWSPREVIOUS keys, capped at graceEnd. A missing
+// previous version is normal (never rotated); an unparsable one is skipped
+// with a warning because it can never become valid again.
+func (s *SecretsManager) previous(ctx context.Context, graceEnd time.Time) ([]apikey.Entry, string, error) {
+	out, err := s.get(ctx, StagePrevious)
+	var nf *types.ResourceNotFoundException
+	if errors.As(err, &nf) {
+		return nil, "", nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	doc, err := s.parse(out)
+	if err != nil {
+		return nil, fmt.Sprintf("ignoring the AWSPREVIOUS version: %v", err), nil
+	}
+	entries := doc.Entries(StagePrevious)
+	for i := range entries {
+		if entries[i].Expires.IsZero() || entries[i].Expires.After(graceEnd) {
+			entries[i].Expires = graceEnd
+		}
+	}
+	return entries, "", nil
+}
+
+func (s *SecretsManager) get(ctx context.Context, stage string) (*secretsmanager.GetSecretValueOutput, error) {
+	out, err := s.Client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
+		SecretId:     &s.SecretID,
+		VersionStage: &stage,
+	})
+	if err != nil {
+		return nil, s.explain(stage, err)
+	}
+	return out, nil
+}
+
+func (s *SecretsManager) parse(out *secretsmanager.GetSecretValueOutput) (apikey.Document, error) {
+	if out.SecretString == nil {
+		return apikey.Document{}, fmt.Errorf("secret %q version %s holds binary data: store the key as a secret string", s.SecretID, str(out.VersionId))
+	}
+	doc, err := apikey.Parse(*out.SecretString)
+	if err != nil {
+		return apikey.Document{}, fmt.Errorf("secret %q version %s: %w", s.SecretID, str(out.VersionId), err)
+	}
+	return doc, nil
+}
+
+// explain turns the service's error codes into messages that name the cause
+// and the fix. The wrapped error keeps the SDK error for errors.As.
+func (s *SecretsManager) explain(stage string, err error) error {
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("reading secret %q (%s) timed out: check that Secrets Manager is reachable from the function (VPC endpoint or NAT): %w", s.SecretID, stage, err)
+		}
+		return fmt.Errorf("reading secret %q (%s) failed: %w", s.SecretID, stage, err)
+	}
+	var hint string
+	switch api.ErrorCode() {
+	case "ResourceNotFoundException":
+		hint = fmt.Sprintf("API_KEY_SECRET_ID is set but the secret %q (%s) was not found in %s: check the name or region", s.SecretID, stage, s.region())
+	case "AccessDeniedException":
+		hint = fmt.Sprintf("access to secret %q was denied: grant the function's role secretsmanager:GetSecretValue on it (and kms:Decrypt on its key if it uses a customer managed key)", s.SecretID)
+	case "DecryptionFailure":
+		hint = fmt.Sprintf("secret %q could not be decrypted: grant the function's role kms:Decrypt on the secret's KMS key", s.SecretID)
+	case "InvalidRequestException":
+		hint = fmt.Sprintf("secret %q cannot be read (is it scheduled for deletion? restore it with aws secretsmanager restore-secret)", s.SecretID)
+	case "ThrottlingException":
+		hint = fmt.Sprintf("reading secret %q was throttled: the cache retries with backoff; lower the request rate to GetSecretValue or raise KEY_REFRESH", s.SecretID)
+	default:
+		hint = fmt.Sprintf("reading secret %q (%s) failed", s.SecretID, stage)
+	}
+	return fmt.Errorf("%s: %w", hint, err)
+}
+
+func (s *SecretsManager) region() string {
+	if s.Region == "" {
+		return "the configured region"
+	}
+	return s.Region
+}
+
+func (s *SecretsManager) now() time.Time {
+	if s.Now == nil {
+		return time.Now()
+	}
+	return s.Now()
+}
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func timeOr(p *time.Time) time.Time {
+	if p == nil {
+		return time.Time{}
+	}
+	return *p
+}
