@@ -299,14 +299,22 @@ func (f *Function) InitDurations() []float64 {
 // calls it too.
 func (f *Function) Stop() {
 	f.stop.Do(func() {
-		// Rescan: the emulator may start a bootstrap while we kill.
+		// The bootstrap first: killed after the emulator, it would log
+		// its lost Runtime API connection. Rescan: the emulator may start
+		// a bootstrap while we kill.
+		emulator := f.cmd.Process.Pid
 		for i := 0; i < 10; i++ {
 			pids := marked(f.marker)
 			if len(pids) == 0 {
 				break
 			}
 			for _, pid := range pids {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
+				if pid != emulator {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+			if len(pids) == 1 && pids[0] == emulator {
+				break
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
