@@ -1,0 +1,6 @@
+// Package e2e holds keygate's end-to-end tests (test files only): the real
+// Lambda bootstrap, built from ./cmd/api, runs under the real AWS Lambda
+// Runtime Interface Emulator (internal/rie) and answers the events in
+// events/, with its key from the environment, from a wire-level fake
+// Secrets Manager (internal/smfake) and from moto (internal/moto).
+package e2e
