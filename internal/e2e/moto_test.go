@@ -89,14 +89,16 @@ func TestMotoSecretsManager(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	for _, tc := range []struct{ name, secret string }{
-		{"plain secret", rightKey},
-		{"JSON secret", string(jsonSecret)},
+	for _, tc := range []struct{ name, secret, endpointVar string }{
+		{"plain secret", rightKey, "AWS_ENDPOINT_URL_SECRETS_MANAGER"},
+		{"JSON secret", string(jsonSecret), "AWS_ENDPOINT_URL_SECRETS_MANAGER"},
+		// The SDK's service-agnostic variable works as well.
+		{"plain secret, AWS_ENDPOINT_URL", rightKey, "AWS_ENDPOINT_URL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			id := "keygate/" + strings.ReplaceAll(tc.name, " ", "-")
+			id := "keygate/" + strings.NewReplacer(" ", "-", ",", "").Replace(tc.name)
 			create(t, id, tc.secret)
-			f := startFunction(t, motoEnv(endpoint, id)...)
+			f := startFunction(t, "API_KEY_SECRET_ID="+id, tc.endpointVar+"="+endpoint)
 			checkEvents(t, f, fxs, false)
 			if err := f.WaitLog(ctx, `"source":"secretsmanager"`); err != nil {
 				t.Errorf("no key-load log line naming the source: %v", err)
