@@ -1,0 +1,44 @@
+// Command rotate is keygate's Secrets Manager rotation function (the
+// bootstrap of a provided.al2023 Lambda that Secrets Manager invokes with
+// the steps createSecret, setSecret, testSecret, finishSecret). It only
+// wires: logger, Secrets Manager client, rotation steps (internal/rotation).
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/keygate/keygate/internal/config"
+	"github.com/keygate/keygate/internal/rotation"
+	"github.com/keygate/keygate/internal/smclient/envclient"
+)
+
+func main() {
+	var level slog.Level
+	levelErr := level.UnmarshalText([]byte(strings.TrimSpace(os.Getenv("LOG_LEVEL"))))
+	if os.Getenv("LOG_LEVEL") == "" {
+		level, levelErr = slog.LevelInfo, nil
+	}
+	log := config.NewLogger(os.Stdout, level)
+	if levelErr != nil {
+		log.Warn("LOG_LEVEL is not one of debug, info, warn, error: logging at info", "value", os.Getenv("LOG_LEVEL"))
+	}
+
+	// The same lean client as the api function: the Lambda runtime hands
+	// over region and credentials in the environment.
+	opts, err := envclient.Options(os.Getenv)
+	if err != nil {
+		// Fail every step with the reason rather than crash at init, so
+		// the rotation's failure is logged where its operator looks.
+		log.Error("cannot build the Secrets Manager client", "error", err.Error())
+		lambda.Start(func(context.Context, events.SecretsManagerSecretRotationEvent) error { return err })
+		return
+	}
+	lambda.Start(rotation.New(secretsmanager.New(opts), log).Handle)
+}

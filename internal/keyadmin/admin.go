@@ -1,0 +1,230 @@
+// Package keyadmin is the logic of the keygate command-line tool: it lists,
+// adds, revokes and rotates the API keys in keygate's Secrets Manager
+// secret, through the same Secrets Manager API as the function and with the
+// same validation (apikey.Document.Marshal), so it never writes a set the
+// function would reject. cmd/keygate only wires it to the process.
+//
+// How a change is written: read AWSCURRENT, check that no rotation is in
+// progress or in its grace period, apply the change, re-read AWSCURRENT and
+// give up if another writer got in between, write the result as the new
+// AWSCURRENT version, then remove the AWSPREVIOUS label Secrets Manager
+// moved to the version before it.
+//
+// Why remove AWSPREVIOUS: the function keeps accepting the keys of the
+// AWSPREVIOUS version for KEY_GRACE after the current one was created, which
+// is right after a rotation (callers holding the old key are not cut off)
+// but wrong after a CLI change: a revoked key would live on for KEY_GRACE,
+// and `keys rotate --grace` would not mean what it says. CLI changes carry
+// their own grace instead, in the entries' expiry (NAME.previous). The old
+// version stays in Secrets Manager, unlabelled, for a rollback.
+//
+// The race: Secrets Manager has no compare-and-set for PutSecretValue. The
+// re-read narrows the window between read and write to one round trip, but
+// two writers inside it can still lose one change; the last write wins.
+// Run changes to one secret from one place at a time.
+package keyadmin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/keygate/keygate/internal/apikey"
+)
+
+// API is the part of the Secrets Manager client the tool uses; the SDK
+// client satisfies it.
+type API interface {
+	DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
+	UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error)
+}
+
+var _ API = (*secretsmanager.Client)(nil)
+
+// Staging labels.
+const (
+	stageCurrent  = "AWSCURRENT"
+	stagePending  = "AWSPENDING"
+	stagePrevious = "AWSPREVIOUS"
+)
+
+// PreviousSuffix is appended to a client's name to keep its old key during
+// a `keys rotate` grace period: NAME holds the new key, NAME.previous the
+// old one, expiring when the grace ends.
+const PreviousSuffix = ".previous"
+
+// Errors an operation can fail with; messages add the names and the fix.
+var (
+	ErrEntryExists        = errors.New("entry already exists")
+	ErrNoEntry            = errors.New("no such entry")
+	ErrEntryExpired       = errors.New("entry expired")
+	ErrLastKey            = errors.New("would leave no working key")
+	ErrSingleKey          = errors.New("the secret holds a single key")
+	ErrRotationInProgress = errors.New("a rotation is in progress")
+	ErrRotationGrace      = errors.New("a rotation's grace period is running")
+	ErrConcurrentChange   = errors.New("the secret changed while this command ran")
+	ErrInvalidName        = errors.New("invalid client name")
+	ErrBinarySecret       = errors.New("the secret holds binary data")
+)
+
+// Admin edits one secret.
+type Admin struct {
+	Client   API
+	SecretID string
+	// Region is only used in messages.
+	Region string
+	// KeyGrace is the function's KEY_GRACE: how long after a rotation the
+	// previous version's keys still work.
+	KeyGrace time.Duration
+	// Force writes even while a rotation is in progress or within its
+	// grace period.
+	Force bool
+	// Now and Generate default to time.Now and apikey.Generate.
+	Now      func() time.Time
+	Generate func() string
+}
+
+// current is the AWSCURRENT version as read.
+type current struct {
+	doc       apikey.Document
+	versionID string
+	created   time.Time
+}
+
+func (a *Admin) readCurrent(ctx context.Context) (current, error) {
+	stage := stageCurrent
+	out, err := a.Client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &a.SecretID, VersionStage: &stage})
+	if err != nil {
+		return current{}, a.explain(err)
+	}
+	c := current{versionID: deref(out.VersionId)}
+	if out.CreatedDate != nil {
+		c.created = *out.CreatedDate
+	}
+	if out.SecretString == nil {
+		return c, fmt.Errorf("%w: secret %q version %s is binary; keygate keys are stored as a secret string", ErrBinarySecret, a.SecretID, c.versionID)
+	}
+	c.doc, err = apikey.Parse(*out.SecretString)
+	if err != nil {
+		// The function rejects it too; fix it by hand first (never print it).
+		return c, fmt.Errorf("secret %q version %s is not a valid key set, so keygate will not edit it: fix it with aws secretsmanager put-secret-value: %w", a.SecretID, c.versionID, err)
+	}
+	return c, nil
+}
+
+// Written describes a new version.
+type Written struct {
+	VersionID string
+	// PreviousVersionID is the version it replaced, kept unlabelled in
+	// Secrets Manager for a rollback.
+	PreviousVersionID string
+}
+
+// change applies edit to the current document and writes the result. A
+// non-empty Written.VersionID means the new version was written, even if
+// the error is not nil (the AWSPREVIOUS clean-up failed).
+func (a *Admin) change(ctx context.Context, edit func(doc apikey.Document, now time.Time) (apikey.Document, error)) (Written, error) {
+	cur, err := a.readCurrent(ctx)
+	if err != nil {
+		return Written{}, err
+	}
+	meta, err := a.Client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &a.SecretID})
+	if err != nil {
+		return Written{}, a.explain(err)
+	}
+	if err := a.guard(cur, meta.VersionIdsToStages); err != nil {
+		return Written{}, err
+	}
+	next, err := edit(cur.doc.Clone(), a.now())
+	if err != nil {
+		return Written{}, err
+	}
+	value, err := next.Marshal()
+	if err != nil {
+		return Written{}, fmt.Errorf("the changed key set would be rejected by the function, nothing written: %w", err)
+	}
+
+	again, err := a.readCurrent(ctx)
+	if err != nil {
+		return Written{}, err
+	}
+	if again.versionID != cur.versionID {
+		return Written{}, fmt.Errorf("%w: secret %q went from version %s to %s; nothing written: run the command again", ErrConcurrentChange, a.SecretID, cur.versionID, again.versionID)
+	}
+	out, err := a.Client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+		SecretId:      &a.SecretID,
+		SecretString:  &value,
+		VersionStages: []string{stageCurrent},
+	})
+	if err != nil {
+		return Written{}, a.explain(err)
+	}
+	w := Written{VersionID: deref(out.VersionId), PreviousVersionID: cur.versionID}
+
+	prev := stagePrevious
+	_, err = a.Client.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
+		SecretId:            &a.SecretID,
+		VersionStage:        &prev,
+		RemoveFromVersionId: &cur.versionID,
+	})
+	if err != nil {
+		return w, fmt.Errorf("wrote version %s, but could not remove AWSPREVIOUS from version %s, so the keys it held keep working for KEY_GRACE: remove it with `aws secretsmanager update-secret-version-stage --secret-id %s --version-stage AWSPREVIOUS --remove-from-version-id %s`: %w",
+			w.VersionID, cur.versionID, a.SecretID, cur.versionID, a.explain(err))
+	}
+	return w, nil
+}
+
+// guard refuses to write while a rotation could undo the change or the
+// change would cut a rotation's grace period short.
+func (a *Admin) guard(cur current, versions map[string][]string) error {
+	if a.Force {
+		return nil
+	}
+	for id, stages := range versions {
+		if slices.Contains(stages, stagePending) && !slices.Contains(stages, stageCurrent) {
+			return fmt.Errorf("%w: version %s of secret %q is AWSPENDING, and finishing the rotation would replace whatever is written now. Wait for the rotation to finish; if it failed, clear it with `aws secretsmanager update-secret-version-stage --secret-id %s --version-stage AWSPENDING --remove-from-version-id %s` (or pass --force)",
+				ErrRotationInProgress, id, a.SecretID, a.SecretID, id)
+		}
+	}
+	if a.KeyGrace <= 0 || cur.created.IsZero() {
+		return nil
+	}
+	graceEnd := cur.created.Add(a.KeyGrace)
+	for id, stages := range versions {
+		if slices.Contains(stages, stagePrevious) && a.now().Before(graceEnd) {
+			return fmt.Errorf("%w: the keys of version %s (AWSPREVIOUS) keep working until %s (KEY_GRACE %s after version %s was created), and a new version would cut their callers off at the next refresh. Run the command after %s, or pass --force to accept that",
+				ErrRotationGrace, id, stamp(graceEnd), a.KeyGrace, cur.versionID, stamp(graceEnd))
+		}
+	}
+	return nil
+}
+
+func (a *Admin) now() time.Time {
+	if a.Now == nil {
+		return time.Now().UTC()
+	}
+	return a.Now().UTC()
+}
+
+func (a *Admin) generate() string {
+	if a.Generate == nil {
+		return apikey.Generate()
+	}
+	return a.Generate()
+}
+
+// stamp formats a time the way the secret stores expiries.
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}

@@ -1,0 +1,366 @@
+package keyadmin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Exit statuses of Run.
+const (
+	ExitOK    = 0
+	ExitError = 1 // the operation failed
+	ExitUsage = 2 // the command line is wrong
+)
+
+// Usage is the text of `keygate help`.
+const Usage = `keygate manages the API keys in keygate's Secrets Manager secret.
+
+Usage:
+  keygate keys list   [--json]
+  keygate keys add    NAME [--store-key] [--expires TIME | --ttl DURATION] [--convert]
+  keygate keys revoke NAME
+  keygate keys rotate NAME [--grace DURATION] [--expires TIME | --ttl DURATION] [--convert]
+  keygate help
+
+Commands:
+  list    Show each entry: name, kind (key: the secret holds the key;
+          sha256: only its hash), created (the date of the secret version
+          that holds it), expires. Never a key or a hash. A single-key
+          secret shows one entry, "default".
+  add     Generate a key for a new client NAME and print it on stdout, once:
+          it cannot be shown again. The secret stores its SHA-256 unless
+          --store-key is given.
+  revoke  Remove NAME (and NAME.previous, the old key a rotation kept).
+          Refuses to remove the last working key.
+  rotate  Generate a new key for NAME, print it once, keep the entry's kind
+          and expiry. The old key keeps working as NAME.previous for
+          --grace (default 24h; 0 ends it at once); an older NAME.previous
+          is replaced.
+
+Options:
+  --secret-id ID    the secret's name or ARN (default $API_KEY_SECRET_ID)
+  --region REGION   AWS region (default: the AWS SDK's, e.g. $AWS_REGION)
+  --store-key       add: store the key itself, not its SHA-256
+  --expires TIME    the key stops working at TIME (RFC 3339, e.g. 2026-12-31T23:59:59Z)
+  --ttl DURATION    the key stops working after DURATION (e.g. 720h)
+  --grace DURATION  rotate: how long the old key keeps working (default 24h)
+  --convert         allow rewriting a single-key secret (plain or {"api_key"})
+                    as {"api_keys": {...}}, its key kept as "default"
+  --key-grace D     the function's KEY_GRACE (default $KEY_GRACE or 24h)
+  --force           write even while a rotation is in progress or within
+                    KEY_GRACE after one (which ends that grace period)
+  --json            list: print JSON
+
+Every change writes a new version of the secret, checked as the function
+checks it. The function picks it up at its next refresh (KEY_REFRESH, 5m by
+default). Credentials and region come from the AWS SDK's usual sources
+(environment, ~/.aws, SSO). Status messages go to stderr; stdout carries
+only the new key (add, rotate) or the list.
+
+Exit status: 0 done, 1 the operation failed, 2 usage error.
+`
+
+// Env is the process around Run.
+type Env struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	// NewClient builds the Secrets Manager client; region may be empty
+	// (the SDK's default). It returns the region in use.
+	NewClient func(ctx context.Context, region string) (API, string, error)
+	// Now and Generate default to time.Now and apikey.Generate.
+	Now      func() time.Time
+	Generate func() string
+}
+
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+// options are the parsed flags of one command.
+type options struct {
+	secretID, region  string
+	storeKey, convert bool
+	force, json       bool
+	expires, ttl      string
+	grace, keyGrace   time.Duration
+	positional        []string
+	expiresAt         *time.Time
+}
+
+// Run runs the keygate command line args (without the program name) and
+// returns the exit status.
+func Run(ctx context.Context, args []string, env Env) int {
+	if len(args) == 0 {
+		fmt.Fprint(env.Stderr, Usage)
+		return ExitUsage
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(env.Stdout, Usage)
+		return ExitOK
+	case "keys":
+	default:
+		return fail(env, usagef("unknown command %q", args[0]))
+	}
+	if len(args) < 2 {
+		return fail(env, usagef("keygate keys needs a subcommand: list, add, revoke or rotate"))
+	}
+	sub := args[1]
+	if sub == "help" || sub == "-h" || sub == "--help" {
+		fmt.Fprint(env.Stdout, Usage)
+		return ExitOK
+	}
+	opt, err := parseFlags(sub, args[2:], env)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(env.Stdout, Usage)
+			return ExitOK
+		}
+		return fail(env, err)
+	}
+	admin, err := newAdmin(ctx, opt, env)
+	if err != nil {
+		return fail(env, err)
+	}
+	switch sub {
+	case "list":
+		err = runList(ctx, admin, opt, env)
+	case "add":
+		err = runAdd(ctx, admin, opt, env)
+	case "revoke":
+		err = runRevoke(ctx, admin, opt, env)
+	case "rotate":
+		err = runRotate(ctx, admin, opt, env)
+	}
+	return fail(env, err)
+}
+
+// fail prints err and returns its exit status.
+func fail(env Env, err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var u usageError
+	if errors.As(err, &u) {
+		fmt.Fprintf(env.Stderr, "keygate: %s\nRun `keygate help` for usage.\n", u.msg)
+		return ExitUsage
+	}
+	fmt.Fprintf(env.Stderr, "keygate: %v\n", err)
+	return ExitError
+}
+
+// wants says which flags and how many names each subcommand takes.
+var wants = map[string]struct {
+	names int
+	flags []string
+}{
+	"list":   {0, []string{"json"}},
+	"add":    {1, []string{"store-key", "expires", "ttl", "convert"}},
+	"revoke": {1, nil},
+	"rotate": {1, []string{"grace", "expires", "ttl", "convert"}},
+}
+
+func parseFlags(sub string, args []string, env Env) (options, error) {
+	want, ok := wants[sub]
+	if !ok {
+		return options{}, usagef("unknown subcommand %q: use list, add, revoke or rotate", sub)
+	}
+	opt := options{grace: 24 * time.Hour, keyGrace: 24 * time.Hour}
+	if v := strings.TrimSpace(env.Getenv("KEY_GRACE")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return opt, usagef("KEY_GRACE=%q is not a duration such as 24h", v)
+		}
+		opt.keyGrace = d
+	}
+	fs := flag.NewFlagSet("keygate keys "+sub, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported once, by fail
+	fs.StringVar(&opt.secretID, "secret-id", env.Getenv("API_KEY_SECRET_ID"), "")
+	fs.StringVar(&opt.region, "region", "", "")
+	fs.DurationVar(&opt.keyGrace, "key-grace", opt.keyGrace, "")
+	fs.BoolVar(&opt.force, "force", false, "")
+	for _, f := range want.flags {
+		switch f {
+		case "json":
+			fs.BoolVar(&opt.json, f, false, "")
+		case "store-key":
+			fs.BoolVar(&opt.storeKey, f, false, "")
+		case "convert":
+			fs.BoolVar(&opt.convert, f, false, "")
+		case "expires":
+			fs.StringVar(&opt.expires, f, "", "")
+		case "ttl":
+			fs.StringVar(&opt.ttl, f, "", "")
+		case "grace":
+			fs.DurationVar(&opt.grace, f, opt.grace, "")
+		}
+	}
+	// Flags may come before or after NAME.
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return opt, err
+			}
+			return opt, usagef("keys %s: %v", sub, err)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		opt.positional = append(opt.positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+
+	switch {
+	case len(opt.positional) < want.names:
+		return opt, usagef("keys %s needs a client NAME", sub)
+	case len(opt.positional) > want.names:
+		return opt, usagef("keys %s: unexpected argument %q", sub, opt.positional[want.names])
+	case strings.TrimSpace(opt.secretID) == "":
+		return opt, usagef("no secret: pass --secret-id NAME_OR_ARN or set API_KEY_SECRET_ID")
+	case opt.grace < 0:
+		return opt, usagef("--grace must not be negative")
+	case opt.keyGrace < 0:
+		return opt, usagef("--key-grace must not be negative")
+	case opt.expires != "" && opt.ttl != "":
+		return opt, usagef("give --expires or --ttl, not both")
+	}
+	now := clock(env)()
+	if opt.expires != "" {
+		t, err := time.Parse(time.RFC3339, opt.expires)
+		if err != nil {
+			return opt, usagef("--expires %q is not an RFC 3339 time such as 2026-12-31T23:59:59Z", opt.expires)
+		}
+		opt.expiresAt = &t
+	}
+	if opt.ttl != "" {
+		d, err := time.ParseDuration(opt.ttl)
+		if err != nil || d <= 0 {
+			return opt, usagef("--ttl %q is not a positive duration such as 720h", opt.ttl)
+		}
+		t := now.Add(d).UTC().Truncate(time.Second)
+		opt.expiresAt = &t
+	}
+	if opt.expiresAt != nil && !now.Before(*opt.expiresAt) {
+		return opt, usagef("the expiry %s is not in the future", stamp(*opt.expiresAt))
+	}
+	if len(opt.positional) > 0 {
+		if err := checkName(opt.positional[0]); err != nil {
+			return opt, usageError{err.Error()}
+		}
+	}
+	return opt, nil
+}
+
+func clock(env Env) func() time.Time {
+	if env.Now != nil {
+		return env.Now
+	}
+	return time.Now
+}
+
+func newAdmin(ctx context.Context, opt options, env Env) (*Admin, error) {
+	client, region, err := env.NewClient(ctx, opt.region)
+	if err != nil {
+		return nil, err
+	}
+	return &Admin{
+		Client:   client,
+		SecretID: strings.TrimSpace(opt.secretID),
+		Region:   region,
+		KeyGrace: opt.keyGrace,
+		Force:    opt.force,
+		Now:      env.Now,
+		Generate: env.Generate,
+	}, nil
+}
+
+func runList(ctx context.Context, a *Admin, opt options, env Env) error {
+	l, err := a.List(ctx)
+	if err != nil {
+		return err
+	}
+	if opt.json {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(l)
+	}
+	fmt.Fprintf(env.Stderr, "secret %s, version %s (%s format)\n", l.SecretID, l.VersionID, l.Format)
+	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tKIND\tCREATED\tEXPIRES")
+	for _, e := range l.Entries {
+		expires := "-"
+		if e.Expires != nil {
+			expires = stamp(*e.Expires)
+			if e.Expired {
+				expires += " (expired)"
+			}
+		}
+		created := "-"
+		if !e.Created.IsZero() {
+			created = stamp(e.Created)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, e.Kind, created, expires)
+	}
+	return tw.Flush()
+}
+
+func runAdd(ctx context.Context, a *Admin, opt options, env Env) error {
+	name := opt.positional[0]
+	key, w, err := a.Add(ctx, name, AddOptions{StoreKey: opt.storeKey, Expires: opt.expiresAt, Convert: opt.convert})
+	if key != "" {
+		fmt.Fprintln(env.Stdout, key)
+		kind := "its SHA-256"
+		if opt.storeKey {
+			kind = "the key"
+		}
+		fmt.Fprintf(env.Stderr, "added %q to secret %s (stored: %s), version %s (previous %s).\nThe key above is shown only this once: hand it to the client now. The function accepts it after its next refresh (KEY_REFRESH).\n",
+			name, a.SecretID, kind, w.VersionID, w.PreviousVersionID)
+	}
+	return err
+}
+
+func runRevoke(ctx context.Context, a *Admin, opt options, env Env) error {
+	r, err := a.Revoke(ctx, opt.positional[0])
+	if r.VersionID != "" {
+		fmt.Fprintf(env.Stderr, "revoked %s from secret %s: version %s (previous %s). The function rejects the key after its next refresh (KEY_REFRESH).\n",
+			quoteAll(r.Removed), a.SecretID, r.VersionID, r.PreviousVersionID)
+	}
+	return err
+}
+
+func runRotate(ctx context.Context, a *Admin, opt options, env Env) error {
+	name := opt.positional[0]
+	key, r, err := a.Rotate(ctx, name, RotateOptions{Grace: opt.grace, Expires: opt.expiresAt, Convert: opt.convert})
+	if key != "" {
+		fmt.Fprintln(env.Stdout, key)
+		fmt.Fprintf(env.Stderr, "rotated %q in secret %s: version %s (previous %s).\nThe key above is shown only this once: hand it to the client now. The function accepts it after its next refresh (KEY_REFRESH).\n",
+			name, a.SecretID, r.VersionID, r.PreviousVersionID)
+		switch {
+		case r.Previous != "":
+			fmt.Fprintf(env.Stderr, "The old key keeps working as %q until %s.\n", r.Previous, stamp(r.PreviousExpires))
+		default:
+			fmt.Fprintln(env.Stderr, "The old key stops working at the next refresh.")
+		}
+		if r.Replaced {
+			fmt.Fprintf(env.Stderr, "The older %q entry from an earlier rotation was replaced.\n", r.Previous)
+		}
+	}
+	return err
+}
+
+func quoteAll(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, " and ")
+}

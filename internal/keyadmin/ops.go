@@ -1,0 +1,237 @@
+package keyadmin
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/keygate/keygate/internal/apikey"
+)
+
+// Listing is what `keys list` shows: names and metadata, never a key or a
+// hash.
+type Listing struct {
+	SecretID  string    `json:"secret_id"`
+	VersionID string    `json:"version_id"`
+	Format    string    `json:"format"`
+	Entries   []Listed  `json:"entries"`
+	Created   time.Time `json:"created"`
+}
+
+// Listed is one entry. Created is the creation date of the secret version
+// that holds it: Secrets Manager keeps no date per entry.
+type Listed struct {
+	Name    string     `json:"name"`
+	Kind    string     `json:"kind"`
+	Created time.Time  `json:"created"`
+	Expires *time.Time `json:"expires,omitempty"`
+	Expired bool       `json:"expired"`
+}
+
+// List reads the current version's entries; a single-key secret shows one
+// entry named "default".
+func (a *Admin) List(ctx context.Context) (Listing, error) {
+	cur, err := a.readCurrent(ctx)
+	if err != nil {
+		return Listing{}, err
+	}
+	l := Listing{SecretID: a.SecretID, VersionID: cur.versionID, Format: cur.doc.Format.String(), Created: cur.created}
+	names := []string{apikey.DefaultClient}
+	if cur.doc.Format == apikey.FormatKeySet {
+		names = cur.doc.Names()
+	}
+	now := a.now()
+	for _, n := range names {
+		e, _ := cur.doc.Entry(n)
+		l.Entries = append(l.Entries, Listed{Name: n, Kind: e.Kind(), Created: cur.created, Expires: e.Expires, Expired: e.Expired(now)})
+	}
+	return l, nil
+}
+
+// AddOptions shape a new entry.
+type AddOptions struct {
+	// StoreKey stores the key itself rather than its SHA-256.
+	StoreKey bool
+	// Expires, if set, is when the key stops working.
+	Expires *time.Time
+	// Convert allows rewriting a single-key secret in the api_keys
+	// format, its key kept as the entry "default".
+	Convert bool
+}
+
+// Add generates a key for a new client and writes it. The key is returned
+// (to be shown once) only if the new version was written.
+func (a *Admin) Add(ctx context.Context, name string, opt AddOptions) (string, Written, error) {
+	if err := checkName(name); err != nil {
+		return "", Written{}, err
+	}
+	key := a.generate()
+	w, err := a.change(ctx, func(doc apikey.Document, now time.Time) (apikey.Document, error) {
+		doc, err := a.keySet(doc, opt.Convert, "add "+name)
+		if err != nil {
+			return doc, err
+		}
+		if _, ok := doc.Keys[name]; ok {
+			return doc, fmt.Errorf("%w: secret %q already has an entry %q: pick another name, or use `keygate keys rotate %s` to give it a new key", ErrEntryExists, a.SecretID, name, name)
+		}
+		doc.Keys[name] = newEntry(key, opt.StoreKey, opt.Expires)
+		return doc, nil
+	})
+	if w.VersionID == "" {
+		key = ""
+	}
+	return key, w, err
+}
+
+// Revoked is the outcome of Revoke.
+type Revoked struct {
+	Written
+	// Removed lists the entries removed: NAME, and NAME.previous if a
+	// rotation left one (a revoked client keeps no key in its grace period).
+	Removed []string
+}
+
+// Revoke removes a client's entry, and the old key a `keys rotate` kept for
+// it. It refuses to remove the last entry that still works.
+func (a *Admin) Revoke(ctx context.Context, name string) (Revoked, error) {
+	if err := checkName(name); err != nil {
+		return Revoked{}, err
+	}
+	var removed []string
+	w, err := a.change(ctx, func(doc apikey.Document, now time.Time) (apikey.Document, error) {
+		if _, ok := doc.Entry(name); !ok {
+			return doc, a.noEntry(doc, name)
+		}
+		if doc.Format != apikey.FormatKeySet {
+			return doc, fmt.Errorf("%w: %q is the only key of secret %q: add another client first (`keygate keys add NAME --convert`), or delete the secret", ErrLastKey, name, a.SecretID)
+		}
+		removed = []string{name}
+		delete(doc.Keys, name)
+		if _, ok := doc.Keys[name+PreviousSuffix]; ok {
+			removed = append(removed, name+PreviousSuffix)
+			delete(doc.Keys, name+PreviousSuffix)
+		}
+		for _, e := range doc.Keys {
+			if !e.Expired(now) {
+				return doc, nil
+			}
+		}
+		return doc, fmt.Errorf("%w: %q is the last unexpired key of secret %q, and without it every request gets 401: add a key first (`keygate keys add NAME`)", ErrLastKey, name, a.SecretID)
+	})
+	return Revoked{Written: w, Removed: removed}, err
+}
+
+// RotateOptions shape a rotation.
+type RotateOptions struct {
+	// Grace is how long the old key keeps working, as NAME.previous.
+	// Zero replaces the key at once.
+	Grace time.Duration
+	// Expires, if set, replaces the entry's expiry; otherwise it is kept.
+	Expires *time.Time
+	// Convert allows rewriting a single-key secret in the api_keys
+	// format (needed to keep the old key alongside the new one).
+	Convert bool
+}
+
+// Rotated is the outcome of Rotate.
+type Rotated struct {
+	Written
+	// Previous names the entry holding the old key ("" with no grace),
+	// until PreviousExpires.
+	Previous        string
+	PreviousExpires time.Time
+	// Replaced: an older NAME.previous entry was dropped.
+	Replaced bool
+}
+
+// Rotate gives a client a new key. With a grace period the old key stays
+// valid as NAME.previous until now+grace (or its own expiry, if sooner); an
+// earlier NAME.previous is replaced. The entry keeps its kind (key or
+// sha256). The key is returned only if the new version was written.
+func (a *Admin) Rotate(ctx context.Context, name string, opt RotateOptions) (string, Rotated, error) {
+	if err := checkName(name); err != nil {
+		return "", Rotated{}, err
+	}
+	prevName := name + PreviousSuffix
+	if opt.Grace > 0 && !apikey.ClientName.MatchString(prevName) {
+		return "", Rotated{}, fmt.Errorf("%w: %q is too long to keep its old key as %q (names are at most 64 characters): rotate with --grace 0, or revoke it and add a shorter name", ErrInvalidName, name, prevName)
+	}
+	key := a.generate()
+	var r Rotated
+	w, err := a.change(ctx, func(doc apikey.Document, now time.Time) (apikey.Document, error) {
+		old, ok := doc.Entry(name)
+		if !ok {
+			return doc, a.noEntry(doc, name)
+		}
+		expires := old.Expires
+		if opt.Expires != nil {
+			expires = opt.Expires
+		}
+		if expires != nil && !now.Before(*expires) {
+			return doc, fmt.Errorf("%w: %q expired at %s, so its new key would not work either: pass --expires or --ttl", ErrEntryExpired, name, stamp(*expires))
+		}
+		if doc.Format != apikey.FormatKeySet && opt.Grace == 0 && opt.Expires == nil {
+			// Same format, new key, old one gone: no conversion needed.
+			doc.Key = key
+			return doc, nil
+		}
+		doc, err := a.keySet(doc, opt.Convert, "rotate "+name+" with a grace period")
+		if err != nil {
+			return doc, err
+		}
+		next := newEntry(key, !old.HashOnly(), expires)
+		next.Bare = old.Bare
+		doc.Keys[name] = next
+		if opt.Grace <= 0 {
+			return doc, nil
+		}
+		until := now.Add(opt.Grace).Truncate(time.Second)
+		if old.Expires != nil && old.Expires.Before(until) {
+			until = *old.Expires
+		}
+		_, r.Replaced = doc.Keys[prevName]
+		old.Expires, old.Bare = &until, false
+		doc.Keys[prevName] = old
+		r.Previous, r.PreviousExpires = prevName, until
+		return doc, nil
+	})
+	r.Written = w
+	if w.VersionID == "" {
+		key = ""
+	}
+	return key, r, err
+}
+
+// keySet returns doc in the api_keys format, converting a single-key
+// document only when allowed.
+func (a *Admin) keySet(doc apikey.Document, convert bool, what string) (apikey.Document, error) {
+	if doc.Format == apikey.FormatKeySet {
+		return doc, nil
+	}
+	if !convert {
+		return doc, fmt.Errorf("%w: secret %q is in the %s format, which holds one key; to %s it must hold named keys. Pass --convert to rewrite it as {\"api_keys\": {\"default\": <its key>, …}}: the current key keeps working as the client \"default\", but anything else that reads this secret must understand the api_keys format. (To replace the single key in place, use `keygate keys rotate default --grace 0`, or `aws secretsmanager rotate-secret`, whose old key works for KEY_GRACE.)",
+			ErrSingleKey, a.SecretID, doc.Format, what)
+	}
+	return doc.ToKeySet(), nil
+}
+
+func (a *Admin) noEntry(doc apikey.Document, name string) error {
+	if doc.Format != apikey.FormatKeySet {
+		return fmt.Errorf("%w: secret %q holds a single key, listed as %q, and no entry %q", ErrNoEntry, a.SecretID, apikey.DefaultClient, name)
+	}
+	return fmt.Errorf("%w: secret %q has no entry %q: see `keygate keys list`", ErrNoEntry, a.SecretID, name)
+}
+
+func newEntry(key string, storeKey bool, expires *time.Time) apikey.KeyEntry {
+	if storeKey {
+		return apikey.KeyEntry{Key: key, Expires: expires}
+	}
+	return apikey.HashEntry(key, expires)
+}
+
+func checkName(name string) error {
+	if !apikey.ClientName.MatchString(name) {
+		return fmt.Errorf("%w %q: use 1-64 of A-Z a-z 0-9 . _ @ -, starting with a letter or digit", ErrInvalidName, name)
+	}
+	return nil
+}
