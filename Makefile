@@ -34,6 +34,9 @@ build:
 build-KeygateFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/api
 
+build-KeygateRotationFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/rotate
+
 run:
 	$(GO) run ./cmd/local
 
