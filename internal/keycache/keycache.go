@@ -71,8 +71,10 @@ type Cache struct {
 	src Source
 	opt Options
 
-	cur  atomic.Pointer[state]
-	busy atomic.Bool // a load is in progress
+	cur atomic.Pointer[state]
+	// loading is held for the whole of a load: Keys only tries it (a
+	// request never waits for another's refresh), Load waits for it.
+	loading sync.Mutex
 
 	mu       sync.Mutex // serialises loads' bookkeeping
 	failures int
@@ -109,9 +111,10 @@ func New(src Source, opt Options) *Cache {
 }
 
 // Load performs a load now (used at cold start). Its error is also logged.
+// A load already in flight is waited for first, so two never overlap.
 func (c *Cache) Load(ctx context.Context) error {
-	c.busy.Store(true)
-	defer c.busy.Store(false)
+	c.loading.Lock()
+	defer c.loading.Unlock()
 	return c.load(ctx)
 }
 
@@ -123,11 +126,11 @@ func (c *Cache) Keys(ctx context.Context) (*apikey.Set, error) {
 	if st.set != nil && c.opt.Now().Before(st.due) {
 		return st.set, nil
 	}
-	if !c.opt.Now().Before(st.due) && c.busy.CompareAndSwap(false, true) {
+	if !c.opt.Now().Before(st.due) && c.loading.TryLock() {
 		// The refresh belongs to the process, not to this request: a
 		// caller that hangs up must not abort it.
 		_ = c.load(context.WithoutCancel(ctx))
-		c.busy.Store(false)
+		c.loading.Unlock()
 		st = c.cur.Load()
 	}
 	if st.set == nil {
