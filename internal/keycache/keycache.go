@@ -127,11 +127,15 @@ func (c *Cache) Keys(ctx context.Context) (*apikey.Set, error) {
 		return st.set, nil
 	}
 	if !c.opt.Now().Before(st.due) && c.loading.TryLock() {
-		// The refresh belongs to the process, not to this request: a
-		// caller that hangs up must not abort it.
-		_ = c.load(context.WithoutCancel(ctx))
+		// st may predate a load that finished just before TryLock: look
+		// again, or callers arriving together load twice in a row.
+		if st = c.cur.Load(); !c.opt.Now().Before(st.due) {
+			// The refresh belongs to the process, not to this request:
+			// a caller that hangs up must not abort it.
+			_ = c.load(context.WithoutCancel(ctx))
+			st = c.cur.Load()
+		}
 		c.loading.Unlock()
-		st = c.cur.Load()
 	}
 	if st.set == nil {
 		return nil, ErrUnavailable
