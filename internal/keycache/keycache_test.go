@@ -1,0 +1,644 @@
+package keycache_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keygate/keygate/internal/apikey"
+	"github.com/keygate/keygate/internal/keycache"
+)
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// clock is the cache's injected time; tests move it by hand.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: t0} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// source is a fake keycache.Source: load decides each call's answer.
+type source struct {
+	mu       sync.Mutex
+	calls    int
+	inFlight int
+	maxIn    int
+	load     func(ctx context.Context, call int) (keycache.Snapshot, error)
+}
+
+func (s *source) Load(ctx context.Context) (keycache.Snapshot, error) {
+	s.mu.Lock()
+	s.calls++
+	call := s.calls
+	s.inFlight++
+	s.maxIn = max(s.maxIn, s.inFlight)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inFlight--
+		s.mu.Unlock()
+	}()
+	return s.load(ctx, call)
+}
+
+func (s *source) Calls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls
+}
+
+func (s *source) MaxInFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxIn
+}
+
+const secretKey = "kgCacheSecretKey0123456789"
+
+func setOf(keys ...string) *apikey.Set {
+	var es []apikey.Entry
+	for i, k := range keys {
+		es = append(es, apikey.Entry{Client: fmt.Sprintf("c%d", i), Digest: apikey.Digest(k)})
+	}
+	return apikey.NewSet(es)
+}
+
+func ok(set *apikey.Set) func(context.Context, int) (keycache.Snapshot, error) {
+	return func(context.Context, int) (keycache.Snapshot, error) {
+		return keycache.Snapshot{Set: set, Source: "test", Version: "v1"}, nil
+	}
+}
+
+var errStore = errors.New("store down")
+
+func failing(context.Context, int) (keycache.Snapshot, error) {
+	return keycache.Snapshot{}, errStore
+}
+
+// logs captures the cache's JSON log lines.
+type logs struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func (l *logs) Lines(t *testing.T) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(l.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line is not JSON: %q", line)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// last returns the last line with message msg.
+func (l *logs) last(t *testing.T, msg string) map[string]any {
+	t.Helper()
+	lines := l.Lines(t)
+	for i := len(lines) - 1; i >= 0; i-- {
+		if lines[i]["msg"] == msg {
+			return lines[i]
+		}
+	}
+	t.Fatalf("no %q log line in:\n%s", msg, l.String())
+	return nil
+}
+
+type fixture struct {
+	clk   *clock
+	src   *source
+	cache *keycache.Cache
+	logs  *logs
+	rand  atomic.Value // float64
+}
+
+func newFixture(opt keycache.Options, load func(context.Context, int) (keycache.Snapshot, error)) *fixture {
+	f := &fixture{clk: newClock(), src: &source{load: load}, logs: &logs{}}
+	f.rand.Store(0.0)
+	opt.Now = f.clk.Now
+	opt.Rand = func() float64 { return f.rand.Load().(float64) }
+	opt.Log = slog.New(slog.NewJSONHandler(f.logs, nil))
+	f.cache = keycache.New(f.src, opt)
+	return f
+}
+
+// keys calls Keys and fails the test on an unexpected error.
+func (f *fixture) keys(t *testing.T) *apikey.Set {
+	t.Helper()
+	set, err := f.cache.Keys(context.Background())
+	if err != nil {
+		t.Fatalf("Keys: %v", err)
+	}
+	return set
+}
+
+func (f *fixture) wantCalls(t *testing.T, want int, when string) {
+	t.Helper()
+	if got := f.src.Calls(); got != want {
+		t.Fatalf("%s: %d source loads, want %d", when, got, want)
+	}
+}
+
+func TestFirstKeysLoads(t *testing.T) {
+	want := setOf(secretKey)
+	f := newFixture(keycache.Options{Refresh: time.Minute}, ok(want))
+	f.wantCalls(t, 0, "after New")
+	if got := f.keys(t); got != want {
+		t.Fatalf("Keys returned another set")
+	}
+	f.wantCalls(t, 1, "after the first Keys")
+	f.keys(t)
+	f.wantCalls(t, 1, "after a second Keys within Refresh")
+}
+
+func TestLoadThenKeys(t *testing.T) {
+	want := setOf(secretKey)
+	f := newFixture(keycache.Options{Refresh: time.Minute}, ok(want))
+	if err := f.cache.Load(context.Background()); err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if got := f.keys(t); got != want {
+		t.Fatalf("Keys returned another set")
+	}
+	f.wantCalls(t, 1, "Load then Keys")
+}
+
+func TestUnavailableUntilFirstSuccess(t *testing.T) {
+	want := setOf(secretKey)
+	var fail atomic.Bool
+	fail.Store(true)
+	f := newFixture(keycache.Options{Refresh: time.Minute, BackoffBase: time.Second, BackoffMax: time.Second},
+		func(ctx context.Context, call int) (keycache.Snapshot, error) {
+			if fail.Load() {
+				return failing(ctx, call)
+			}
+			return ok(want)(ctx, call)
+		})
+	if err := f.cache.Load(context.Background()); !errors.Is(err, errStore) {
+		t.Fatalf("Load = %v, want the source's error", err)
+	}
+	for i := range 3 {
+		if set, err := f.cache.Keys(context.Background()); !errors.Is(err, keycache.ErrUnavailable) || set != nil {
+			t.Fatalf("Keys #%d before any success = %v, %v; want nil, ErrUnavailable", i, set, err)
+		}
+	}
+	f.wantCalls(t, 1, "within the backoff")
+	fail.Store(false)
+	f.clk.Advance(time.Second) // rand 0: retry after BackoffBase/2 at most
+	if got := f.keys(t); got != want {
+		t.Fatal("Keys after recovery returned another set")
+	}
+	f.wantCalls(t, 2, "after the backoff")
+	if l := f.logs.last(t, "key load failed"); l["serving_stale"] != false {
+		t.Errorf("serving_stale = %v, want false before any success", l["serving_stale"])
+	}
+}
+
+func TestNilSetIsAFailure(t *testing.T) {
+	f := newFixture(keycache.Options{Refresh: time.Minute}, func(context.Context, int) (keycache.Snapshot, error) {
+		return keycache.Snapshot{Source: "broken"}, nil
+	})
+	if err := f.cache.Load(context.Background()); err == nil {
+		t.Fatal("Load accepted a snapshot without a set")
+	}
+	if _, err := f.cache.Keys(context.Background()); !errors.Is(err, keycache.ErrUnavailable) {
+		t.Fatalf("Keys = %v, want ErrUnavailable", err)
+	}
+}
+
+// TestRefreshWithJitter: the next load happens exactly at
+// Refresh - rand*Refresh/10 after the last one, never before, which keeps
+// every refresh within [0.9*Refresh, Refresh].
+func TestRefreshWithJitter(t *testing.T) {
+	const refresh = 10 * time.Minute
+	for _, r := range []float64{0, 0.25, 0.5, 0.999999} {
+		t.Run(fmt.Sprint(r), func(t *testing.T) {
+			sets := []*apikey.Set{setOf("kgFirst"), setOf("kgSecond")}
+			f := newFixture(keycache.Options{Refresh: refresh}, func(_ context.Context, call int) (keycache.Snapshot, error) {
+				return keycache.Snapshot{Set: sets[min(call, 2)-1], Source: "test"}, nil
+			})
+			f.rand.Store(r)
+			f.keys(t)
+			due := refresh - time.Duration(r*float64(refresh/10))
+			if due < 9*refresh/10 || due > refresh {
+				t.Fatalf("bad test: due %v outside the jitter window", due)
+			}
+			f.clk.Advance(due - time.Nanosecond)
+			if f.keys(t) != sets[0] {
+				t.Fatal("set changed before the refresh was due")
+			}
+			f.wantCalls(t, 1, "one nanosecond before due")
+			f.clk.Advance(time.Nanosecond)
+			if f.keys(t) != sets[1] {
+				t.Fatal("refreshed set not served")
+			}
+			f.wantCalls(t, 2, "at due")
+		})
+	}
+}
+
+func TestNoRefreshWhenRefreshIsZero(t *testing.T) {
+	f := newFixture(keycache.Options{}, ok(setOf(secretKey)))
+	f.keys(t)
+	f.clk.Advance(100 * 365 * 24 * time.Hour)
+	f.keys(t)
+	f.wantCalls(t, 1, "a century later with Refresh 0")
+}
+
+func TestStaleIfError(t *testing.T) {
+	good := setOf(secretKey)
+	f := newFixture(keycache.Options{Refresh: time.Minute}, func(ctx context.Context, call int) (keycache.Snapshot, error) {
+		if call == 1 {
+			return ok(good)(ctx, call)
+		}
+		return failing(ctx, call)
+	})
+	f.keys(t)
+	for i := range 5 {
+		f.clk.Advance(time.Hour)
+		if f.keys(t) != good {
+			t.Fatalf("after failed refresh %d: the last good set was not served", i+1)
+		}
+	}
+	f.wantCalls(t, 6, "after five failed refreshes")
+	l := f.logs.last(t, "key load failed")
+	if l["serving_stale"] != true || l["error"] != errStore.Error() || l["attempt"] != 5.0 {
+		t.Errorf("failure log = %v, want serving_stale true, the error, attempt 5", l)
+	}
+}
+
+// TestBackoff observes the retry times through the clock: no load one
+// nanosecond before the expected retry, a load exactly at it.
+func TestBackoff(t *testing.T) {
+	const base, maxB = 200 * time.Millisecond, 5 * time.Second
+	// Ceilings of the exponential: base, 2base, … capped at max.
+	ceilings := []time.Duration{200, 400, 800, 1600, 3200, 5000, 5000, 5000}
+	for _, r := range []float64{0, 0.5, 0.999} {
+		t.Run(fmt.Sprint(r), func(t *testing.T) {
+			f := newFixture(keycache.Options{Refresh: time.Minute, BackoffBase: base, BackoffMax: maxB}, failing)
+			f.rand.Store(r)
+			_, _ = f.cache.Keys(context.Background())
+			for i, c := range ceilings {
+				d := c * time.Millisecond
+				// Equal jitter: half fixed, half random, within [d/2, d).
+				want := d/2 + time.Duration(r*float64(d/2))
+				if want < d/2 || want >= d {
+					t.Fatalf("bad test: %v outside [%v, %v)", want, d/2, d)
+				}
+				calls := f.src.Calls()
+				f.clk.Advance(want - time.Nanosecond)
+				_, _ = f.cache.Keys(context.Background())
+				f.wantCalls(t, calls, fmt.Sprintf("retry %d one nanosecond early", i+1))
+				l := f.logs.last(t, "key load failed")
+				if got := time.Duration(l["retry_in"].(float64)); got != want {
+					t.Errorf("failure %d: retry_in = %v, want %v", i+1, got, want)
+				}
+				f.clk.Advance(time.Nanosecond)
+				if _, err := f.cache.Keys(context.Background()); !errors.Is(err, keycache.ErrUnavailable) {
+					t.Fatalf("Keys = %v, want ErrUnavailable", err)
+				}
+				f.wantCalls(t, calls+1, fmt.Sprintf("retry %d on time", i+1))
+			}
+		})
+	}
+}
+
+func TestDefaultBackoff(t *testing.T) {
+	f := newFixture(keycache.Options{}, failing)
+	var got []time.Duration
+	for range 8 {
+		_ = f.cache.Load(context.Background())
+		got = append(got, time.Duration(f.logs.last(t, "key load failed")["retry_in"].(float64)))
+	}
+	// rand 0: half of 200ms, 400ms, … capped at 5s.
+	want := []time.Duration{100, 200, 400, 800, 1600, 2500, 2500, 2500}
+	for i := range want {
+		if got[i] != want[i]*time.Millisecond {
+			t.Fatalf("default retry_in = %v, want %v ms", got, want)
+		}
+	}
+}
+
+func TestRecoveryResetsBackoff(t *testing.T) {
+	good := setOf(secretKey)
+	var fail atomic.Bool
+	f := newFixture(keycache.Options{Refresh: time.Minute, BackoffBase: time.Second, BackoffMax: time.Hour},
+		func(ctx context.Context, call int) (keycache.Snapshot, error) {
+			if fail.Load() {
+				return failing(ctx, call)
+			}
+			return ok(good)(ctx, call)
+		})
+	f.keys(t)
+	fail.Store(true)
+	for range 4 {
+		f.clk.Advance(time.Hour)
+		f.keys(t)
+	}
+	if l := f.logs.last(t, "key load failed"); l["attempt"] != 4.0 || time.Duration(l["retry_in"].(float64)) != 4*time.Second {
+		t.Fatalf("after 4 failures: %v, want attempt 4, retry_in 4s", l)
+	}
+	fail.Store(false)
+	f.clk.Advance(time.Hour)
+	f.keys(t)
+	fail.Store(true)
+	f.clk.Advance(time.Hour)
+	f.keys(t)
+	if l := f.logs.last(t, "key load failed"); l["attempt"] != 1.0 || time.Duration(l["retry_in"].(float64)) != 500*time.Millisecond {
+		t.Fatalf("first failure after recovery: %v, want attempt 1, retry_in 500ms", l)
+	}
+}
+
+// TestPartial: a partial snapshot is served, but reloaded after the short
+// retry delay rather than after Refresh; a full one then restores Refresh.
+func TestPartial(t *testing.T) {
+	partial, full := setOf("kgCurrentOnly"), setOf("kgCurrentOnly", "kgPrevious")
+	f := newFixture(keycache.Options{Refresh: time.Hour, BackoffBase: time.Second, BackoffMax: time.Minute},
+		func(_ context.Context, call int) (keycache.Snapshot, error) {
+			if call <= 2 {
+				return keycache.Snapshot{Set: partial, Source: "test", Partial: true, Warnings: []string{"previous unreadable"}}, nil
+			}
+			return keycache.Snapshot{Set: full, Source: "test"}, nil
+		})
+	if f.keys(t) != partial {
+		t.Fatal("partial set not served")
+	}
+	l := f.logs.last(t, "key set loaded")
+	if l["partial"] != true || fmt.Sprint(l["warnings"]) != "[previous unreadable]" {
+		t.Errorf("load log = %v, want partial true and the warning", l)
+	}
+	f.clk.Advance(500*time.Millisecond - time.Nanosecond) // rand 0: retry after base/2
+	f.keys(t)
+	f.wantCalls(t, 1, "before the partial retry")
+	f.clk.Advance(time.Nanosecond)
+	f.keys(t)
+	f.wantCalls(t, 2, "at the partial retry")
+	// The second partial load counts as a second failure: the delay grows.
+	f.clk.Advance(time.Second)
+	if f.keys(t) != full {
+		t.Fatal("full set not served after the retry")
+	}
+	f.wantCalls(t, 3, "at the second partial retry")
+	f.clk.Advance(time.Hour - time.Nanosecond)
+	f.keys(t)
+	f.wantCalls(t, 3, "a full set waits for Refresh")
+}
+
+// TestOneLoadInFlight: while one caller loads, every other caller returns
+// at once (with the current set, or ErrUnavailable before the first one)
+// and no second load starts.
+func TestOneLoadInFlight(t *testing.T) {
+	const callers = 50
+	for _, loaded := range []bool{false, true} {
+		t.Run(fmt.Sprintf("set loaded %v", loaded), func(t *testing.T) {
+			old, fresh := setOf("kgOld"), setOf("kgFresh")
+			entered, release := make(chan struct{}), make(chan struct{})
+			f := newFixture(keycache.Options{Refresh: time.Minute}, func(ctx context.Context, call int) (keycache.Snapshot, error) {
+				if loaded && call == 1 {
+					return ok(old)(ctx, call)
+				}
+				close(entered) // a second concurrent call would panic here
+				<-release
+				return ok(fresh)(ctx, call)
+			})
+			calls := 0
+			if loaded {
+				f.keys(t)
+				f.clk.Advance(time.Hour)
+				calls = 1
+			}
+			type answer struct {
+				set *apikey.Set
+				err error
+			}
+			answers := make(chan answer, callers)
+			for range callers {
+				go func() {
+					set, err := f.cache.Keys(context.Background())
+					answers <- answer{set, err}
+				}()
+			}
+			<-entered
+			// All but the loader answer while the load is blocked.
+			for range callers - 1 {
+				a := <-answers
+				switch {
+				case loaded && (a.err != nil || a.set != old):
+					t.Errorf("during the refresh: %v, %v; want the current set", a.set, a.err)
+				case !loaded && (!errors.Is(a.err, keycache.ErrUnavailable) || a.set != nil):
+					t.Errorf("during the first load: %v, %v; want ErrUnavailable", a.set, a.err)
+				}
+			}
+			f.wantCalls(t, calls+1, "while blocked")
+			close(release)
+			if a := <-answers; a.err != nil || a.set != fresh {
+				t.Errorf("the loader got %v, %v; want the fresh set", a.set, a.err)
+			}
+			if f.keys(t) != fresh {
+				t.Error("fresh set not served after the load")
+			}
+			f.wantCalls(t, calls+1, "after the load")
+		})
+	}
+}
+
+// TestConcurrentKeysLoadOnce: many callers arriving together when a
+// refresh is due cause exactly one load, even when some of them read the
+// old state before the load finished.
+func TestConcurrentKeysLoadOnce(t *testing.T) {
+	const callers, rounds = 64, 20
+	f := newFixture(keycache.Options{Refresh: time.Minute}, ok(setOf(secretKey)))
+	f.keys(t)
+	for round := range rounds {
+		f.clk.Advance(time.Hour)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for range callers {
+			wg.Go(func() {
+				<-start
+				if _, err := f.cache.Keys(context.Background()); err != nil {
+					t.Errorf("Keys: %v", err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		f.wantCalls(t, round+2, fmt.Sprintf("round %d", round+1))
+	}
+}
+
+// TestLoadWhileKeysRefreshes: a Load (cold start, or a forced reload)
+// that arrives during a refresh waits for it instead of running a second
+// load alongside, and cannot open the way for a third.
+func TestLoadWhileKeysRefreshes(t *testing.T) {
+	entered, release := make(chan struct{}, 10), make(chan struct{})
+	f := newFixture(keycache.Options{Refresh: time.Minute}, func(ctx context.Context, call int) (keycache.Snapshot, error) {
+		entered <- struct{}{}
+		if call == 1 {
+			<-release
+		}
+		return ok(setOf(secretKey))(ctx, call)
+	})
+	keysDone := make(chan error)
+	go func() {
+		_, err := f.cache.Keys(context.Background())
+		keysDone <- err
+	}()
+	<-entered // Keys is loading, blocked
+	loadDone := make(chan error, 1)
+	go func() { loadDone <- f.cache.Load(context.Background()) }()
+	// A Load that does not wait finishes at once (its load does not
+	// block). Only the failure is decided by this wait: a correct Load
+	// never finishes here however long we wait, so it cannot flake.
+	select {
+	case err := <-loadDone:
+		t.Error("Load finished while another load was in flight: it ran alongside it")
+		loadDone <- err
+	case <-time.After(200 * time.Millisecond):
+	}
+	for range 10 {
+		_, _ = f.cache.Keys(context.Background())
+	}
+	close(release)
+	if err := <-keysDone; err != nil {
+		t.Errorf("Keys: %v", err)
+	}
+	if err := <-loadDone; err != nil {
+		t.Errorf("Load: %v", err)
+	}
+	if n := f.src.MaxInFlight(); n != 1 {
+		t.Errorf("%d loads ran at once, want 1", n)
+	}
+	f.wantCalls(t, 2, "Keys' load and Load's")
+}
+
+// TestLoadTimeout: the deadline reaches the source, so a hanging store
+// ends the load after LoadTimeout instead of holding a request.
+func TestLoadTimeout(t *testing.T) {
+	const timeout = 50 * time.Millisecond
+	var sawDeadline atomic.Bool
+	f := newFixture(keycache.Options{Refresh: time.Minute, LoadTimeout: timeout}, func(ctx context.Context, _ int) (keycache.Snapshot, error) {
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= timeout {
+			sawDeadline.Store(true)
+		}
+		<-ctx.Done() // hang until the cache gives up
+		return keycache.Snapshot{}, ctx.Err()
+	})
+	if _, err := f.cache.Keys(context.Background()); !errors.Is(err, keycache.ErrUnavailable) {
+		t.Fatalf("Keys = %v, want ErrUnavailable", err)
+	}
+	if !sawDeadline.Load() {
+		t.Error("the source's context had no deadline within LoadTimeout")
+	}
+	if l := f.logs.last(t, "key load failed"); !strings.Contains(fmt.Sprint(l["error"]), "deadline exceeded") {
+		t.Errorf("failure log = %v, want the deadline error", l)
+	}
+}
+
+func TestDefaultLoadTimeout(t *testing.T) {
+	var got time.Duration
+	f := newFixture(keycache.Options{}, func(ctx context.Context, _ int) (keycache.Snapshot, error) {
+		dl, has := ctx.Deadline()
+		if !has {
+			return keycache.Snapshot{}, errors.New("no deadline")
+		}
+		got = time.Until(dl)
+		return ok(setOf(secretKey))(ctx, 0)
+	})
+	f.keys(t)
+	if got <= 0 || got > keycache.DefaultLoadTimeout || keycache.DefaultLoadTimeout != 3*time.Second {
+		t.Errorf("deadline in %v, want within the default %v (3s)", got, keycache.DefaultLoadTimeout)
+	}
+}
+
+// A caller that hangs up must not abort the refresh it happens to run.
+func TestCallerCancelDoesNotAbortLoad(t *testing.T) {
+	f := newFixture(keycache.Options{Refresh: time.Minute}, func(ctx context.Context, call int) (keycache.Snapshot, error) {
+		if err := ctx.Err(); err != nil {
+			return keycache.Snapshot{}, err
+		}
+		return ok(setOf(secretKey))(ctx, call)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := f.cache.Keys(ctx); err != nil {
+		t.Fatalf("Keys with a cancelled request context: %v", err)
+	}
+}
+
+func TestLogs(t *testing.T) {
+	f := newFixture(keycache.Options{Refresh: time.Minute}, func(ctx context.Context, call int) (keycache.Snapshot, error) {
+		if call == 2 {
+			return failing(ctx, call)
+		}
+		return keycache.Snapshot{Set: setOf(secretKey, "kgSecondSecret99"), Source: "secretsmanager", Version: "ver-123"}, nil
+	})
+	f.keys(t)
+	l := f.logs.last(t, "key set loaded")
+	want := map[string]any{"level": "INFO", "source": "secretsmanager", "version_id": "ver-123", "keys": 2.0, "partial": false}
+	for k, v := range want {
+		if l[k] != v {
+			t.Errorf("key set loaded: %s = %v, want %v", k, l[k], v)
+		}
+	}
+	if _, has := l["duration_ms"]; !has {
+		t.Error("key set loaded: no duration_ms")
+	}
+	f.clk.Advance(time.Hour)
+	f.keys(t)
+	l = f.logs.last(t, "key load failed")
+	for _, k := range []string{"error", "serving_stale", "attempt", "retry_in", "duration_ms"} {
+		if _, has := l[k]; !has {
+			t.Errorf("key load failed: no %s in %v", k, l)
+		}
+	}
+	if l["level"] != "ERROR" {
+		t.Errorf("key load failed at level %v, want ERROR", l["level"])
+	}
+	all := f.logs.String()
+	for _, k := range []string{secretKey, "kgSecondSecret99"} {
+		if strings.Contains(all, k) {
+			t.Errorf("a key reached the log:\n%s", all)
+		}
+	}
+}
