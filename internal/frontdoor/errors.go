@@ -1,6 +1,7 @@
 package frontdoor
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -38,6 +39,19 @@ func checkRequestLine(method, path, host, rawQuery string) error {
 	}
 	if _, err := url.Parse(u); err != nil {
 		return errRequestLine
+	}
+	return nil
+}
+
+// checkBody rejects a base64 flag on a body that does not decode: the
+// proxy would log the decode error with the standard logger, a line
+// outside keygate's JSON log.
+func checkBody(isBase64 bool, body string) error {
+	if !isBase64 {
+		return nil
+	}
+	if _, err := base64.StdEncoding.DecodeString(body); err != nil {
+		return errConvert
 	}
 	return nil
 }

@@ -84,7 +84,9 @@ func (a *Adapter) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 			slog.String("kind", string(kind)),
 			slog.String("error", err.Error()),
 			slog.Int("status", http.StatusBadRequest))
-		resp = badRequest(kind)
+		if resp == nil {
+			resp = badRequest(kind)
+		}
 	}
 	return json.Marshal(resp)
 }
@@ -95,6 +97,9 @@ func (a *Adapter) rest(ctx context.Context, payload []byte) (any, error) {
 		return nil, errDecode
 	}
 	if err := checkRequestLine(ev.HTTPMethod, ev.Path, ev.RequestContext.DomainName, ""); err != nil {
+		return nil, err
+	}
+	if err := checkBody(ev.IsBase64Encoded, ev.Body); err != nil {
 		return nil, err
 	}
 	resp, err := a.v1.ProxyWithContext(ctx, ev)
@@ -116,6 +121,9 @@ func (a *Adapter) httpV2(ctx context.Context, payload []byte) (any, error) {
 	if err := checkRequestLine(ev.RequestContext.HTTP.Method, path, ev.RequestContext.DomainName, ev.RawQueryString); err != nil {
 		return nil, err
 	}
+	if err := checkBody(ev.IsBase64Encoded, ev.Body); err != nil {
+		return nil, err
+	}
 	resp, err := a.v2.ProxyWithContext(ctx, ev)
 	if err != nil {
 		return nil, errConvert
@@ -128,12 +136,20 @@ func (a *Adapter) albTarget(ctx context.Context, payload []byte) (any, error) {
 	if err := json.Unmarshal(payload, &ev); err != nil {
 		return nil, errDecode
 	}
-	host := ev.Headers["host"]
-	if ev.MultiValueHeaders != nil {
-		host = firstOf(ev.MultiValueHeaders["host"])
+	// The proxy builds the URL from headers["host"], even when the event
+	// carries multiValueHeaders: check that very string.
+	err := checkRequestLine(ev.HTTPMethod, ev.Path, ev.Headers["host"], "")
+	if err == nil {
+		err = checkBody(ev.IsBase64Encoded, ev.Body)
 	}
-	if err := checkRequestLine(ev.HTTPMethod, ev.Path, host, ""); err != nil {
-		return nil, err
+	if err != nil {
+		// Answer in the header map this target group reads.
+		bad := badRequest(ALB).(events.ALBTargetGroupResponse)
+		if ev.MultiValueHeaders != nil {
+			bad.MultiValueHeaders = multiHeaders(bad.Headers)
+			bad.Headers = nil
+		}
+		return bad, err
 	}
 	resp, err := a.alb.ProxyWithContext(ctx, ev)
 	if err != nil {
@@ -160,6 +176,14 @@ func singleHeaders(h map[string][]string) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, v := range h {
 		out[k] = firstOf(v)
+	}
+	return out
+}
+
+func multiHeaders(h map[string]string) map[string][]string {
+	out := make(map[string][]string, len(h))
+	for k, v := range h {
+		out[k] = []string{v}
 	}
 	return out
 }
