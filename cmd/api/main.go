@@ -14,7 +14,7 @@ import (
 	"github.com/keygate/keygate/internal/frontdoor"
 	"github.com/keygate/keygate/internal/keycache"
 	"github.com/keygate/keygate/internal/keysource"
-	"github.com/keygate/keygate/internal/smclient"
+	"github.com/keygate/keygate/internal/smclient/envclient"
 )
 
 func main() {
@@ -24,7 +24,7 @@ func main() {
 	ctx := context.Background()
 	var src keycache.Source = keysource.Failing(cfgErr)
 	if cfgErr == nil {
-		src = cfg.Source(ctx, smclient.New, log)
+		src = cfg.Source(ctx, envclient.New, log)
 	}
 	// else a typo in a setting must not quietly run with defaults: fail
 	// closed and say which variable to fix.
