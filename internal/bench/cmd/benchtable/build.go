@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+)
+
+// binaries are the programs measured, built in this run.
+type binaries struct {
+	rie, keygate, hello, local string
+	// size of each Lambda bootstrap, stripped, per GOARCH
+	sizes map[string][2]int64 // arch → {keygate, hello}
+}
+
+// lambdaFlags are the Makefile's LAMBDA_BUILD flags: both bootstraps get
+// exactly these, so the difference between them is keygate's own.
+var lambdaFlags = []string{"-trimpath", "-tags", "lambda.norpc", "-ldflags=-s -w -buildid="}
+
+// deployArch is what template.yaml deploys (the Makefile's LAMBDA_GOARCH).
+const deployArch = "arm64"
+
+type buildStep struct {
+	out, pkg, arch string
+	lambda         bool // built with lambdaFlags, size recorded
+}
+
+func buildAll(ctx context.Context, root, dir string) (binaries, error) {
+	b := binaries{
+		rie:     filepath.Join(dir, "aws-lambda-rie"),
+		keygate: filepath.Join(dir, "keygate", "bootstrap"),
+		hello:   filepath.Join(dir, "hello", "bootstrap"),
+		local:   filepath.Join(dir, "keygate-local"),
+		sizes:   map[string][2]int64{},
+	}
+	host := runtime.GOARCH
+	steps := []buildStep{
+		{b.rie, "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie", host, false},
+		{b.local, "./cmd/local", host, false},
+		{b.keygate, "./cmd/api", host, true},
+		{b.hello, "./internal/bench/hello", host, true},
+	}
+	if host != deployArch {
+		steps = append(steps,
+			buildStep{filepath.Join(dir, deployArch, "keygate"), "./cmd/api", deployArch, true},
+			buildStep{filepath.Join(dir, deployArch, "hello"), "./internal/bench/hello", deployArch, true})
+	}
+	sizes := map[string]map[string]int64{}
+	for _, s := range steps {
+		args := []string{"build", "-o", s.out}
+		env := append(os.Environ(), "GOOS=linux", "GOARCH="+s.arch)
+		if s.lambda {
+			args = append(args, lambdaFlags...)
+			env = append(env, "CGO_ENABLED=0")
+		}
+		args = append(args, s.pkg)
+		cmd := exec.CommandContext(ctx, goTool(), args...)
+		cmd.Dir, cmd.Env = root, env
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Run(); err != nil {
+			return b, fmt.Errorf("go %v: %w\n%s", args, err, out.Bytes())
+		}
+		if s.lambda {
+			fi, err := os.Stat(s.out)
+			if err != nil {
+				return b, err
+			}
+			if sizes[s.arch] == nil {
+				sizes[s.arch] = map[string]int64{}
+			}
+			sizes[s.arch][s.pkg] = fi.Size()
+		}
+	}
+	for arch, m := range sizes {
+		b.sizes[arch] = [2]int64{m["./cmd/api"], m["./internal/bench/hello"]}
+	}
+	return b, nil
+}
+
+// goTool is the go command that runs this program (make passes $(GO) on
+// PATH), or the one of the toolchain that built it.
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(runtime.GOROOT(), "bin", "go")
+}
