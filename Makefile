@@ -23,7 +23,7 @@ SAM_CLI_VERSION := 1.170.0
 CFN_LINT_VERSION := 1.58.0
 MOTO_VERSION := 5.2.5
 
-.PHONY: all build run test vet unit bench fuzz venv deploy local-api clean
+.PHONY: all build run test vet unit bench bench-smoke fuzz venv deploy local-api clean
 
 all: build
 
@@ -45,6 +45,25 @@ vet:
 
 test: vet venv
 	$(GO) test -race -count=1 ./...
+	$(GO) test -run '^$$' -bench . -benchtime=1x ./...
+	$(MAKE) bench-smoke
+
+# The performance table (README "Performance"): keygate against a hello-world
+# bootstrap, a hand-written handler and the seed's Flask app. Flask and
+# gunicorn, pinned in internal/bench/flask/requirements.txt, get their own venv.
+# bench-smoke runs every step once with tiny counts (for make test).
+BENCH_VENV := bin/bench/venv
+
+$(BENCH_VENV)/bin/gunicorn: internal/bench/flask/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q -r internal/bench/flask/requirements.txt
+	touch $@
+
+bench: $(BENCH_VENV)/bin/gunicorn
+	$(GO) run ./internal/bench/cmd/benchtable -venv $(BENCH_VENV)
+
+bench-smoke: $(BENCH_VENV)/bin/gunicorn
+	$(GO) run ./internal/bench/cmd/benchtable -smoke -venv $(BENCH_VENV)
 
 clean:
 	rm -rf bin .aws-sam
