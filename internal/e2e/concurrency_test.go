@@ -33,6 +33,10 @@ func TestConcurrentInvocationsDuringRecovery(t *testing.T) {
 	})
 	t.Cleanup(func() { checkLogs(t, f) })
 
+	want := make([]int, len(fxs)) // expectedStatus may not run off the test goroutine
+	for i, fx := range fxs {
+		want[i] = expectedStatus(t, fx)
+	}
 	var (
 		recovered       atomic.Bool // a key set has been served
 		unavailable, ok atomic.Int64
@@ -51,7 +55,7 @@ func TestConcurrentInvocationsDuringRecovery(t *testing.T) {
 					return
 				default:
 				}
-				fx := fxs[i%len(fxs)]
+				fx, want := fxs[i%len(fxs)], want[i%len(fxs)]
 				loaded := recovered.Load()
 				out, err := f.Invoke(ctx, fx.Payload)
 				if err != nil && strings.Contains(err.Error(), "Runtime.Unavailable") {
@@ -69,7 +73,6 @@ func TestConcurrentInvocationsDuringRecovery(t *testing.T) {
 					t.Errorf("answer %s: %v", out, err)
 					return
 				}
-				want := expectedStatus(t, fx)
 				switch {
 				case r.StatusCode == want:
 					recovered.Store(true)

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,12 +16,13 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/keygate/keygate/internal/rie"
+	"github.com/keygate/keygate/internal/samcheck"
 )
 
 // The keys the files in events/ carry (see events/env.json).
 const (
-	rightKey = "kgExampleLocalKey4f9d2c81b7e6a035"
-	wrongKey = "kgWrongKey0000000000000000000000"
+	rightKey = samcheck.RightKey
+	wrongKey = samcheck.WrongKey
 )
 
 // The only bodies keygate sends, as the requirements spell them.
@@ -104,34 +104,21 @@ type fixture struct {
 	Keys []string
 }
 
-func eventsDir(t *testing.T) string {
+// loadEvents reads every event file of events/ (all but env.json).
+func loadEvents(t *testing.T) []fixture {
 	t.Helper()
-	root, err := rie.RepoRoot()
+	root, err := samcheck.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return filepath.Join(root, "events")
-}
-
-// loadEvents reads every event file (all but env.json).
-func loadEvents(t *testing.T) []fixture {
-	t.Helper()
-	dir := eventsDir(t)
-	paths, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	paths, err := samcheck.EventFiles(root)
 	if err != nil {
-		t.Fatalf("listing %s: %v", dir, err)
+		t.Fatal(err)
 	}
-	var fxs []fixture
+	fxs := make([]fixture, 0, len(paths))
 	for _, p := range paths {
-		if filepath.Base(p) == "env.json" {
-			continue
-		}
 		fxs = append(fxs, readFixture(t, p))
 	}
-	if len(fxs) == 0 {
-		t.Fatalf("no event files in %s", dir)
-	}
-	sort.Slice(fxs, func(i, j int) bool { return fxs[i].Name < fxs[j].Name })
 	return fxs
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,17 +26,20 @@ func smClient(endpoint string) *secretsmanager.Client {
 	})
 }
 
-// apiEvents are a REST (payload 1.0) and an HTTP API (payload 2.0) event
-// with the right key and with a wrong or missing one.
+// apiEvents are the REST (payload 1.0) and HTTP API (payload 2.0) events
+// with the right key and with a wrong one.
 func apiEvents(t *testing.T) []fixture {
 	t.Helper()
 	fxs := loadEvents(t)
-	return []fixture{
-		pick(t, fxs, doorREST, http.StatusOK, nil),
-		pick(t, fxs, doorREST, http.StatusUnauthorized, nil),
-		pick(t, fxs, doorHTTPAPI, http.StatusOK, nil),
-		pick(t, fxs, doorHTTPAPI, http.StatusUnauthorized, nil),
+	var out []fixture
+	for _, name := range []string{"rest-valid-key.json", "rest-wrong-key.json", "httpapi-valid-key.json", "httpapi-wrong-key.json"} {
+		i := slices.IndexFunc(fxs, func(fx fixture) bool { return fx.Name == name })
+		if i < 0 {
+			t.Fatalf("events/%s is missing", name)
+		}
+		out = append(out, fxs[i])
 	}
+	return out
 }
 
 // checkEvents invokes each event and checks the answer; unavailable: the
