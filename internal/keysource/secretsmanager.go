@@ -122,24 +122,24 @@ func (s *SecretsManager) explain(stage string, err error) error {
 	var api smithy.APIError
 	if !errors.As(err, &api) {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("reading secret %q (%s) timed out: check that Secrets Manager is reachable from the function (VPC endpoint or NAT): %w", s.SecretID, stage, err)
+			return fmt.Errorf("reading secret %q (%s) in %s timed out: check that Secrets Manager is reachable from the function (VPC endpoint or NAT): %w", s.SecretID, stage, s.region(), err)
 		}
-		return fmt.Errorf("reading secret %q (%s) failed: %w", s.SecretID, stage, err)
+		return fmt.Errorf("reading secret %q (%s) in %s failed: %w", s.SecretID, stage, s.region(), err)
 	}
 	var hint string
 	switch api.ErrorCode() {
 	case "ResourceNotFoundException":
 		hint = fmt.Sprintf("API_KEY_SECRET_ID is set but the secret %q (%s) was not found in %s: check the name or region", s.SecretID, stage, s.region())
 	case "AccessDeniedException":
-		hint = fmt.Sprintf("access to secret %q was denied: grant the function's role secretsmanager:GetSecretValue on it (and kms:Decrypt on its key if it uses a customer managed key)", s.SecretID)
+		hint = fmt.Sprintf("access to secret %q (%s) in %s was denied: grant the function's role secretsmanager:GetSecretValue on it (and kms:Decrypt on its key if it uses a customer managed key)", s.SecretID, stage, s.region())
 	case "DecryptionFailure":
-		hint = fmt.Sprintf("secret %q could not be decrypted: grant the function's role kms:Decrypt on the secret's KMS key", s.SecretID)
+		hint = fmt.Sprintf("secret %q (%s) in %s could not be decrypted: grant the function's role kms:Decrypt on the secret's KMS key", s.SecretID, stage, s.region())
 	case "InvalidRequestException":
-		hint = fmt.Sprintf("secret %q cannot be read (is it scheduled for deletion? restore it with aws secretsmanager restore-secret)", s.SecretID)
+		hint = fmt.Sprintf("secret %q (%s) in %s cannot be read (is it scheduled for deletion? restore it with aws secretsmanager restore-secret)", s.SecretID, stage, s.region())
 	case "ThrottlingException":
-		hint = fmt.Sprintf("reading secret %q was throttled: the cache retries with backoff; lower the request rate to GetSecretValue or raise KEY_REFRESH", s.SecretID)
+		hint = fmt.Sprintf("reading secret %q (%s) in %s was throttled: the cache retries with backoff; lower the request rate to GetSecretValue or raise KEY_REFRESH", s.SecretID, stage, s.region())
 	default:
-		hint = fmt.Sprintf("reading secret %q (%s) failed", s.SecretID, stage)
+		hint = fmt.Sprintf("reading secret %q (%s) in %s failed", s.SecretID, stage, s.region())
 	}
 	return fmt.Errorf("%s: %w", hint, err)
 }
