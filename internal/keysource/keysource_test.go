@@ -1,0 +1,508 @@
+package keysource_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go"
+
+	"github.com/keygate/keygate/internal/apikey"
+	"github.com/keygate/keygate/internal/keycache"
+	"github.com/keygate/keygate/internal/keysource"
+	"github.com/keygate/keygate/internal/smfake"
+)
+
+const (
+	secretName = "prod/keygate/api-key"
+	oldKey     = "kgOldKey0123456789abcdefABCDEF01"
+	newKey     = "kgNewKey0123456789abcdefABCDEF02"
+	pendingKey = "kgPendingKey456789abcdefABCDEF03"
+)
+
+// created is the CreatedDate the tests give the AWSCURRENT version.
+var created = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func start(t *testing.T) *smfake.Server {
+	t.Helper()
+	srv := smfake.New()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func source(srv *smfake.Server, client keysource.GetSecretValueAPI, now time.Time) *keysource.SecretsManager {
+	return &keysource.SecretsManager{
+		Client: client, SecretID: secretName, Region: srv.Region,
+		Grace: 24 * time.Hour, Now: func() time.Time { return now },
+	}
+}
+
+// rotate stores old then new (old becomes AWSPREVIOUS, as after a
+// rotation) and dates the new version at created.
+func rotate(t *testing.T, srv *smfake.Server, oldValue, newValue string) (oldID, newID string) {
+	t.Helper()
+	oldID = srv.Put(secretName, oldValue)
+	srv.SetCreated(secretName, oldID, created.Add(-30*24*time.Hour))
+	newID = srv.Put(secretName, newValue)
+	srv.SetCreated(secretName, newID, created)
+	return oldID, newID
+}
+
+// stagesRequested lists the VersionStage of every GetSecretValue call.
+func stagesRequested(t *testing.T, srv *smfake.Server) []string {
+	t.Helper()
+	var out []string
+	for _, r := range srv.Requests() {
+		if r.Operation != "GetSecretValue" {
+			continue
+		}
+		var in struct{ VersionStage *string }
+		if err := json.Unmarshal(r.Body, &in); err != nil {
+			t.Fatalf("request body: %v", err)
+		}
+		out = append(out, aws.ToString(in.VersionStage))
+	}
+	return out
+}
+
+func match(t *testing.T, snap keycache.Snapshot, key string, at time.Time) (apikey.Entry, apikey.Result) {
+	t.Helper()
+	if snap.Set == nil {
+		t.Fatal("snapshot without a set")
+	}
+	return snap.Set.Match(key, at)
+}
+
+func load(t *testing.T, s *keysource.SecretsManager) keycache.Snapshot {
+	t.Helper()
+	snap, err := s.Load(context.Background())
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	return snap
+}
+
+func TestCurrentOnly(t *testing.T) {
+	tests := []struct {
+		name   string
+		secret string
+		keys   map[string]string // key → client
+	}{
+		{"plain", newKey, map[string]string{newKey: apikey.DefaultClient}},
+		{"api_key", `{"api_key":"` + newKey + `"}`, map[string]string{newKey: apikey.DefaultClient}},
+		{"api_keys", `{"api_keys":{"alice":"` + newKey + `","bob":{"key":"` + oldKey + `"}}}`, map[string]string{newKey: "alice", oldKey: "bob"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := start(t)
+			id := srv.Put(secretName, tt.secret)
+			srv.SetCreated(secretName, id, created.Add(-48*time.Hour))
+			snap := load(t, source(srv, srv.Client(), created))
+			if snap.Source != "secretsmanager" || snap.Version != id || snap.Partial || len(snap.Warnings) != 0 {
+				t.Errorf("snapshot = %+v, want source secretsmanager, version %s, complete", snap, id)
+			}
+			if snap.Set.Len() != len(tt.keys) {
+				t.Errorf("%d keys, want %d", snap.Set.Len(), len(tt.keys))
+			}
+			for k, client := range tt.keys {
+				e, res := match(t, snap, k, created.AddDate(10, 0, 0))
+				if res != apikey.OK || e.Client != client || e.Stage != keysource.StageCurrent || !e.Expires.IsZero() {
+					t.Errorf("key of %s: %v %+v, want authorized forever from AWSCURRENT", client, res, e)
+				}
+			}
+			if _, res := match(t, snap, pendingKey, created); res != apikey.Invalid {
+				t.Errorf("an unknown key: %v", res)
+			}
+			// Created 48h ago with a 24h grace: no AWSPREVIOUS call.
+			if got := stagesRequested(t, srv); fmt.Sprint(got) != "[AWSCURRENT]" {
+				t.Errorf("stages requested %v, want [AWSCURRENT]", got)
+			}
+		})
+	}
+}
+
+func TestSecretByARN(t *testing.T) {
+	srv := start(t)
+	srv.Put(secretName, newKey)
+	s := source(srv, srv.Client(), created)
+	s.SecretID = srv.ARN(secretName)
+	if _, res := match(t, load(t, s), newKey, created); res != apikey.OK {
+		t.Errorf("by ARN: %v", res)
+	}
+}
+
+// TestGrace: after a rotation the previous key works until the current
+// version's CreatedDate + Grace, and not from that instant on.
+func TestGrace(t *testing.T) {
+	grace := 24 * time.Hour
+	end := created.Add(grace)
+	tests := []struct {
+		name        string
+		now         time.Time // when the set is loaded
+		at          time.Time // when the old key is presented
+		want        apikey.Result
+		wantStages  string
+		wantExpires time.Time
+	}{
+		{"just after rotation", created.Add(time.Minute), created.Add(time.Minute), apikey.OK, "[AWSCURRENT AWSPREVIOUS]", end},
+		{"last nanosecond of grace", end.Add(-time.Nanosecond), end.Add(-time.Nanosecond), apikey.OK, "[AWSCURRENT AWSPREVIOUS]", end},
+		{"loaded in grace, used at its end", created.Add(time.Hour), end, apikey.Expired, "[AWSCURRENT AWSPREVIOUS]", end},
+		{"loaded at the end of grace", end, end, apikey.Invalid, "[AWSCURRENT]", time.Time{}},
+		{"loaded long after", end.Add(30 * 24 * time.Hour), end.Add(30 * 24 * time.Hour), apikey.Invalid, "[AWSCURRENT]", time.Time{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := start(t)
+			_, newID := rotate(t, srv, oldKey, newKey)
+			s := source(srv, srv.Client(), tt.now)
+			s.Grace = grace
+			snap := load(t, s)
+			if snap.Version != newID || snap.Partial {
+				t.Errorf("snapshot version %s partial %v, want %s complete", snap.Version, snap.Partial, newID)
+			}
+			e, res := match(t, snap, oldKey, tt.at)
+			if res != tt.want {
+				t.Errorf("old key: %v, want %v", res, tt.want)
+			}
+			if res != apikey.Invalid && (e.Stage != keysource.StagePrevious || !e.Expires.Equal(tt.wantExpires)) {
+				t.Errorf("old key entry %+v, want AWSPREVIOUS expiring %v", e, tt.wantExpires)
+			}
+			if _, res := match(t, snap, newKey, tt.at.AddDate(1, 0, 0)); res != apikey.OK {
+				t.Errorf("new key: %v", res)
+			}
+			if got := fmt.Sprint(stagesRequested(t, srv)); got != tt.wantStages {
+				t.Errorf("stages requested %s, want %s", got, tt.wantStages)
+			}
+		})
+	}
+}
+
+func TestGraceZeroNeverReadsPrevious(t *testing.T) {
+	srv := start(t)
+	rotate(t, srv, oldKey, newKey)
+	s := source(srv, srv.Client(), created.Add(time.Second))
+	s.Grace = 0
+	snap := load(t, s)
+	if _, res := match(t, snap, oldKey, created.Add(time.Second)); res != apikey.Invalid {
+		t.Errorf("old key with no grace: %v", res)
+	}
+	if got := fmt.Sprint(stagesRequested(t, srv)); got != "[AWSCURRENT]" {
+		t.Errorf("stages requested %s", got)
+	}
+}
+
+// Previous entries keep an expiry earlier than the grace end, and a key
+// present in both versions keeps the current version's (longer) life.
+func TestPreviousEntries(t *testing.T) {
+	srv := start(t)
+	soon := created.Add(2 * time.Hour)
+	rotate(t, srv,
+		`{"api_keys":{"alice":"`+oldKey+`","bob":{"key":"`+pendingKey+`","expires":"`+soon.Format(time.RFC3339)+`"},"carol":"kgCarolKeptKey"}}`,
+		`{"api_keys":{"alice":"`+newKey+`","carol":"kgCarolKeptKey"}}`)
+	snap := load(t, source(srv, srv.Client(), created.Add(time.Minute)))
+	tests := []struct {
+		key  string
+		at   time.Time
+		want apikey.Result
+	}{
+		{oldKey, created.Add(23 * time.Hour), apikey.OK},
+		{pendingKey, soon.Add(-time.Second), apikey.OK},
+		{pendingKey, soon, apikey.Expired},
+		{"kgCarolKeptKey", created.Add(48 * time.Hour), apikey.OK},
+	}
+	for _, tt := range tests {
+		if _, res := match(t, snap, tt.key, tt.at); res != tt.want {
+			t.Errorf("%s at %v: %v, want %v", tt.key, tt.at, res, tt.want)
+		}
+	}
+}
+
+func TestPreviousMissing(t *testing.T) {
+	srv := start(t)
+	id := srv.Put(secretName, newKey)
+	srv.SetCreated(secretName, id, created)
+	snap := load(t, source(srv, srv.Client(), created.Add(time.Minute)))
+	if snap.Partial || len(snap.Warnings) != 0 {
+		t.Errorf("a secret never rotated: partial %v warnings %v", snap.Partial, snap.Warnings)
+	}
+	if _, res := match(t, snap, newKey, created); res != apikey.OK {
+		t.Errorf("current key: %v", res)
+	}
+	if got := fmt.Sprint(stagesRequested(t, srv)); got != "[AWSCURRENT AWSPREVIOUS]" {
+		t.Errorf("stages requested %s", got)
+	}
+}
+
+// faultOnPrevious injects a wire fault into the AWSPREVIOUS call only.
+type faultOnPrevious struct {
+	srv    *smfake.Server
+	client *secretsmanager.Client
+	fault  smfake.Fault
+}
+
+func (f faultOnPrevious) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	if aws.ToString(in.VersionStage) == keysource.StagePrevious {
+		f.srv.FailN("GetSecretValue", 1, f.fault)
+	}
+	return f.client.GetSecretValue(ctx, in, opts...)
+}
+
+func TestPreviousReadErrorIsPartial(t *testing.T) {
+	for name, fault := range map[string]smfake.Fault{
+		"throttled":      smfake.ThrottlingFault,
+		"internal error": smfake.InternalErrorFault,
+		"access denied":  smfake.AccessDeniedFault,
+		"reset":          smfake.ConnectionResetFault,
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := start(t)
+			rotate(t, srv, oldKey, newKey)
+			s := source(srv, faultOnPrevious{srv, srv.Client(), fault}, created.Add(time.Minute))
+			snap := load(t, s)
+			if !snap.Partial || len(snap.Warnings) != 1 {
+				t.Fatalf("partial %v warnings %v, want a partial snapshot with one warning", snap.Partial, snap.Warnings)
+			}
+			// The warning must tell that only the previous version failed.
+			for _, want := range []string{secretName, "(" + keysource.StagePrevious + ")", "us-east-1"} {
+				if !strings.Contains(snap.Warnings[0], want) {
+					t.Errorf("warning %q does not name %q", snap.Warnings[0], want)
+				}
+			}
+			if _, res := match(t, snap, newKey, created); res != apikey.OK {
+				t.Errorf("current key in a partial set: %v", res)
+			}
+			if _, res := match(t, snap, oldKey, created); res != apikey.Invalid {
+				t.Errorf("previous key when unreadable: %v", res)
+			}
+			assertNoKey(t, strings.Join(snap.Warnings, " "))
+		})
+	}
+}
+
+func TestPreviousUnparsable(t *testing.T) {
+	srv := start(t)
+	bad := `{"api_keys":{"alice":"` + oldKey + ` with space"}}`
+	oldID, _ := rotate(t, srv, bad, newKey)
+	snap := load(t, source(srv, srv.Client(), created.Add(time.Minute)))
+	if snap.Partial || len(snap.Warnings) != 1 {
+		t.Fatalf("partial %v warnings %v, want one warning and a complete set", snap.Partial, snap.Warnings)
+	}
+	w := snap.Warnings[0]
+	for _, s := range []string{"AWSPREVIOUS", secretName, oldID, `api_keys["alice"]`} {
+		if !strings.Contains(w, s) {
+			t.Errorf("warning %q does not name %q", w, s)
+		}
+	}
+	assertNoKey(t, w)
+	if _, res := match(t, snap, newKey, created); res != apikey.OK {
+		t.Errorf("current key: %v", res)
+	}
+}
+
+func TestPendingNeverAuthorizes(t *testing.T) {
+	srv := start(t)
+	rotate(t, srv, oldKey, newKey)
+	_, err := srv.Client().PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
+		SecretId: aws.String(secretName), SecretString: aws.String(pendingKey),
+		VersionStages: []string{"AWSPENDING"}, ClientRequestToken: aws.String("dddddddd-dddd-4ddd-8ddd-dddddddddddd"),
+	})
+	if err != nil {
+		t.Fatalf("PutSecretValue AWSPENDING: %v", err)
+	}
+	snap := load(t, source(srv, srv.Client(), created.Add(time.Minute)))
+	if _, res := match(t, snap, pendingKey, created.Add(time.Minute)); res != apikey.Invalid {
+		t.Errorf("pending key: %v, want invalid", res)
+	}
+	for _, k := range []string{oldKey, newKey} {
+		if _, res := match(t, snap, k, created.Add(time.Minute)); res != apikey.OK {
+			t.Errorf("%s during a rotation in progress: %v", k, res)
+		}
+	}
+	for _, st := range stagesRequested(t, srv) {
+		if st == "AWSPENDING" {
+			t.Error("AWSPENDING was read")
+		}
+	}
+}
+
+// TestErrors: each failure names the cause, the fix, the secret and (for a
+// missing secret) the region, keeps the SDK error for errors.As, and
+// never holds a key.
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(srv *smfake.Server)
+		ctx   func() (context.Context, context.CancelFunc)
+		says  []string
+		code  string // the AWS error code errors.As finds, if any
+	}{
+		{"not found", func(srv *smfake.Server) {}, nil,
+			[]string{"API_KEY_SECRET_ID is set but the secret", secretName, "was not found in us-east-1", "check the name or region"}, "ResourceNotFoundException"},
+		{"deleted", func(srv *smfake.Server) { srv.Put(secretName, newKey); srv.Delete(secretName) }, nil,
+			[]string{"was not found in us-east-1", secretName}, "ResourceNotFoundException"},
+		{"access denied", func(srv *smfake.Server) { srv.Put(secretName, newKey); srv.Deny(secretName, true) }, nil,
+			[]string{"access to secret", secretName, "denied", "secretsmanager:GetSecretValue", "kms:Decrypt"}, "AccessDeniedException"},
+		{"decryption failure", func(srv *smfake.Server) {
+			srv.Put(secretName, newKey)
+			srv.Fail("GetSecretValue", smfake.Fault{Code: "DecryptionFailure", Message: "KMS says no"})
+		}, nil, []string{secretName, "could not be decrypted", "kms:Decrypt"}, "DecryptionFailure"},
+		{"scheduled for deletion", func(srv *smfake.Server) {
+			srv.Put(secretName, newKey)
+			srv.Fail("GetSecretValue", smfake.Fault{Code: "InvalidRequestException", Message: "marked for deletion"})
+		}, nil, []string{secretName, "scheduled for deletion", "restore-secret"}, "InvalidRequestException"},
+		{"throttling", func(srv *smfake.Server) {
+			srv.Put(secretName, newKey)
+			srv.Fail("GetSecretValue", smfake.ThrottlingFault)
+		}, nil, []string{secretName, "throttled", "backoff", "KEY_REFRESH"}, "ThrottlingException"},
+		{"timeout", func(srv *smfake.Server) {
+			srv.Put(secretName, newKey)
+			srv.Fail("GetSecretValue", smfake.HangFault)
+		}, func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 200*time.Millisecond)
+		},
+			[]string{secretName, "timed out", "VPC endpoint or NAT"}, ""},
+		{"internal error", func(srv *smfake.Server) {
+			srv.Put(secretName, newKey)
+			srv.Fail("GetSecretValue", smfake.InternalErrorFault)
+		}, nil, []string{secretName, "failed"}, "InternalServiceError"},
+		{"invalid secret", func(srv *smfake.Server) { srv.Put(secretName, `{"api_key":"`+newKey+` x"}`) }, nil,
+			[]string{secretName, "api_key contains characters"}, ""},
+		{"binary secret", func(srv *smfake.Server) {
+			_, err := srv.Client().CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
+				Name: aws.String(secretName), SecretBinary: []byte(newKey),
+			})
+			if err != nil {
+				panic(err)
+			}
+		}, nil, []string{secretName, "holds binary data", "store the key as a secret string"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := start(t)
+			tt.setup(srv)
+			ctx, cancel := context.Background(), context.CancelFunc(func() {})
+			if tt.ctx != nil {
+				ctx, cancel = tt.ctx()
+			}
+			defer cancel()
+			snap, err := source(srv, srv.Client(), created).Load(ctx)
+			if err == nil {
+				t.Fatalf("Load succeeded: %+v", snap)
+			}
+			says := tt.says
+			if tt.code != "" || tt.name == "timeout" {
+				// A failed read names what it read and where.
+				says = append(says, `"`+secretName+`" (AWSCURRENT)`, "us-east-1")
+			}
+			for _, s := range says {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not say %q", err, s)
+				}
+			}
+			var api smithy.APIError
+			if got := errors.As(err, &api); got != (tt.code != "") || (got && api.ErrorCode() != tt.code) {
+				t.Errorf("errors.As APIError = %v (%v), want code %q", got, api, tt.code)
+			}
+			if tt.name == "timeout" && !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("timeout error %v does not wrap context.DeadlineExceeded", err)
+			}
+			assertNoKey(t, err.Error())
+		})
+	}
+}
+
+// The cache over the real client: a hanging store is cut off by
+// LoadTimeout, the function answers with ErrUnavailable, and recovers once
+// the store answers.
+func TestWithCache(t *testing.T) {
+	srv := start(t)
+	srv.Put(secretName, newKey)
+	srv.Fail("GetSecretValue", smfake.HangFault)
+	now := time.Now()
+	c := keycache.New(source(srv, srv.Client(), now), keycache.Options{
+		Refresh: time.Minute, LoadTimeout: 200 * time.Millisecond, BackoffBase: time.Millisecond, BackoffMax: time.Millisecond,
+		Now: func() time.Time { return now },
+	})
+	if err := c.Load(context.Background()); err == nil || !strings.Contains(err.Error(), "timed out") {
+		t.Fatalf("Load against a hanging store = %v, want a timeout", err)
+	}
+	if _, err := c.Keys(context.Background()); !errors.Is(err, keycache.ErrUnavailable) {
+		t.Fatalf("Keys = %v, want ErrUnavailable", err)
+	}
+	srv.Clear()
+	now = now.Add(time.Second)
+	set, err := c.Keys(context.Background())
+	if err != nil {
+		t.Fatalf("Keys after recovery: %v", err)
+	}
+	if _, res := set.Match(newKey, now); res != apikey.OK {
+		t.Errorf("key after recovery: %v", res)
+	}
+}
+
+func assertNoKey(t *testing.T, s string) {
+	t.Helper()
+	for _, k := range []string{oldKey, newKey, pendingKey} {
+		if strings.Contains(s, k) {
+			t.Fatalf("a key reached a message: %s", s)
+		}
+	}
+}
+
+func TestStatic(t *testing.T) {
+	tests := []struct {
+		name, value string
+		keys        []string
+	}{
+		{"plain", newKey, []string{newKey}},
+		{"plain with newline", newKey + "\n", []string{newKey}},
+		{"api_key", `{"api_key":"` + newKey + `"}`, []string{newKey}},
+		{"api_keys", `{"api_keys":{"a":"` + newKey + `","b":{"key":"` + oldKey + `"}}}`, []string{newKey, oldKey}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			snap, err := keysource.NewStatic("env", tt.value).Load(context.Background())
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if snap.Source != "env" || snap.Partial || snap.Set.Len() != len(tt.keys) {
+				t.Errorf("snapshot %+v", snap)
+			}
+			for _, k := range tt.keys {
+				if e, res := snap.Set.Match(k, created); res != apikey.OK || e.Stage != "" {
+					t.Errorf("key: %v %+v", res, e)
+				}
+			}
+		})
+	}
+	for _, bad := range []string{"", "  ", newKey + " " + oldKey, `{"api_key":""}`, `{"api_keys":{"a":"` + newKey + `","b":"` + newKey + `"}}`} {
+		s := keysource.NewStatic("env", bad)
+		for range 2 { // every load fails the same way
+			snap, err := s.Load(context.Background())
+			if err == nil || snap.Set != nil {
+				t.Fatalf("NewStatic(%q) loaded %+v", bad, snap)
+			}
+			if !errors.Is(err, apikey.ErrFormat) || !strings.HasPrefix(err.Error(), "API_KEY is set but") {
+				t.Errorf("error %q: want an ErrFormat naming API_KEY", err)
+			}
+			assertNoKey(t, err.Error())
+		}
+	}
+}
+
+func TestFailing(t *testing.T) {
+	cause := errors.New("neither API_KEY_SECRET_ID nor API_KEY is set")
+	s := keysource.Failing(cause)
+	for range 3 {
+		snap, err := s.Load(context.Background())
+		if !errors.Is(err, cause) || snap.Set != nil {
+			t.Fatalf("Failing.Load = %+v, %v; want no set and the cause", snap, err)
+		}
+	}
+}
