@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -20,11 +21,13 @@ import (
 	"github.com/keygate/keygate/handler"
 	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/frontdoor"
+	"github.com/keygate/keygate/internal/samcheck"
 )
 
 const (
-	rightKey = "kgExampleLocalKey4f9d2c81b7e6a035"
-	wrongKey = "kgWrongKey0000000000000000000000"
+	// The keys the sample events in events/ carry.
+	rightKey = samcheck.RightKey
+	wrongKey = samcheck.WrongKey
 
 	restDomain = "abc123.execute-api.us-east-1.amazonaws.com"
 	urlDomain  = "xyz789.lambda-url.us-east-1.on.aws"
@@ -559,5 +562,72 @@ func TestRESTHeadersInBothMaps(t *testing.T) {
 	out, _ = f.invoke(t, mustJSON(t, ev))
 	if a := decode(t, frontdoor.REST, false, out); a.status != 401 {
 		t.Fatalf("two values: got %d %q, want 401", a.status, a.body)
+	}
+}
+
+// TestEventFiles runs every sample event in events/ through the adapter:
+// each is detected as the door its name says, answered in that door's
+// shape, with the status samcheck.Expected gives it.
+func TestEventFiles(t *testing.T) {
+	root, err := samcheck.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := samcheck.EventFiles(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doors := map[string]frontdoor.Kind{"rest": frontdoor.REST, "httpapi": frontdoor.HTTPAPI, "functionurl": frontdoor.FunctionURL, "alb": frontdoor.ALB}
+	seen := map[frontdoor.Kind]bool{}
+	for _, path := range files {
+		name := filepath.Base(path)
+		t.Run(name, func(t *testing.T) {
+			p, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("reading the event: %v", err)
+			}
+			want, ok := samcheck.Expected[name]
+			if !ok {
+				t.Fatalf("samcheck.Expected has no status for %s", name)
+			}
+			kind, ok := doors[strings.SplitN(name, "-", 2)[0]]
+			if !ok {
+				t.Fatalf("%s does not start with a door name", name)
+			}
+			if got := frontdoor.Detect(p); got != kind {
+				t.Fatalf("Detect = %s, want %s", got, kind)
+			}
+			seen[kind] = true
+			var mv struct{ MultiValueHeaders map[string][]string }
+			json.Unmarshal(p, &mv)
+			albMulti := kind == frontdoor.ALB && mv.MultiValueHeaders != nil
+			if albMulti != strings.HasPrefix(name, "alb-multivalue-") {
+				t.Errorf("multi-value headers %v, but the name says otherwise", albMulti)
+			}
+			f := newFixture()
+			out, printed := f.invoke(t, p)
+			a := decode(t, kind, albMulti, out)
+			if a.status != want {
+				t.Fatalf("status %d %q, want %d", a.status, a.body, want)
+			}
+			for k, v := range handler.SecurityHeaders {
+				if got := a.headers.Get(k); got != v {
+					t.Errorf("%s = %q, want %q", k, got, v)
+				}
+			}
+			if printed != "" {
+				t.Errorf("printed outside the logger: %q", printed)
+			}
+			line := lastLine(t, f.logs.String())
+			if line["request_id"] != "lambda-req-42" || line["status"] != float64(want) {
+				t.Errorf("log line %v, want request_id lambda-req-42 and status %d", line, want)
+			}
+			assertNoKey(t, string(out)+f.logs.String())
+		})
+	}
+	for _, k := range kinds {
+		if !seen[k] {
+			t.Errorf("no sample event for %s", k)
+		}
 	}
 }
