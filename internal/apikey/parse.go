@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -125,7 +127,10 @@ func parseKeySet(raw json.RawMessage) (map[string]KeyEntry, error) {
 		return nil, fmt.Errorf("%w: api_keys is empty: add at least one key", ErrFormat)
 	}
 	keys := make(map[string]KeyEntry, len(named))
-	for name, rawEntry := range named {
+	// In name order: a secret with several faults reports the same one
+	// every time.
+	for _, name := range slices.Sorted(maps.Keys(named)) {
+		rawEntry := named[name]
 		if !ClientName.MatchString(name) {
 			return nil, fmt.Errorf("%w: api_keys has an invalid client name (use 1-64 of A-Z a-z 0-9 . _ @ -, starting with a letter or digit)", ErrFormat)
 		}
