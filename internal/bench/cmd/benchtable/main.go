@@ -39,6 +39,7 @@ type options struct {
 	benchtime string
 	smoke     bool
 	keygate   string
+	logs      bool
 }
 
 func main() {
@@ -52,6 +53,7 @@ func main() {
 	flag.IntVar(&o.conns, "conns", 32, "concurrent connections of the load generator")
 	flag.StringVar(&o.benchtime, "benchtime", "1s", "run time of each in-process benchmark (as go test -benchtime)")
 	flag.StringVar(&o.keygate, "keygate", "", "measure this prebuilt bootstrap instead of building ./cmd/api (to compare builds; sizes are of the build)")
+	flag.BoolVar(&o.logs, "logs", false, "print the emulator's and functions' output of every cold start to stderr")
 	flag.BoolVar(&o.smoke, "smoke", false, "run every step with tiny counts, to check the program works (numbers are meaningless)")
 	flag.Parse()
 	if o.smoke {

@@ -47,24 +47,19 @@ func coldStarts(ctx context.Context, bins binaries, sm *secretStore, evs map[fro
 	if err := os.WriteFile(empty, nil, 0o600); err != nil {
 		return nil, err
 	}
-	env := []string{
+	env := append(sm.Env(),
 		"PATH=/usr/local/bin:/usr/bin:/bin",
-		"HOME=" + dir,
+		"HOME="+dir,
 		// The pre-envclient bootstrap read shared config: keep the
 		// machine's own out of the measurement.
-		"AWS_CONFIG_FILE=" + empty,
-		"AWS_SHARED_CREDENTIALS_FILE=" + empty,
+		"AWS_CONFIG_FILE="+empty,
+		"AWS_SHARED_CREDENTIALS_FILE="+empty,
 		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_REGION=us-east-1",
-		"AWS_ACCESS_KEY_ID=AKIDKEYGATEBENCHONLY",
-		"AWS_SECRET_ACCESS_KEY=keygate-bench-secret-not-a-real-one",
-		"AWS_SESSION_TOKEN=keygate-bench-session-token",
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + sm.URL,
-		"API_KEY_SECRET_ID=" + secretName,
+		"API_KEY_SECRET_ID="+secretName,
 		"AWS_LAMBDA_FUNCTION_NAME=keygate",
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=30",
-	}
+	)
 	payload := evs[frontdoor.REST].Payload
 	res := map[string]*coldResult{"keygate": {}, "hello": {}}
 	order := [2]string{"keygate", "hello"}
@@ -75,11 +70,15 @@ func coldStarts(ctx context.Context, bins binaries, sm *secretStore, evs map[fro
 			if name == "hello" {
 				bin = bins.hello
 			}
-			before := sm.Calls()
-			if err := coldStart(ctx, bins.rie, bin, env, dir, payload, o.warm, res[name]); err != nil {
+			before := sm.Reads()
+			logs, err := coldStart(ctx, bins.rie, bin, env, dir, payload, o.warm, res[name])
+			if o.logs {
+				fmt.Fprintf(os.Stderr, "--- %s, cold start %d:\n%s\n", name, i+1, logs)
+			}
+			if err != nil {
 				return nil, fmt.Errorf("%s, cold start %d: %w", name, i+1, err)
 			}
-			if name == "keygate" && sm.Calls() == before {
+			if name == "keygate" && sm.Reads() == before {
 				return nil, errors.New("keygate started without reading its secret: the measurement would not include the key fetch")
 			}
 		}
@@ -88,7 +87,13 @@ func coldStarts(ctx context.Context, bins binaries, sm *secretStore, evs map[fro
 }
 
 // coldStart runs one emulator process: one cold invocation, then warm ones.
-func coldStart(ctx context.Context, rie, bootstrap string, env []string, dir string, payload []byte, warm int, res *coldResult) error {
+func coldStart(ctx context.Context, rie, bootstrap string, env []string, dir string, payload []byte, warm int, res *coldResult) (string, error) {
+	out := &lockedBuffer{}
+	err := coldStartLogged(ctx, rie, bootstrap, env, dir, payload, warm, res, out)
+	return out.String(), err
+}
+
+func coldStartLogged(ctx context.Context, rie, bootstrap string, env []string, dir string, payload []byte, warm int, res *coldResult, out *lockedBuffer) error {
 	ports, err := freePorts(2)
 	if err != nil {
 		return err
@@ -101,7 +106,6 @@ func coldStart(ctx context.Context, rie, bootstrap string, env []string, dir str
 		bootstrap)
 	cmd.Env, cmd.Dir = env, dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting the emulator: %w", err)
