@@ -241,7 +241,7 @@ func TestCache(t *testing.T) {
 }
 
 func TestCacheLoadTimeout(t *testing.T) {
-	cfg := config.Config{LoadTimeout: 250 * time.Millisecond}
+	cfg := config.Config{LoadTimeout: 5 * time.Second}
 	var got time.Duration
 	src := sourceFunc(func(ctx context.Context) (keycache.Snapshot, error) {
 		if dl, ok := ctx.Deadline(); ok {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -425,9 +426,12 @@ func TestWithCache(t *testing.T) {
 	srv.Put(secretName, newKey)
 	srv.Fail("GetSecretValue", smfake.HangFault)
 	now := time.Now()
+	var logs strings.Builder
+	// LoadTimeout is also the budget of the recovery load: generous, so a
+	// busy machine (-race, packages in parallel) cannot make it fail.
 	c := keycache.New(source(srv, srv.Client(), now), keycache.Options{
-		Refresh: time.Minute, LoadTimeout: 200 * time.Millisecond, BackoffBase: time.Millisecond, BackoffMax: time.Millisecond,
-		Now: func() time.Time { return now },
+		Refresh: time.Minute, LoadTimeout: 2 * time.Second, BackoffBase: time.Millisecond, BackoffMax: time.Millisecond,
+		Now: func() time.Time { return now }, Log: slog.New(slog.NewJSONHandler(&logs, nil)),
 	})
 	if err := c.Load(context.Background()); err == nil || !strings.Contains(err.Error(), "timed out") {
 		t.Fatalf("Load against a hanging store = %v, want a timeout", err)
@@ -439,7 +443,7 @@ func TestWithCache(t *testing.T) {
 	now = now.Add(time.Second)
 	set, err := c.Keys(context.Background())
 	if err != nil {
-		t.Fatalf("Keys after recovery: %v", err)
+		t.Fatalf("Keys after recovery: %v\n%s", err, logs.String())
 	}
 	if _, res := set.Match(newKey, now); res != apikey.OK {
 		t.Errorf("key after recovery: %v", res)
