@@ -22,6 +22,10 @@ VENV := .venv
 SAM_CLI_VERSION := 1.170.0
 CFN_LINT_VERSION := 1.58.0
 MOTO_VERSION := 5.2.5
+VENV_PINS := aws-sam-cli==$(SAM_CLI_VERSION) cfn-lint==$(CFN_LINT_VERSION) moto[server]==$(MOTO_VERSION)
+# Records the pins the venv holds: a change of version reinstalls.
+VENV_STAMP := $(VENV)/keygate-pins.txt
+SAM := SAM_CLI_TELEMETRY=$${SAM_CLI_TELEMETRY:-0} $(VENV)/bin/sam
 
 .PHONY: all build run test vet unit bench bench-smoke fuzz venv deploy local-api clean
 
@@ -36,6 +40,32 @@ build-KeygateFunction:
 
 build-KeygateRotationFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/rotate
+
+# The SAM CLI, cfn-lint and moto, installed on first use and whenever the
+# pins above change; otherwise the venv is reused as it is.
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV) || { echo "venv: '$(PYTHON) -m venv' failed: install Python 3.9+ with its venv module (Debian/Ubuntu: apt-get install python3-venv), or set PYTHON=" >&2; exit 1; }
+
+venv: $(VENV)/bin/python
+	@if [ "$$(cat $(VENV_STAMP) 2>/dev/null)" != "$(VENV_PINS)" ]; then \
+		echo "venv: installing $(VENV_PINS) into $(VENV)"; \
+		$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(foreach p,$(VENV_PINS),'$(p)'); \
+		echo "$(VENV_PINS)" > $(VENV_STAMP); \
+	fi
+
+# sam local runs the function in a Docker container (an arm64 one: on an
+# x86 machine Docker needs arm64 emulation, as Docker Desktop has).
+# `make run` is the same handler without Docker or AWS.
+local-api: venv
+	@docker info >/dev/null 2>&1 || { echo "local-api: sam local start-api needs a running Docker engine, and 'docker info' found none. Start Docker and retry, or use 'make run' (the same handler on 127.0.0.1:3000, no Docker, no AWS)." >&2; exit 1; }
+	$(SAM) build
+	$(SAM) local start-api --env-vars events/env.json
+
+# Deploys with samconfig.toml (stack keygate; confirms the change set). Needs
+# AWS credentials and a region in your AWS configuration.
+deploy: venv
+	$(SAM) build
+	$(SAM) deploy
 
 run:
 	$(GO) run ./cmd/local
