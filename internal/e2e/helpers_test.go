@@ -361,6 +361,19 @@ func eventually(t *testing.T, bound time.Duration, what string, check func() (do
 	}
 }
 
+// logLines returns the lines of logs that contain substr, joined.
+func logLines(logs, substr string) string {
+	var out []string
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, substr) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func containsAll(s, substr string) bool { return strings.Contains(s, substr) }
+
 func itoa(n int) string { return strconv.Itoa(n) }
 
 // initCount is how many cold starts the environment has had.
