@@ -158,6 +158,9 @@ func start(t testing.TB, emulator, bootstrap, dir string, env []string, multi in
 	// The bootstrap inherits the output pipe; do not wait for it forever.
 	f.cmd.WaitDelay = 2 * time.Second
 	if err := f.cmd.Start(); err != nil {
+		if multi > 0 {
+			return nil, fmt.Errorf("starting the emulator in a private mount namespace (MaxConcurrency needs root or unprivileged user namespaces): %w", err)
+		}
 		return nil, fmt.Errorf("starting the emulator: %w", err)
 	}
 	go func() {

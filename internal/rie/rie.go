@@ -18,6 +18,19 @@
 // that environment from scratch: a region, dummy credentials, empty AWS
 // config files and the function's name, never the developer's real AWS
 // configuration; Options.Env adds to it or overrides it.
+//
+// Function.Logs is the combined output (the function's JSON log lines and
+// the emulator's START/END/REPORT and INIT REPORT lines); it arrives
+// through a pipe, so wait for a line with WaitLog rather than reading Logs
+// right after Invoke. InitDurations counts cold starts. A race-detector
+// build (Build(t, pkg, true)) that reports a data race fails the test.
+//
+// Options.MaxConcurrency runs the emulator's multi-concurrency mode
+// (Lambda Managed Instances), which serves parallel invocations from one
+// runtime and rejects (400 Runtime.Unavailable) those beyond it. It only
+// runs a bootstrap from /var/task, so Start gives it a private mount
+// namespace: that needs root or unprivileged user namespaces, and
+// util-linux mount.
 package rie
 
 import (
