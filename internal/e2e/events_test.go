@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,13 +11,18 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 )
 
-// Every event in events/ through the real bootstrap and emulator, the key
-// coming from API_KEY as with `sam local invoke --env-vars events/env.json`.
-// One execution environment serves them all: the cold start is not the
-// point here, and one process keeps the suite fast.
+// Every event in events/ through the real bootstrap and emulator, with the
+// variables of events/env.json, as `sam local invoke --env-vars
+// events/env.json -e <event>` runs it (the key from API_KEY). One execution
+// environment serves them all: the cold start is not the point here, and
+// one process keeps the suite fast.
 func TestEventsWithKeyFromEnvironment(t *testing.T) {
 	fxs := loadEvents(t)
-	f := startFunction(t, "API_KEY="+rightKey)
+	env := envFile(t)
+	if !slices.Contains(env, "API_KEY="+rightKey) {
+		t.Errorf("events/env.json does not set API_KEY to the events' key: %q", env)
+	}
+	f := startFunction(t, env...)
 	for _, fx := range fxs {
 		t.Run(fx.Name, func(t *testing.T) {
 			r := invoke(t, f, fx.Payload)

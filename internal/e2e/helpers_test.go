@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -120,6 +122,33 @@ func loadEvents(t *testing.T) []fixture {
 		fxs = append(fxs, readFixture(t, p))
 	}
 	return fxs
+}
+
+// envFile returns the variables events/env.json sets for the function, as
+// `sam local invoke --env-vars events/env.json` would.
+func envFile(t *testing.T) []string {
+	t.Helper()
+	root, err := samcheck.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "events", samcheck.EnvFile))
+	if err != nil {
+		t.Fatalf("reading the env-vars file: %v", err)
+	}
+	var byFunction map[string]map[string]string
+	if err := json.Unmarshal(b, &byFunction); err != nil {
+		t.Fatalf("events/%s: %v", samcheck.EnvFile, err)
+	}
+	vars, ok := byFunction["KeygateFunction"]
+	if !ok {
+		t.Fatalf("events/%s has no KeygateFunction entry", samcheck.EnvFile)
+	}
+	var env []string
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		env = append(env, k+"="+vars[k])
+	}
+	return env
 }
 
 func readFixture(t *testing.T, path string) fixture {
@@ -256,7 +285,7 @@ func checkResponse(t *testing.T, door string, multiValue bool, method string, r 
 		}
 	}
 	for f := range r.fields {
-		if !contains(allowedFields[door], f) {
+		if !slices.Contains(allowedFields[door], f) {
 			t.Errorf("field %q is not part of the %s response shape: %s", f, door, r.raw)
 		}
 	}
@@ -325,20 +354,11 @@ func merge(single map[string]string, multi map[string][]string) map[string][]str
 	}
 	for k, v := range single {
 		k = http.CanonicalHeaderKey(k)
-		if !contains(out[k], v) {
+		if !slices.Contains(out[k], v) {
 			out[k] = append(out[k], v)
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // eventually calls check until it reports done, at most for bound: a
@@ -371,8 +391,6 @@ func logLines(logs, substr string) string {
 	}
 	return strings.Join(out, "\n")
 }
-
-func containsAll(s, substr string) bool { return strings.Contains(s, substr) }
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
