@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -196,5 +197,38 @@ func TestRaceBuild(t *testing.T) {
 	body, err := f.Invoke(context.Background(), []byte(`"ping"`))
 	if err != nil || string(body) != `"ping"` {
 		t.Fatalf("invoke = %s, %v; want \"ping\"", body, err)
+	}
+}
+
+// recorder is a testing.TB whose failures and cleanups the test inspects.
+type recorder struct {
+	testing.TB
+	errs     []string
+	cleanups []func()
+}
+
+func (r *recorder) Helper()             {}
+func (r *recorder) Cleanup(f func())    { r.cleanups = append(r.cleanups, f) }
+func (r *recorder) Failed() bool        { return len(r.errs) > 0 }
+func (r *recorder) Logf(string, ...any) {}
+func (r *recorder) Errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+
+// A data race in a race-detector build of the function fails the test that
+// ran it, even though the invocation itself may look fine.
+func TestRaceReportFailsTheTest(t *testing.T) {
+	boot := rie.Build(t, probePkg, true)
+	rec := &recorder{TB: t}
+	f := rie.Start(rec, boot, rie.Options{})
+	_, _ = f.Invoke(context.Background(), []byte(`"race"`))
+	if err := f.WaitLog(context.Background(), "WARNING: DATA RACE"); err != nil {
+		t.Fatalf("the race-detector build reported no race: %v\n%s", err, f.Logs())
+	}
+	for i := len(rec.cleanups) - 1; i >= 0; i-- {
+		rec.cleanups[i]()
+	}
+	if len(rec.errs) == 0 || !strings.Contains(rec.errs[0], "data race") {
+		t.Errorf("the harness did not fail the test on a data race: %q", rec.errs)
 	}
 }
