@@ -27,7 +27,7 @@ VENV_PINS := aws-sam-cli==$(SAM_CLI_VERSION) cfn-lint==$(CFN_LINT_VERSION) moto[
 VENV_STAMP := $(VENV)/keygate-pins.txt
 SAM := SAM_CLI_TELEMETRY=$${SAM_CLI_TELEMETRY:-0} $(VENV)/bin/sam
 
-.PHONY: all build run test vet unit bench bench-smoke fuzz venv deploy local-api clean
+.PHONY: all build run test vet unit bench bench-smoke fuzz fuzz-smoke venv deploy local-api clean
 
 all: build
 
@@ -77,6 +77,7 @@ test: vet venv
 	$(GO) test -race -count=1 ./...
 	$(GO) test -run '^$$' -bench . -benchtime=1x ./...
 	$(MAKE) bench-smoke
+	$(MAKE) fuzz-smoke
 
 # The performance table (README "Performance"): keygate against a hello-world
 # bootstrap, a hand-written handler and the seed's Flask app. Flask and
@@ -94,6 +95,22 @@ bench: $(BENCH_VENV)/bin/gunicorn
 
 bench-smoke: $(BENCH_VENV)/bin/gunicorn
 	$(GO) run ./internal/bench/cmd/benchtable -smoke -venv $(BENCH_VENV)
+
+# Fuzz targets (package:target; go test -fuzz takes one at a time). New
+# failing inputs land in the package's testdata/fuzz/: commit them with the
+# fix. fuzz-smoke (part of make test) runs each briefly.
+FUZZ_TARGETS := ./internal/frontdoor:FuzzInvoke ./internal/apikey:FuzzParse ./internal/apikey:FuzzMatch
+FUZZTIME ?= 2m
+FUZZ_SMOKE_TIME ?= 10s
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz: $$t for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime=$(FUZZTIME) "$${t%%:*}"; \
+	done
+
+fuzz-smoke:
+	$(MAKE) fuzz FUZZTIME=$(FUZZ_SMOKE_TIME)
 
 clean:
 	rm -rf bin .aws-sam

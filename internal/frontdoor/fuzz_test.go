@@ -1,0 +1,635 @@
+package frontdoor_test
+
+// FuzzInvoke drives the whole invocation path (raw event bytes in, answer
+// bytes out) with mutated front-door events and checks what must hold for
+// any input: no panic, no error, a JSON answer in the door's shape, 200 only
+// for exactly one x-api-key value equal to a configured unexpired key, and
+// no key in the answer, in a log line, or in anything the proxy prints.
+//
+// The oracle never asks keygate: it decodes the event with aws-lambda-go's
+// types and counts x-api-key values the way each front door hands them to
+// the proxy (REST and ALB: multiValueHeaders when present, else headers;
+// payload 2.0: API Gateway joins repeated headers with commas and the proxy
+// splits them again).
+//
+// Inputs are an event and a list of edits in a tiny language the fuzzer
+// mutates as text, so that it easily puts the keys where they must not
+// leak or must not count: one edit per line, "<op><name>:<value>", where
+// @K, @E and @W stand for the right, the expired and a wrong key.
+//
+//	h  headers[name] = value          a  headers[name] += "," + value
+//	m  multiValueHeaders[name] += [value]   M  multiValueHeaders = null
+//	d  delete every header spelt name in either map (any case)
+//	H  headers[name] = value repeated to 64 KiB
+//	p  path (path, rawPath, requestContext.http.path)
+//	q  query parameter name=value (all three query fields)
+//	x  method (httpMethod, requestContext.http.method)
+//	b  body = value                   B  body = base64(value), base64 flag
+//	Z  body = value, base64 flag (a body that may not decode)
+//	c  cookies += [value]             r  requestContext[name] = value
+//	s  top-level field name = value (string)
+//
+// Run longer with `make fuzz`; `make test` runs it briefly (fuzz-smoke).
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log"
+	"log/slog"
+	"maps"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/keygate/keygate/handler"
+	"github.com/keygate/keygate/internal/frontdoor"
+	"github.com/keygate/keygate/internal/keycache"
+	"github.com/keygate/keygate/internal/keysource"
+	"github.com/keygate/keygate/internal/rie"
+	"github.com/keygate/keygate/internal/samcheck"
+)
+
+const (
+	// fuzzRightKey is the key the files in events/ carry (events/env.json).
+	fuzzRightKey = samcheck.RightKey
+	// fuzzExpiredKey is configured but expired at fuzzNow.
+	fuzzExpiredKey = "kgFuzzExpiredKey7a1c93e05d2b4f68"
+	// fuzzWrongKey is the wrong key of events/.
+	fuzzWrongKey = samcheck.WrongKey
+)
+
+var (
+	fuzzNow    = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	fuzzSecret = fmt.Sprintf(`{"api_keys":{"fuzz-right":%q,"fuzz-expired":{"key":%q,"expires":"2026-01-01T00:00:00Z"}}}`,
+		fuzzRightKey, fuzzExpiredKey)
+	fuzzKeys   = []string{fuzzRightKey, fuzzExpiredKey, fuzzWrongKey}
+	fuzzTokens = strings.NewReplacer("@K", fuzzRightKey, "@E", fuzzExpiredKey, "@W", fuzzWrongKey)
+)
+
+// fuzzEditSeeds put keys in every place the issue names: multi-value
+// headers, comma lists, odd casing, base64 bodies, huge values, paths,
+// queries, bodies, cookies, other headers; and break the request line.
+var fuzzEditSeeds = []string{
+	"",
+	"hx-api-key:@K",
+	"hX-API-KEY:@K",
+	"hx-API-key:@E",
+	"hx-api-key:@W",
+	"hx-api-key: @K\t",
+	"hx-api-key:@K\nhX-Api-Key:@K",
+	"hx-api-key:@K\nhX-Api-Key:@W",
+	"ax-api-key:@K",
+	"hx-api-key:@K,@K",
+	"hx-api-key:@K,",
+	"hx-api-key:,@K",
+	"hx-api-key:@W, @K",
+	"mx-api-key:@K\nmx-api-key:@K",
+	"mx-api-key:@W\nmX-API-KEY:@K",
+	"mx-api-key:",
+	"M\nhx-api-key:@K",
+	"dx-api-key",
+	"dx-api-key\nhx_api_key:@K",
+	"dx-api-key\nhx-api-key :@K",
+	"dx-api-key\nhauthorization:Bearer @K",
+	"dx-api-key\np/@K",
+	"dx-api-key\np/?x-api-key=@K",
+	"p@K",
+	"p/%@K",
+	"dx-api-key\nqx-api-key:@K",
+	"q@K:%zz",
+	"dx-api-key\nb{\"x-api-key\":\"@K\"}",
+	"dx-api-key\nB@K",
+	"Z@K!",
+	"dx-api-key\ncx-api-key=@K",
+	"Hx-api-key:@K",
+	"Hx-other:@K",
+	"xPOST",
+	"xhead",
+	"x@K M",
+	"rdomainName:ex ample.com/@K",
+	"hhost:b d\np/@K",
+	"mhost:ok.example.com\nhhost:b d\np/@K",
+	"sversion:1.0",
+	"rhttp:",
+}
+
+func FuzzInvoke(f *testing.F) {
+	// Every sample event as it is, and the edits on each door's
+	// valid-key event (all of them on all events is slow under -race).
+	evs := fuzzEvents(f)
+	for _, name := range slices.Sorted(maps.Keys(evs)) {
+		ev := evs[name]
+		f.Add(ev, "")
+		if strings.HasSuffix(name, "valid-key.json") {
+			for _, edits := range fuzzEditSeeds[1:] {
+				f.Add(ev, edits)
+			}
+		}
+	}
+	h := newFuzzHarness(f)
+	f.Fuzz(func(t *testing.T, payload []byte, edits string) {
+		payload = fuzzEdit([]byte(fuzzTokens.Replace(string(payload))), fuzzTokens.Replace(edits))
+		h.check(t, payload)
+	})
+}
+
+// fuzzEvents reads every event file in events/, the real shapes the
+// template's front doors send.
+func fuzzEvents(f *testing.F) map[string][]byte {
+	root, err := rie.RepoRoot()
+	if err != nil {
+		f.Fatal(err)
+	}
+	paths, err := samcheck.EventFiles(root)
+	if err != nil {
+		f.Fatalf("the fuzz target seeds with the sample events: %v", err)
+	}
+	out := make(map[string][]byte, len(paths))
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatalf("reading a seed event: %v", err)
+		}
+		out[filepath.Base(p)] = b
+	}
+	return out
+}
+
+// fuzzHarness is keygate's invocation path as cmd/api wires it, with a
+// static key set, a fixed clock, and every output captured.
+type fuzzHarness struct {
+	adapter *frontdoor.Adapter
+	logs    *bytes.Buffer
+	// printed receives what the proxy library writes with fmt.Print and
+	// the standard log package, outside keygate's logger.
+	printed *os.File
+}
+
+func newFuzzHarness(f *testing.F) *fuzzHarness {
+	var logs bytes.Buffer
+	lg := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	clock := func() time.Time { return fuzzNow }
+	cache := keycache.New(keysource.NewStatic("fuzz", fuzzSecret), keycache.Options{Now: clock, Log: lg})
+	if err := cache.Load(context.Background()); err != nil {
+		f.Fatalf("loading the fuzz key set: %v", err)
+	}
+	printed, err := os.CreateTemp(f.TempDir(), "printed")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { printed.Close() })
+	return &fuzzHarness{
+		adapter: frontdoor.New(handler.New(cache, lg, clock), lg),
+		logs:    &logs,
+		printed: printed,
+	}
+}
+
+// invoke runs one event with os.Stdout and the standard logger pointed at
+// a file. Fuzz inputs run one at a time per process, so the swap is safe.
+func (h *fuzzHarness) invoke(t *testing.T, payload []byte) (out []byte, err error, printed string) {
+	h.logs.Reset()
+	if err := h.printed.Truncate(0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.printed.Seek(0, 0); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stdlog := os.Stdout, log.Writer()
+	os.Stdout = h.printed
+	log.SetOutput(h.printed)
+	func() {
+		defer func() { os.Stdout = stdout; log.SetOutput(stdlog) }()
+		out, err = h.adapter.Invoke(context.Background(), payload)
+	}()
+	b, rerr := os.ReadFile(h.printed.Name())
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	return out, err, string(b)
+}
+
+func (h *fuzzHarness) check(t *testing.T, payload []byte) {
+	out, err, printed := h.invoke(t, payload)
+	if err != nil {
+		t.Fatalf("Invoke returned an error (the runtime would record a failed invocation): %v", err)
+	}
+	logs := h.logs.String()
+	for _, k := range fuzzKeys {
+		if bytes.Contains(out, []byte(k)) {
+			t.Fatalf("the answer holds a key: %s", out)
+		}
+		if strings.Contains(logs, k) {
+			t.Fatalf("a log line holds a key: %s", logs)
+		}
+		if strings.Contains(printed, k) {
+			t.Fatalf("the proxy printed a key outside the logger: %q", printed)
+		}
+	}
+	if printed != "" {
+		t.Fatalf("the proxy printed outside keygate's logger (a non-JSON line in the function's log): %q", printed)
+	}
+
+	want := fuzzExpect(payload)
+	r := decodeFuzzAnswer(t, want, out)
+	line := oneLogLine(t, logs)
+
+	switch r.StatusCode {
+	case http.StatusOK, http.StatusNotFound, http.StatusMethodNotAllowed:
+		// Routing happens only after authentication.
+		if !want.decoded || want.outcome() != "authorized" {
+			t.Fatalf("status %d for an event whose x-api-key values %q do not authorize (%s)", r.StatusCode, want.keys, payload)
+		}
+	case http.StatusUnauthorized:
+		if !want.decoded {
+			t.Fatalf("401 for an event that does not decode as its door's shape (%s)", payload)
+		}
+		if want.outcome() == "authorized" {
+			t.Fatalf("401 for exactly one right key %q: a wrong answer (%s)", want.keys, payload)
+		}
+		if line.Outcome != want.outcome() {
+			t.Errorf("logged outcome %q, want %q for x-api-key values %q", line.Outcome, want.outcome(), want.keys)
+		}
+	case http.StatusBadRequest:
+		if line.Msg != "bad event" {
+			t.Errorf("400 logged as %q, want \"bad event\"", line.Msg)
+		}
+	default:
+		t.Fatalf("status %d: %s", r.StatusCode, out)
+	}
+	if r.StatusCode != http.StatusBadRequest {
+		if line.Msg != "request" || line.Status != r.StatusCode {
+			t.Errorf("log line %+v does not record the %d answer", line, r.StatusCode)
+		}
+		if r.StatusCode != http.StatusUnauthorized && line.Outcome != "authorized" {
+			t.Errorf("logged outcome %q for a %d answer", line.Outcome, r.StatusCode)
+		}
+	}
+}
+
+// fuzzOracle is what the event asks for, read without keygate's code.
+type fuzzOracle struct {
+	kind    frontdoor.Kind
+	decoded bool
+	method  string
+	// keys are the x-api-key values the front door hands over.
+	keys []string
+	// albMulti: an ALB event with multiValueHeaders (the target group
+	// has them enabled, and reads only them from the answer).
+	albMulti bool
+}
+
+func fuzzExpect(payload []byte) fuzzOracle {
+	o := fuzzOracle{kind: frontdoor.Detect(payload)}
+	switch o.kind {
+	case frontdoor.REST:
+		var ev events.APIGatewayProxyRequest
+		if json.Unmarshal(payload, &ev) != nil {
+			return o
+		}
+		o.decoded, o.method = true, ev.HTTPMethod
+		o.keys = keyValues(ev.Headers, ev.MultiValueHeaders)
+	case frontdoor.HTTPAPI, frontdoor.FunctionURL:
+		var ev events.APIGatewayV2HTTPRequest
+		if json.Unmarshal(payload, &ev) != nil {
+			return o
+		}
+		o.decoded, o.method = true, ev.RequestContext.HTTP.Method
+		// Payload 2.0 has one string per header: API Gateway joins
+		// repeated headers with commas, and the proxy splits them.
+		for k, v := range ev.Headers {
+			if isKeyHeader(k) {
+				o.keys = append(o.keys, strings.Split(v, ",")...)
+			}
+		}
+	case frontdoor.ALB:
+		var ev events.ALBTargetGroupRequest
+		if json.Unmarshal(payload, &ev) != nil {
+			return o
+		}
+		o.decoded, o.method = true, ev.HTTPMethod
+		o.keys = keyValues(ev.Headers, ev.MultiValueHeaders)
+		o.albMulti = ev.MultiValueHeaders != nil
+	}
+	return o
+}
+
+// keyValues: API Gateway REST sends both maps and the multi-value one
+// keeps repeated headers apart; an ALB sends the one its target group is
+// set to.
+func keyValues(single map[string]string, multi map[string][]string) []string {
+	var vals []string
+	if multi != nil {
+		for k, vs := range multi {
+			if isKeyHeader(k) {
+				vals = append(vals, vs...)
+			}
+		}
+		return vals
+	}
+	for k, v := range single {
+		if isKeyHeader(k) {
+			vals = append(vals, v)
+		}
+	}
+	return vals
+}
+
+// isKeyHeader: header names are ASCII tokens compared without case
+// (RFC 9110); Unicode case folding (the Kelvin sign K) does not apply.
+func isKeyHeader(name string) bool {
+	const want = "x-api-key"
+	if len(name) != len(want) {
+		return false
+	}
+	for i := 0; i < len(want); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != want[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// outcome is the decision the requirements prescribe: exactly one value,
+// optional whitespace around it ignored, equal to a configured key.
+func (o fuzzOracle) outcome() string {
+	switch {
+	case len(o.keys) == 0:
+		return "missing"
+	case len(o.keys) > 1:
+		return "ambiguous"
+	}
+	v := strings.Trim(o.keys[0], " \t")
+	switch {
+	case v == "":
+		return "missing"
+	case strings.Contains(v, ","):
+		return "ambiguous"
+	case v == fuzzRightKey:
+		return "authorized"
+	case v == fuzzExpiredKey:
+		return "expired"
+	}
+	return "invalid"
+}
+
+// fuzzAnswer is the union of the doors' response shapes.
+type fuzzAnswer struct {
+	StatusCode        int                 `json:"statusCode"`
+	StatusDescription string              `json:"statusDescription"`
+	Headers           map[string]string   `json:"headers"`
+	MultiValueHeaders map[string][]string `json:"multiValueHeaders"`
+	Body              string              `json:"body"`
+	IsBase64Encoded   bool                `json:"isBase64Encoded"`
+}
+
+// The fields of aws-lambda-go's APIGatewayProxyResponse,
+// APIGatewayV2HTTPResponse and ALBTargetGroupResponse.
+var fuzzShapes = map[frontdoor.Kind][]string{
+	frontdoor.REST:        {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"},
+	frontdoor.HTTPAPI:     {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded", "cookies"},
+	frontdoor.FunctionURL: {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded", "cookies"},
+	frontdoor.ALB:         {"statusCode", "statusDescription", "headers", "multiValueHeaders", "body", "isBase64Encoded"},
+}
+
+var fuzzBodies = map[int]string{
+	http.StatusOK:               `{"message":"OK: Authorized"}`,
+	http.StatusBadRequest:       `{"message":"ERROR: Bad Request"}`,
+	http.StatusUnauthorized:     `{"message":"ERROR: Unauthorized"}`,
+	http.StatusNotFound:         `{"message":"ERROR: Not Found"}`,
+	http.StatusMethodNotAllowed: `{"message":"ERROR: Method Not Allowed"}`,
+}
+
+// decodeFuzzAnswer checks the answer's shape, body and headers for the
+// door the event came through (an unknown event gets the REST shape).
+func decodeFuzzAnswer(t *testing.T, o fuzzOracle, out []byte) fuzzAnswer {
+	t.Helper()
+	var r fuzzAnswer
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("the answer is not a JSON response: %v: %s", err, out)
+	}
+	if err := json.Unmarshal(out, &fields); err != nil {
+		t.Fatalf("the answer is not a JSON object: %v: %s", err, out)
+	}
+	shape, ok := fuzzShapes[o.kind]
+	if !ok {
+		shape = fuzzShapes[frontdoor.REST]
+	}
+	for f := range fields {
+		if !containsString(shape, f) {
+			t.Fatalf("field %q is not part of the %s response shape: %s", f, o.kind, out)
+		}
+	}
+	if _, ok := fields["statusCode"]; !ok {
+		t.Fatalf("answer without statusCode: %s", out)
+	}
+	wantBody, ok := fuzzBodies[r.StatusCode]
+	if !ok {
+		t.Fatalf("status %d: %s", r.StatusCode, out)
+	}
+	if r.StatusCode != http.StatusBadRequest && strings.EqualFold(o.method, http.MethodHead) {
+		wantBody = ""
+	}
+	if r.Body != wantBody || r.IsBase64Encoded {
+		t.Fatalf("body %q (base64 %v), want %q", r.Body, r.IsBase64Encoded, wantBody)
+	}
+
+	var hdr map[string][]string
+	switch o.kind {
+	case frontdoor.HTTPAPI, frontdoor.FunctionURL:
+		if len(r.MultiValueHeaders) > 0 {
+			t.Fatalf("payload 2.0 answer with multiValueHeaders, which the door ignores: %s", out)
+		}
+		hdr = mergeHeaders(r.Headers, nil)
+	case frontdoor.ALB:
+		if want := fmt.Sprintf("%d %s", r.StatusCode, http.StatusText(r.StatusCode)); r.StatusDescription != want {
+			t.Fatalf("statusDescription %q, want %q", r.StatusDescription, want)
+		}
+		if o.albMulti {
+			if len(r.Headers) > 0 || len(r.MultiValueHeaders) == 0 {
+				t.Fatalf("the ALB sent multiValueHeaders, so it reads only them from the answer: %s", out)
+			}
+			hdr = mergeHeaders(nil, r.MultiValueHeaders)
+		} else {
+			if len(r.MultiValueHeaders) > 0 {
+				t.Fatalf("single-value ALB answer with multiValueHeaders: %s", out)
+			}
+			hdr = mergeHeaders(r.Headers, nil)
+		}
+	default:
+		// API Gateway REST merges both maps.
+		hdr = mergeHeaders(r.Headers, r.MultiValueHeaders)
+	}
+	want := map[string]string{}
+	for k, v := range handler.SecurityHeaders {
+		want[k] = v
+	}
+	switch r.StatusCode {
+	case http.StatusUnauthorized:
+		want["WWW-Authenticate"] = `ApiKey header="x-api-key"`
+	case http.StatusMethodNotAllowed:
+		want["Allow"] = "GET, HEAD"
+	}
+	for name, v := range want {
+		if got := hdr[http.CanonicalHeaderKey(name)]; len(got) != 1 || got[0] != v {
+			t.Fatalf("header %s = %q, want exactly %q: %s", name, got, v, out)
+		}
+	}
+	return r
+}
+
+func mergeHeaders(single map[string]string, multi map[string][]string) map[string][]string {
+	out := map[string][]string{}
+	for k, vs := range multi {
+		k = http.CanonicalHeaderKey(k)
+		out[k] = append(out[k], vs...)
+	}
+	for k, v := range single {
+		k = http.CanonicalHeaderKey(k)
+		if !containsString(out[k], v) {
+			out[k] = append(out[k], v)
+		}
+	}
+	return out
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+type fuzzLogLine struct {
+	Level   string `json:"level"`
+	Msg     string `json:"msg"`
+	Status  int    `json:"status"`
+	Outcome string `json:"outcome"`
+}
+
+// oneLogLine: every event gets exactly one JSON log line.
+func oneLogLine(t *testing.T, logs string) fuzzLogLine {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(logs, "\n"), "\n")
+	if len(lines) != 1 || lines[0] == "" {
+		t.Fatalf("%d log lines, want 1:\n%s", len(lines), logs)
+	}
+	var l fuzzLogLine
+	if err := json.Unmarshal([]byte(lines[0]), &l); err != nil || l.Level == "" || l.Msg == "" {
+		t.Fatalf("log line is not a JSON record: %q", lines[0])
+	}
+	return l
+}
+
+// fuzzEdit applies the edits (see the file comment) to an event that
+// decodes as a JSON object; anything else passes through unchanged.
+func fuzzEdit(payload []byte, edits string) []byte {
+	if edits == "" {
+		return payload
+	}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	var ev map[string]any
+	if dec.Decode(&ev) != nil || ev == nil {
+		return payload
+	}
+	for _, line := range strings.Split(edits, "\n") {
+		if line == "" {
+			continue
+		}
+		name, value, _ := strings.Cut(line[1:], ":")
+		switch line[0] {
+		case 'h':
+			object(ev, "headers")[name] = value
+		case 'a':
+			hdr := object(ev, "headers")
+			old, _ := hdr[name].(string)
+			hdr[name] = old + "," + value
+		case 'm':
+			mv := object(ev, "multiValueHeaders")
+			old, _ := mv[name].([]any)
+			mv[name] = append(old, value)
+		case 'M':
+			ev["multiValueHeaders"] = nil
+		case 'd':
+			for _, field := range []string{"headers", "multiValueHeaders"} {
+				if m, ok := ev[field].(map[string]any); ok {
+					for k := range m {
+						if strings.EqualFold(k, name) {
+							delete(m, k)
+						}
+					}
+				}
+			}
+		case 'H':
+			if value == "" {
+				value = "A"
+			}
+			object(ev, "headers")[name] = strings.Repeat(value, 64<<10/len(value)+1)
+		case 'p':
+			ev["path"], ev["rawPath"] = line[1:], line[1:]
+			if hc, ok := object(ev, "requestContext")["http"].(map[string]any); ok {
+				hc["path"] = line[1:]
+			}
+		case 'q':
+			object(ev, "queryStringParameters")[name] = value
+			mq := object(ev, "multiValueQueryStringParameters")
+			old, _ := mq[name].([]any)
+			mq[name] = append(old, value)
+			raw, _ := ev["rawQueryString"].(string)
+			if raw != "" {
+				raw += "&"
+			}
+			ev["rawQueryString"] = raw + name + "=" + value
+		case 'x':
+			ev["httpMethod"] = line[1:]
+			if hc, ok := object(ev, "requestContext")["http"].(map[string]any); ok {
+				hc["method"] = line[1:]
+			}
+		case 'b':
+			ev["body"], ev["isBase64Encoded"] = line[1:], false
+		case 'B':
+			ev["body"], ev["isBase64Encoded"] = base64.StdEncoding.EncodeToString([]byte(line[1:])), true
+		case 'Z':
+			ev["body"], ev["isBase64Encoded"] = line[1:], true
+		case 'c':
+			old, _ := ev["cookies"].([]any)
+			ev["cookies"] = append(old, line[1:])
+		case 'r':
+			object(ev, "requestContext")[name] = value
+		case 's':
+			ev[name] = value
+		}
+	}
+	out, err := json.Marshal(ev)
+	if err != nil {
+		return payload
+	}
+	return out
+}
+
+// object returns ev[field] as an object, replacing whatever else is there.
+func object(ev map[string]any, field string) map[string]any {
+	m, ok := ev[field].(map[string]any)
+	if !ok {
+		m = map[string]any{}
+		ev[field] = m
+	}
+	return m
+}
