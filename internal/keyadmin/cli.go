@@ -41,8 +41,10 @@ Commands:
           Refuses to remove the last working key.
   rotate  Generate a new key for NAME, print it once, keep the entry's kind
           and expiry. The old key keeps working as NAME.previous for
-          --grace (default 24h; 0 ends it at once); an older NAME.previous
-          is replaced.
+          --grace (default 24h; 0 ends it at once), never past its own
+          expiry; an older NAME.previous is replaced. A single-key secret
+          ("default"): --grace 0 replaces the key in place, a grace period
+          needs --convert.
 
 Options:
   --secret-id ID    the secret's name or ARN (default $API_KEY_SECRET_ID)
@@ -63,6 +65,15 @@ checks it. The function picks it up at its next refresh (KEY_REFRESH, 5m by
 default). Credentials and region come from the AWS SDK's usual sources
 (environment, ~/.aws, SSO). Status messages go to stderr; stdout carries
 only the new key (add, rotate) or the list.
+
+Permissions on the secret: secretsmanager:GetSecretValue to list; also
+DescribeSecret, PutSecretValue and UpdateSecretVersionStage to change (and
+kms:Decrypt, kms:GenerateDataKey on a customer managed key).
+
+A change removes the AWSPREVIOUS label Secrets Manager gives the version it
+replaces, so a revoked or rotated-away key does not live on for the
+function's KEY_GRACE; the old version stays (unlabelled) for a rollback.
+Flags go after the subcommand: keygate keys add NAME --store-key.
 
 Exit status: 0 done, 1 the operation failed, 2 usage error.
 `
