@@ -50,12 +50,12 @@ var scenarios = []scenario{
 
 // expect is what a scenario's stack must hold.
 type expect struct {
-	secret      string // the secret's ARN as the template resolves it
+	secret        string // the secret's ARN as the template resolves it
 	createdSecret bool
-	kms         string
-	rotation    int
-	httpAPI     bool
-	functionURL bool
+	kms           string
+	rotation      int
+	httpAPI       bool
+	functionURL   bool
 }
 
 func (sc scenario) expect() expect {
