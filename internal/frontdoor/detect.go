@@ -22,45 +22,16 @@ func Detect(payload []byte) Kind {
 	if !json.Valid(payload) {
 		return Unknown
 	}
-	var (
-		version, method string
-		rc              []byte // the last requestContext value
-		ok              = true // false: not an object, or a field read has the wrong JSON type
-	)
-	it, isObject := members(payload)
-	for it.next() {
-		switch {
-		case keyIs(it.key, "version"):
-			version, ok = setString(version, it.val, ok)
-		case keyIs(it.key, "httpMethod"):
-			method, ok = setString(method, it.val, ok)
-		case keyIs(it.key, "rawPath"):
-			_, ok = setString("", it.val, ok)
-		case keyIs(it.key, "requestContext"):
-			rc = it.val
-		}
-	}
-	if !isObject || !ok || rc == nil {
+	var top fields
+	if !top.scan(payload, topField, 0b0111) || top.raw[3] == nil {
 		return Unknown
 	}
-	var elb, http []byte
-	var domain string
-	if string(rc) != "null" {
-		it, isObject = members(rc)
-		for it.next() {
-			switch {
-			case keyIs(it.key, "elb"):
-				elb = it.val
-			case keyIs(it.key, "http"):
-				http = it.val
-			case keyIs(it.key, "domainName"):
-				domain, ok = setString(domain, it.val, ok)
-			}
-		}
-		if !isObject || !ok {
-			return Unknown
-		}
+	var rc fields
+	if string(top.raw[3]) != "null" && !rc.scan(top.raw[3], contextField, 0b0100) {
+		return Unknown
 	}
+	version, method := top.str[0], top.str[1]
+	elb, http, domain := rc.raw[0], rc.raw[1], rc.str[2]
 	switch {
 	case elb != nil && string(elb) != "null":
 		return ALB
@@ -73,6 +44,61 @@ func Detect(payload []byte) Kind {
 		return REST
 	}
 	return Unknown
+}
+
+// topField and contextField number the members Detect reads at each
+// level (-1: not read). Members 0..2 of the top level and 2 of the request
+// context are strings (the strMask of fields.scan).
+func topField(key []byte) int {
+	switch {
+	case keyIs(key, "version"):
+		return 0
+	case keyIs(key, "httpMethod"):
+		return 1
+	case keyIs(key, "rawPath"):
+		return 2
+	case keyIs(key, "requestContext"):
+		return 3
+	}
+	return -1
+}
+
+func contextField(key []byte) int {
+	switch {
+	case keyIs(key, "elb"):
+		return 0
+	case keyIs(key, "http"):
+		return 1
+	case keyIs(key, "domainName"):
+		return 2
+	}
+	return -1
+}
+
+// fields is what Detect read at one level: the last raw value and the
+// decoded string of each field.
+type fields struct {
+	raw [4][]byte
+	str [4]string
+}
+
+// scan reads the members of the JSON object b (valid JSON) that field
+// numbers; those whose bit is set in strMask are decoded as into a string
+// field. It reports false if b is not an object or a string field holds
+// another JSON type (encoding/json's type error).
+func (f *fields) scan(b []byte, field func([]byte) int, strMask uint8) bool {
+	it, ok := members(b)
+	for it.next() {
+		i := field(it.key)
+		if i < 0 {
+			continue
+		}
+		f.raw[i] = it.val
+		if strMask&(1<<i) != 0 {
+			f.str[i], ok = setString(f.str[i], it.val, ok)
+		}
+	}
+	return ok
 }
 
 // memberIter walks the members of a JSON object: key is the raw (quoted)
@@ -153,8 +179,11 @@ func valueEnd(b []byte, i int) int {
 		}
 		return len(b)
 	}
-	for i < len(b) && !strings.ContainsRune(",}] \t\n\r", rune(b[i])) {
-		i++
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return i
+		}
 	}
 	return i
 }
@@ -175,8 +204,10 @@ func keyIs(raw []byte, name string) bool {
 		if len(inner) != len(name) {
 			return false
 		}
+		// name is all letters, so equal with the 0x20 (case) bit set
+		// means the same letter in either case.
 		for i, c := range inner {
-			if c|0x20 != name[i]|0x20 || (c|0x20 < 'a' || c|0x20 > 'z') && c != name[i] {
+			if c|0x20 != name[i]|0x20 {
 				return false
 			}
 		}
