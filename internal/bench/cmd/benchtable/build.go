@@ -12,7 +12,7 @@ import (
 
 // binaries are the programs measured, built in this run.
 type binaries struct {
-	rie, keygate, hello, local string
+	rie, keygate, hello, direct, local string
 	// size of each Lambda bootstrap, stripped, per GOARCH
 	sizes map[string][2]int64 // arch → {keygate, hello}
 }
@@ -34,6 +34,7 @@ func buildAll(ctx context.Context, root, dir string) (binaries, error) {
 		rie:     filepath.Join(dir, "aws-lambda-rie"),
 		keygate: filepath.Join(dir, "keygate", "bootstrap"),
 		hello:   filepath.Join(dir, "hello", "bootstrap"),
+		direct:  filepath.Join(dir, "direct", "bootstrap"),
 		local:   filepath.Join(dir, "keygate-local"),
 		sizes:   map[string][2]int64{},
 	}
@@ -43,6 +44,7 @@ func buildAll(ctx context.Context, root, dir string) (binaries, error) {
 		{b.local, "./cmd/local", host, false},
 		{b.keygate, "./cmd/api", host, true},
 		{b.hello, "./internal/bench/hello", host, true},
+		{b.direct, "./internal/bench/directfn", host, true},
 	}
 	if host != deployArch {
 		steps = append(steps,

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -38,10 +37,11 @@ var (
 	invokeReport = regexp.MustCompile(`REPORT RequestId: \S+\t(?:Init Duration: [0-9.]+ ms\t)?Duration: ([0-9.]+) ms`)
 )
 
-// coldStarts starts each function o.runs times, one emulator process per
-// cold start, alternating which goes first so that neither always runs on
-// a warmer machine. Both get the same environment: keygate reads its key
-// from sm; hello ignores it.
+// coldStarts starts each function (keygate, the hello-world and the
+// hand-written direct function) o.runs times, one emulator process per
+// cold start, rotating which goes first so that none always runs on a
+// warmer machine. All get the same environment: keygate and direct read
+// their key from sm; hello ignores it.
 func coldStarts(ctx context.Context, bins binaries, sm *secretStore, evs map[frontdoor.Kind]bench.Event, o options, dir string) (map[string]*coldResult, error) {
 	empty := filepath.Join(dir, "empty")
 	if err := os.WriteFile(empty, nil, 0o600); err != nil {
@@ -61,25 +61,22 @@ func coldStarts(ctx context.Context, bins binaries, sm *secretStore, evs map[fro
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=30",
 	)
 	payload := evs[frontdoor.REST].Payload
-	res := map[string]*coldResult{"keygate": {}, "hello": {}}
-	order := [2]string{"keygate", "hello"}
+	res := map[string]*coldResult{"keygate": {}, "hello": {}, "direct": {}}
+	order := []string{"keygate", "hello", "direct"}
+	bin := map[string]string{"keygate": bins.keygate, "hello": bins.hello, "direct": bins.direct}
 	for i := 0; i < o.runs; i++ {
 		for j := range order {
-			name := order[(i+j)%2]
-			bin := bins.keygate
-			if name == "hello" {
-				bin = bins.hello
-			}
+			name := order[(i+j)%len(order)]
 			before := sm.Reads()
-			logs, err := coldStart(ctx, bins.rie, bin, env, dir, payload, o.warm, res[name])
+			logs, err := coldStart(ctx, bins.rie, bin[name], env, dir, payload, o.warm, res[name])
 			if o.logs {
 				fmt.Fprintf(os.Stderr, "--- %s, cold start %d:\n%s\n", name, i+1, logs)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("%s, cold start %d: %w", name, i+1, err)
 			}
-			if name == "keygate" && sm.Reads() == before {
-				return nil, errors.New("keygate started without reading its secret: the measurement would not include the key fetch")
+			if name != "hello" && sm.Reads() == before {
+				return nil, fmt.Errorf("%s started without reading its secret: the measurement would not include the key fetch", name)
 			}
 		}
 	}
