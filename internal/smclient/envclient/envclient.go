@@ -162,21 +162,20 @@ func endpointState[T ~uint](getenv func(string) string, name string, on, off T) 
 	return 0, fmt.Errorf("%s=%q is not true or false", name, v)
 }
 
+// caBundleClient trusts the bundle's CAs, and only them, as the SDK does
+// with AWS_CA_BUNDLE.
 func caBundleClient(path string) (*awshttp.BuildableClient, error) {
 	pem, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("AWS_CA_BUNDLE: %w", err)
 	}
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool()
-	}
+	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pem) {
 		return nil, fmt.Errorf("AWS_CA_BUNDLE: %s holds no PEM certificate", path)
 	}
 	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 		if t.TLSClientConfig == nil {
-			t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+			t.TLSClientConfig = &tls.Config{}
 		}
 		t.TLSClientConfig.RootCAs = pool
 	}), nil

@@ -3,8 +3,11 @@ package envclient
 import (
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -150,5 +153,54 @@ func TestNewCallsEndpoint(t *testing.T) {
 	}
 	if s.token != "envclient-test-token" {
 		t.Errorf("X-Amz-Security-Token = %q, want the session token", s.token)
+	}
+}
+
+// TestCABundle: with AWS_CA_BUNDLE the client trusts the bundle's CA (here
+// an httptest TLS server's certificate), as the SDK does; without it the
+// same server is refused.
+func TestCABundle(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		_, _ = w.Write([]byte(`{"Name":"k","SecretString":"v","VersionId":"v1"}`))
+	}))
+	defer srv.Close()
+	bundle := filepath.Join(t.TempDir(), "ca.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(bundle, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in := &secretsmanager.GetSecretValueInput{SecretId: aws.String("k")}
+	for _, tt := range []struct {
+		name  string
+		env   map[string]string
+		trust bool
+	}{
+		{"bundle", map[string]string{"AWS_ENDPOINT_URL": srv.URL, "AWS_CA_BUNDLE": bundle, "AWS_MAX_ATTEMPTS": "1"}, true},
+		{"no bundle", map[string]string{"AWS_ENDPOINT_URL": srv.URL, "AWS_MAX_ATTEMPTS": "1"}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			client, _, err := NewFromEnv(context.Background(), env(lambdaEnv(tt.env)))
+			if err != nil {
+				t.Fatalf("NewFromEnv: %v", err)
+			}
+			_, err = client.GetSecretValue(context.Background(), in)
+			if tt.trust && err != nil {
+				t.Fatalf("GetSecretValue with the bundle: %v", err)
+			}
+			if !tt.trust && (err == nil || !strings.Contains(err.Error(), "certificate")) {
+				t.Fatalf("GetSecretValue without the bundle: %v, want a certificate error", err)
+			}
+		})
+	}
+	if _, err := Options(env(lambdaEnv(map[string]string{"AWS_CA_BUNDLE": filepath.Join(filepath.Dir(bundle), "empty.pem")}))); err == nil {
+		t.Error("a missing bundle file was accepted")
+	}
+	empty := filepath.Join(filepath.Dir(bundle), "none.pem")
+	if err := os.WriteFile(empty, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Options(env(lambdaEnv(map[string]string{"AWS_CA_BUNDLE": empty}))); err == nil || !strings.Contains(err.Error(), "AWS_CA_BUNDLE") {
+		t.Errorf("a bundle without certificates: %v, want an error naming AWS_CA_BUNDLE", err)
 	}
 }
