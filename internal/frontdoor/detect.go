@@ -22,6 +22,15 @@ func Detect(payload []byte) Kind {
 	if !json.Valid(payload) {
 		return Unknown
 	}
+	return detect(payload)
+}
+
+// detect is Detect without validating the JSON first. On valid JSON it
+// gives Detect's answer; on anything else it returns without panicking,
+// but its answer means nothing. Invoke uses it because decoding the event
+// validates the JSON anyway, and a syntax error then makes the event
+// Unknown, as Detect would have.
+func detect(payload []byte) Kind {
 	var top fields
 	if !top.scan(payload, topField, 0b0111) || top.raw[3] == nil {
 		return Unknown
@@ -127,7 +136,7 @@ func (it *memberIter) next() bool {
 	kEnd := stringEnd(b, i)
 	it.key = b[i:kEnd]
 	i = skipSpace(b, kEnd)
-	i = skipSpace(b, i+1) // past ':'
+	i = min(skipSpace(b, i+1), len(b)) // past ':'
 	vEnd := valueEnd(b, i)
 	it.val = b[i:vEnd]
 	i = skipSpace(b, vEnd)
@@ -158,8 +167,12 @@ func stringEnd(b []byte, i int) int {
 	return len(b)
 }
 
-// valueEnd returns the index after the valid JSON value starting at b[i].
+// valueEnd returns the index after the valid JSON value starting at b[i]
+// (at most len(b), whatever b holds).
 func valueEnd(b []byte, i int) int {
+	if i >= len(b) {
+		return len(b)
+	}
 	switch b[i] {
 	case '"':
 		return stringEnd(b, i)
@@ -192,6 +205,9 @@ func valueEnd(b []byte, i int) int {
 // escapes decoded, case folded (Unicode simple folding, so the Kelvin
 // sign matches k).
 func keyIs(raw []byte, name string) bool {
+	if len(raw) < 2 || raw[len(raw)-1] != '"' {
+		return false // unterminated: only in invalid JSON
+	}
 	inner := raw[1 : len(raw)-1]
 	plain := true
 	for _, c := range inner {
@@ -224,12 +240,18 @@ func keyIs(raw []byte, name string) bool {
 // it decodes val: null leaves it alone; anything but a string is a type
 // error, which clears ok.
 func setString(cur string, val []byte, ok bool) (string, bool) {
+	if len(val) == 0 {
+		return cur, false // only in invalid JSON
+	}
 	switch val[0] {
 	case 'n':
 		return cur, ok
 	case '"':
 	default:
 		return cur, false
+	}
+	if len(val) < 2 || val[len(val)-1] != '"' {
+		return cur, false // unterminated: only in invalid JSON
 	}
 	inner := val[1 : len(val)-1]
 	for _, c := range inner {

@@ -1,11 +1,21 @@
 package frontdoor
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/keygate/keygate/handler"
+	"github.com/keygate/keygate/internal/keycache"
+	"github.com/keygate/keygate/internal/keysource"
 )
 
 // detectReference is Detect as first written, with encoding/json decoding
@@ -133,6 +143,47 @@ func FuzzDetectMatchesReference(f *testing.F) {
 	f.Fuzz(func(t *testing.T, p []byte) {
 		if got, want := Detect(p), detectReference(p); got != want {
 			t.Errorf("Detect(%q) = %s, reference %s", p, got, want)
+		}
+	})
+}
+
+// FuzzInvokeWithoutValidation: Invoke, which lets the event decode
+// validate the JSON instead of Detect, answers and logs exactly as with
+// Detect's validated answer, for any input.
+func FuzzInvokeWithoutValidation(f *testing.F) {
+	for _, p := range detectCases {
+		f.Add([]byte(p))
+	}
+	files, _ := filepath.Glob(filepath.Join("..", "..", "events", "*.json"))
+	for _, file := range files {
+		if b, err := os.ReadFile(file); err == nil {
+			f.Add(b)
+			f.Add(b[:len(b)/2])
+			f.Add(append(b[:len(b):len(b)], '}'))
+		}
+	}
+	var logs bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}}))
+	keys := keycache.New(keysource.NewStatic("env", "kgExampleLocalKey4f9d2c81b7e6a035"), keycache.Options{Log: log})
+	if err := keys.Load(context.Background()); err != nil {
+		f.Fatal(err)
+	}
+	now := func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
+	a := New(handler.New(keys, log, now), log)
+	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "fuzz"})
+	f.Fuzz(func(t *testing.T, p []byte) {
+		logs.Reset()
+		got, gotErr := a.Invoke(ctx, p)
+		gotLog := logs.String()
+		logs.Reset()
+		want, wantErr := a.invoke(handler.WithRequestID(ctx, "fuzz"), p, Detect(p))
+		if !bytes.Equal(got, want) || (gotErr == nil) != (wantErr == nil) || gotLog != logs.String() {
+			t.Errorf("Invoke(%q) = %s, %v, log %s; validated path: %s, %v, log %s", p, got, gotErr, gotLog, want, wantErr, logs.String())
 		}
 	})
 }
