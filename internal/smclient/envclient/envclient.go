@@ -73,30 +73,34 @@ func Options(getenv func(string) string) (secretsmanager.Options, error) {
 	if ep := endpoint(getenv); ep != "" {
 		o.BaseEndpoint = aws.String(ep)
 	}
-	if o.EndpointOptions.UseFIPSEndpoint, err = endpointState(getenv, "AWS_USE_FIPS_ENDPOINT", aws.FIPSEndpointStateEnabled, aws.FIPSEndpointStateDisabled); err != nil {
+	fips, err := endpointState(getenv, "AWS_USE_FIPS_ENDPOINT")
+	if err != nil {
 		return o, err
 	}
-	if o.EndpointOptions.UseDualStackEndpoint, err = endpointState(getenv, "AWS_USE_DUALSTACK_ENDPOINT", aws.DualStackEndpointStateEnabled, aws.DualStackEndpointStateDisabled); err != nil {
+	o.EndpointOptions.UseFIPSEndpoint = aws.FIPSEndpointState(fips)
+	dual, err := endpointState(getenv, "AWS_USE_DUALSTACK_ENDPOINT")
+	if err != nil {
 		return o, err
 	}
+	o.EndpointOptions.UseDualStackEndpoint = aws.DualStackEndpointState(dual)
 	if v := strings.TrimSpace(getenv("AWS_MAX_ATTEMPTS")); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			return o, fmt.Errorf("AWS_MAX_ATTEMPTS=%q is not a whole number of at least 1", v)
+			return o, invalid("AWS_MAX_ATTEMPTS", v, "a whole number of at least 1")
 		}
 		o.RetryMaxAttempts = n
 	}
 	if v := strings.TrimSpace(getenv("AWS_RETRY_MODE")); v != "" {
 		mode, err := aws.ParseRetryMode(v)
 		if err != nil {
-			return o, fmt.Errorf("AWS_RETRY_MODE=%q is not standard or adaptive", v)
+			return o, invalid("AWS_RETRY_MODE", v, "standard or adaptive")
 		}
 		o.RetryMode = mode
 	}
 	if v := strings.TrimSpace(getenv("AWS_DEFAULTS_MODE")); v != "" {
 		var mode aws.DefaultsMode
 		if !mode.SetFromString(v) {
-			return o, fmt.Errorf("AWS_DEFAULTS_MODE=%q is not one of auto, cross-region, in-region, legacy, mobile, standard", v)
+			return o, invalid("AWS_DEFAULTS_MODE", v, "one of auto, cross-region, in-region, legacy, mobile, standard")
 		}
 		o.DefaultsMode = mode
 		o.RuntimeEnvironment = aws.RuntimeEnvironment{
@@ -149,17 +153,24 @@ func endpoint(getenv func(string) string) string {
 	return firstOf(getenv, "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL")
 }
 
-func endpointState[T ~uint](getenv func(string) string, name string, on, off T) (T, error) {
+// endpointState reads a true/false variable as the SDK's endpoint states
+// number them (FIPSEndpointState and DualStackEndpointState alike): 0
+// unset, 1 enabled, 2 disabled.
+func endpointState(getenv func(string) string, name string) (uint, error) {
 	v := strings.TrimSpace(getenv(name))
 	switch {
 	case v == "":
 		return 0, nil
 	case strings.EqualFold(v, "true"):
-		return on, nil
+		return 1, nil
 	case strings.EqualFold(v, "false"):
-		return off, nil
+		return 2, nil
 	}
-	return 0, fmt.Errorf("%s=%q is not true or false", name, v)
+	return 0, invalid(name, v, "true or false")
+}
+
+func invalid(name, value, want string) error {
+	return fmt.Errorf("%s=%q is not %s", name, value, want)
 }
 
 // caBundleClient trusts the bundle's CAs, and only them, as the SDK does
