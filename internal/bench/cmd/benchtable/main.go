@@ -22,6 +22,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -37,6 +38,7 @@ type options struct {
 	load      time.Duration
 	conns     int
 	benchtime string
+	rounds    int
 	smoke     bool
 	keygate   string
 	logs      bool
@@ -51,13 +53,14 @@ func main() {
 	flag.IntVar(&o.warm, "warm", 30, "warm invocations after each cold start")
 	flag.DurationVar(&o.load, "load", 5*time.Second, "duration of each throughput run")
 	flag.IntVar(&o.conns, "conns", 32, "concurrent connections of the load generator")
-	flag.StringVar(&o.benchtime, "benchtime", "1s", "run time of each in-process benchmark (as go test -benchtime)")
+	flag.StringVar(&o.benchtime, "benchtime", "500ms", "run time of each in-process benchmark run (as go test -benchtime)")
+	flag.IntVar(&o.rounds, "rounds", 3, "in-process benchmark runs per handler (the median is reported)")
 	flag.StringVar(&o.keygate, "keygate", "", "measure this prebuilt bootstrap instead of building ./cmd/api (to compare builds; sizes are of the build)")
 	flag.BoolVar(&o.logs, "logs", false, "print the emulator's and functions' output of every cold start to stderr")
 	flag.BoolVar(&o.smoke, "smoke", false, "run every step with tiny counts, to check the program works (numbers are meaningless)")
 	flag.Parse()
 	if o.smoke {
-		o.runs, o.warm, o.load, o.benchtime = 1, 2, 200*time.Millisecond, "1x"
+		o.runs, o.warm, o.load, o.benchtime, o.rounds = 1, 2, 200*time.Millisecond, "1x", 1
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -81,8 +84,19 @@ func run(ctx context.Context, o options) error {
 	if o.venv == "" {
 		o.venv = filepath.Join(o.root, "bin", "bench", "venv")
 	}
-	if o.runs < 1 || o.warm < 1 || o.conns < 1 {
-		return fmt.Errorf("-runs, -warm and -conns must be at least 1")
+	// Children run in a temporary directory: relative paths would break.
+	for _, p := range []*string{&o.root, &o.events, &o.venv, &o.keygate} {
+		if *p == "" {
+			continue
+		}
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return err
+		}
+		*p = abs
+	}
+	if o.runs < 1 || o.warm < 1 || o.conns < 1 || o.rounds < 1 {
+		return fmt.Errorf("-runs, -warm, -conns and -rounds must be at least 1")
 	}
 	evs, err := bench.Events(o.events)
 	if err != nil {
@@ -126,7 +140,7 @@ func run(ctx context.Context, o options) error {
 	t.cold(cold)
 
 	step("in-process invocation benchmarks")
-	t.inProcess(inProcess(evs, o.benchtime))
+	t.inProcess(inProcess(evs, o.benchtime, o.rounds))
 
 	step(fmt.Sprintf("throughput: %d connections for %s per server", o.conns, o.load))
 	thr, err := throughput(ctx, bins, o, tmp)
@@ -151,5 +165,11 @@ func machine() string {
 			}
 		}
 	}
-	return fmt.Sprintf("%s, %d cores, %s/%s, %s", cpu, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
+	load := "unknown"
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			load = f[0]
+		}
+	}
+	return fmt.Sprintf("%s, %d cores, %s/%s, %s (1-minute load average at start: %s)", cpu, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), load)
 }

@@ -169,8 +169,8 @@ func (t *table) print(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "Machine: %s\n", t.machine)
-	fmt.Fprintf(w, "Run: %d cold starts per function (one emulator each, %d warm invocations after each), REST event, key from a Secrets Manager endpoint on loopback; in-process benchtime %s; load %d connections × %s per server.\n\n",
-		o.runs, o.warm, o.benchtime, o.conns, o.load)
+	fmt.Fprintf(w, "Run: %d cold starts per function (one emulator each, %d warm invocations after each), REST event, key from a Secrets Manager endpoint on loopback; in-process: median of %d runs of %s each; load %d connections × %s per server.\n\n",
+		o.runs, o.warm, o.rounds, o.benchtime, o.conns, o.load)
 	head := row{"Measure", "keygate", "Baseline", "Ratio", "Goal", "Met"}
 	rows := append([]row{head}, t.rows...)
 	var wid [6]int
