@@ -14,20 +14,25 @@ package frontdoor_test
 //
 // Inputs are an event and a list of edits in a tiny language the fuzzer
 // mutates as text, so that it easily puts the keys where they must not
-// leak or must not count: one edit per line, "<op><name>:<value>", where
-// @K, @E and @W stand for the right, the expired and a wrong key.
+// leak or must not count: one edit per line, an op byte then its argument
+// ("<name>:<value>" or a whole <text>), where @K, @E and @W stand for the
+// right, the expired and a wrong key.
 //
-//	h  headers[name] = value          a  headers[name] += "," + value
-//	m  multiValueHeaders[name] += [value]   M  multiValueHeaders = null
-//	d  delete every header spelt name in either map (any case)
-//	H  headers[name] = value repeated to 64 KiB
-//	p  path (path, rawPath, requestContext.http.path)
-//	q  query parameter name=value (all three query fields)
-//	x  method (httpMethod, requestContext.http.method)
-//	b  body = value                   B  body = base64(value), base64 flag
-//	Z  body = value, base64 flag (a body that may not decode)
-//	c  cookies += [value]             r  requestContext[name] = value
-//	s  top-level field name = value (string)
+//	h name:value  headers[name] = value
+//	a name:value  headers[name] += "," + value (a comma list)
+//	m name:value  multiValueHeaders[name] += [value]
+//	M             multiValueHeaders = null
+//	d name        delete every header spelt name, any case, in both maps
+//	H name:value  headers[name] = value repeated to 64 KiB
+//	q name:value  query parameter (all three query fields)
+//	r name:value  requestContext[name] = value
+//	s name:value  top-level field name = value (a string)
+//	p text        path (path, rawPath, requestContext.http.path)
+//	x text        method (httpMethod, requestContext.http.method)
+//	b text        body, not base64
+//	B text        body = base64(text), base64 flag set
+//	Z text        body = text, base64 flag set (may not decode)
+//	c text        cookies += [text]
 //
 // Run longer with `make fuzz`; `make test` runs it briefly (fuzz-smoke).
 
