@@ -12,7 +12,7 @@ import (
 
 // binaries are the programs measured, built in this run.
 type binaries struct {
-	rie, keygate, hello, direct, local string
+	rie, keygate, hello, direct, local, bombardier string
 	// size of each Lambda bootstrap, stripped, per GOARCH
 	sizes map[string][2]int64 // arch → {keygate, hello}
 }
@@ -31,17 +31,19 @@ type buildStep struct {
 
 func buildAll(ctx context.Context, root, dir string) (binaries, error) {
 	b := binaries{
-		rie:     filepath.Join(dir, "aws-lambda-rie"),
-		keygate: filepath.Join(dir, "keygate", "bootstrap"),
-		hello:   filepath.Join(dir, "hello", "bootstrap"),
-		direct:  filepath.Join(dir, "direct", "bootstrap"),
-		local:   filepath.Join(dir, "keygate-local"),
-		sizes:   map[string][2]int64{},
+		rie:        filepath.Join(dir, "aws-lambda-rie"),
+		keygate:    filepath.Join(dir, "keygate", "bootstrap"),
+		hello:      filepath.Join(dir, "hello", "bootstrap"),
+		direct:     filepath.Join(dir, "direct", "bootstrap"),
+		local:      filepath.Join(dir, "keygate-local"),
+		bombardier: filepath.Join(dir, "bombardier"),
+		sizes:      map[string][2]int64{},
 	}
 	host := runtime.GOARCH
 	steps := []buildStep{
 		{b.rie, "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie", host, false},
 		{b.local, "./cmd/local", host, false},
+		{b.bombardier, "github.com/codesenberg/bombardier", host, false},
 		{b.keygate, "./cmd/api", host, true},
 		{b.hello, "./internal/bench/hello", host, true},
 		{b.direct, "./internal/bench/directfn", host, true},

@@ -1,8 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,9 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
 
@@ -31,13 +30,9 @@ type throughputResult struct {
 	workers        int // gunicorn workers (= cores)
 }
 
-// maxRequests bounds a run whatever its duration.
-const maxRequests = 5_000_000
-
 // throughput loads `make run`'s server (the cmd/local binary) and the
 // seed's Flask app under gunicorn, one after the other, with the same load
-// generator: o.conns keep-alive connections for o.load, each request
-// carrying the right key and checked for 200.
+// generator (loadRun).
 func throughput(ctx context.Context, bins binaries, o options, dir string) (throughputResult, error) {
 	res := throughputResult{workers: runtime.NumCPU()}
 	gunicorn := filepath.Join(o.venv, "bin", "gunicorn")
@@ -59,7 +54,7 @@ func throughput(ctx context.Context, bins binaries, o options, dir string) (thro
 		}},
 	}
 	for _, s := range servers {
-		r, err := loadServer(ctx, s.cmd, o, dir)
+		r, err := loadServer(ctx, bins.bombardier, s.cmd, o, dir)
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", s.name, err)
 		}
@@ -68,7 +63,7 @@ func throughput(ctx context.Context, bins binaries, o options, dir string) (thro
 	return res, nil
 }
 
-func loadServer(ctx context.Context, mk func(addr string) *exec.Cmd, o options, dir string) (loadResult, error) {
+func loadServer(ctx context.Context, bombardier string, mk func(addr string) *exec.Cmd, o options, dir string) (loadResult, error) {
 	ports, err := freePorts(1)
 	if err != nil {
 		return loadResult{}, err
@@ -94,11 +89,14 @@ func loadServer(ctx context.Context, mk func(addr string) *exec.Cmd, o options, 
 		return loadResult{}, fmt.Errorf("%w\n%s", err, errs.String())
 	}
 	// A short warm-up (connections, worker start) that is not counted.
-	if _, err := loadRun(ctx, url, o.conns, min(o.load/5, time.Second)); err != nil {
+	if _, err := loadRun(ctx, bombardier, url, o.conns, 0); err != nil {
 		return loadResult{}, err
 	}
-	return loadRun(ctx, url, o.conns, o.load)
+	return loadRun(ctx, bombardier, url, o.conns, o.load)
 }
+
+// smokeRequests is the length of a warm-up or -smoke run.
+const smokeRequests = 2000
 
 func waitServing(ctx context.Context, url string) error {
 	client := &http.Client{Timeout: time.Second}
@@ -117,68 +115,50 @@ func waitServing(ctx context.Context, url string) error {
 	return fmt.Errorf("%s did not answer 200 within 20s", url)
 }
 
-// loadRun is the load generator: conns workers, each on its own keep-alive
-// connection, sending requests back to back until d has passed (or
-// maxRequests were sent).
-func loadRun(ctx context.Context, url string, conns int, d time.Duration) (loadResult, error) {
-	tr := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
-	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	defer tr.CloseIdleConnections()
-
-	var (
-		mu    sync.Mutex
-		lats  []time.Duration
-		fails []error
-		sent  int
-		wg    sync.WaitGroup
-	)
-	start := time.Now()
-	deadline := start.Add(d)
-	for w := 0; w < conns; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req := mustRequest(ctx, url)
-			mine := make([]time.Duration, 0, 4096)
-			var err error
-			for n := 0; n < maxRequests/conns && time.Now().Before(deadline) && ctx.Err() == nil; n++ {
-				t0 := time.Now()
-				var status int
-				status, err = get(client, req)
-				if err == nil && status != http.StatusOK {
-					err = fmt.Errorf("answered %d, want 200", status)
-				}
-				if err != nil {
-					break
-				}
-				mine = append(mine, time.Since(t0))
+// loadRun is the load generator: bombardier (a Go tool declared in
+// go.mod), conns keep-alive connections sending requests back to back for
+// d, each with the right key. Any answer but 200 fails the run. bombardier
+// runs for whole seconds only: under a second, a run is of smokeRequests
+// requests instead.
+func loadRun(ctx context.Context, bombardier, url string, conns int, d time.Duration) (loadResult, error) {
+	length := []string{"--duration", d.String()}
+	if d < time.Second {
+		length = []string{"--requests", strconv.Itoa(smokeRequests)}
+	}
+	args := append([]string{"--connections", strconv.Itoa(conns), "--latencies",
+		"--header", "x-api-key: " + bench.ExampleKey, "--print", "result", "--format", "json"}, length...)
+	cmd := exec.CommandContext(ctx, bombardier, append(args, url)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return loadResult{}, fmt.Errorf("bombardier: %w: %s%s", err, out, stderr.Bytes())
+	}
+	var r struct {
+		Result struct {
+			Seconds                                       float64 `json:"timeTakenSeconds"`
+			Req1xx, Req2xx, Req3xx, Req4xx, Req5xx, Other int
+			Errors                                        []struct {
+				Description string
+				Count       int
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			lats = append(lats, mine...)
-			sent += len(mine)
-			if err != nil {
-				fails = append(fails, err)
+			Latency struct {
+				Percentiles map[string]float64 // µs
 			}
-		}()
+		}
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	if len(fails) > 0 {
-		return loadResult{}, fmt.Errorf("load: %w", errors.Join(fails...))
+	if err := json.Unmarshal(out, &r); err != nil {
+		return loadResult{}, fmt.Errorf("bombardier's output: %w: %s", err, out)
 	}
-	if ctx.Err() != nil {
-		return loadResult{}, ctx.Err()
+	res := r.Result
+	if bad := res.Req1xx + res.Req3xx + res.Req4xx + res.Req5xx + res.Other; bad > 0 || len(res.Errors) > 0 || res.Req2xx == 0 {
+		return loadResult{}, fmt.Errorf("load: %d answers were 200, %d were not (errors: %+v)", res.Req2xx, bad, res.Errors)
 	}
-	if len(lats) == 0 {
-		return loadResult{}, errors.New("load: no request completed")
-	}
-	slices.Sort(lats)
 	return loadResult{
-		rps:      float64(sent) / elapsed.Seconds(),
-		p50:      ms(percentile(lats, 50)),
-		p99:      ms(percentile(lats, 99)),
-		requests: sent,
+		rps:      float64(res.Req2xx) / res.Seconds,
+		p50:      res.Latency.Percentiles["50"] / 1000,
+		p99:      res.Latency.Percentiles["99"] / 1000,
+		requests: res.Req2xx,
 	}, nil
 }
 
@@ -199,10 +179,4 @@ func get(client *http.Client, req *http.Request) (int, error) {
 	_, err = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode, err
-}
-
-// percentile of sorted values, nearest rank.
-func percentile[T any](sorted []T, p int) T {
-	i := (len(sorted)*p + 99) / 100
-	return sorted[max(0, min(len(sorted)-1, i-1))]
 }

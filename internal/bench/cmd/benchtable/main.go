@@ -51,7 +51,7 @@ func main() {
 	flag.StringVar(&o.venv, "venv", "", "Python virtual environment with flask and gunicorn (default: <root>/bin/bench/venv)")
 	flag.IntVar(&o.runs, "runs", 11, "cold starts per function (the median is reported)")
 	flag.IntVar(&o.warm, "warm", 30, "warm invocations after each cold start")
-	flag.DurationVar(&o.load, "load", 5*time.Second, "duration of each throughput run")
+	flag.DurationVar(&o.load, "load", 5*time.Second, "duration of each throughput run (whole seconds; under 1s, a run of 2000 requests)")
 	flag.IntVar(&o.conns, "conns", 32, "concurrent connections of the load generator")
 	flag.StringVar(&o.benchtime, "benchtime", "500ms", "run time of each in-process benchmark run (as go test -benchtime)")
 	flag.IntVar(&o.rounds, "rounds", 3, "in-process benchmark runs per handler (the median is reported)")

@@ -39,6 +39,9 @@ func (t *table) add(r row) { t.rows = append(t.rows, r) }
 // check fills ratio, goal and met: ok when ratio satisfies cmp against goal.
 func (t *table) check(r row, ratio, goal float64, atMost bool) row {
 	r.ratio = fmt.Sprintf("%.2f×", ratio)
+	if r.ratio == fmt.Sprintf("%.2f×", goal) && ratio != goal {
+		r.ratio = fmt.Sprintf("%.4f×", ratio) // show which side of the goal
+	}
 	ok := ratio >= goal
 	r.goal = fmt.Sprintf("≥ %.2f×", goal)
 	if atMost {
@@ -169,8 +172,12 @@ func (t *table) print(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "Machine: %s\n", t.machine)
-	fmt.Fprintf(w, "Run: %d cold starts per function (one emulator each, %d warm invocations after each), REST event, key from a Secrets Manager endpoint on loopback; in-process: median of %d runs of %s each; load %d connections × %s per server.\n\n",
-		o.runs, o.warm, o.rounds, o.benchtime, o.conns, o.load)
+	length := o.load.String()
+	if o.load < time.Second {
+		length = fmt.Sprint(smokeRequests, " requests")
+	}
+	fmt.Fprintf(w, "Run: %d cold starts per function (one emulator each, %d warm invocations after each), REST event, key from a Secrets Manager endpoint on loopback; in-process: median of %d runs of %s each; load: bombardier, %d connections × %s per server.\n\n",
+		o.runs, o.warm, o.rounds, o.benchtime, o.conns, length)
 	head := row{"Measure", "keygate", "Baseline", "Ratio", "Goal", "Met"}
 	rows := append([]row{head}, t.rows...)
 	var wid [6]int
