@@ -371,7 +371,15 @@ func TestErrors(t *testing.T) {
 		{"internal error", func(srv *smfake.Server) {
 			srv.Put(secretName, newKey)
 			srv.Fail("GetSecretValue", smfake.InternalErrorFault)
-		}, nil, []string{secretName, "failed"}, "InternalServiceError"},
+		}, nil, []string{secretName, "failed", "server error", "retries with backoff"}, "InternalServiceError"},
+		{"bare 503", func(srv *smfake.Server) {
+			srv.Put(secretName, newKey)
+			srv.Fail("GetSecretValue", smfake.UnavailableFault)
+		}, nil, []string{secretName, "server error", "recovers"}, "UnknownError"},
+		{"connection reset", func(srv *smfake.Server) {
+			srv.Put(secretName, newKey)
+			srv.Fail("GetSecretValue", smfake.ConnectionResetFault)
+		}, nil, []string{secretName, "failed", "reachable", "VPC endpoint or NAT"}, ""},
 		{"invalid secret", func(srv *smfake.Server) { srv.Put(secretName, `{"api_key":"`+newKey+` x"}`) }, nil,
 			[]string{secretName, "api_key contains characters"}, ""},
 		{"binary secret", func(srv *smfake.Server) {

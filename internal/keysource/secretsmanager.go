@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/smithy-go"
@@ -124,7 +125,8 @@ func (s *SecretsManager) explain(stage string, err error) error {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("reading secret %q (%s) in %s timed out: check that Secrets Manager is reachable from the function (VPC endpoint or NAT): %w", s.SecretID, stage, s.region(), err)
 		}
-		return fmt.Errorf("reading secret %q (%s) in %s failed: %w", s.SecretID, stage, s.region(), err)
+		// Resets, refused connections and DNS failures: the network path, not the secret.
+		return fmt.Errorf("reading secret %q (%s) in %s failed: check that Secrets Manager is reachable from the function (VPC endpoint or NAT): %w", s.SecretID, stage, s.region(), err)
 	}
 	var hint string
 	switch api.ErrorCode() {
@@ -140,6 +142,10 @@ func (s *SecretsManager) explain(stage string, err error) error {
 		hint = fmt.Sprintf("reading secret %q (%s) in %s was throttled: the cache retries with backoff; lower the request rate to GetSecretValue or raise KEY_REFRESH", s.SecretID, stage, s.region())
 	default:
 		hint = fmt.Sprintf("reading secret %q (%s) in %s failed", s.SecretID, stage, s.region())
+		var re *awshttp.ResponseError
+		if errors.As(err, &re) && re.HTTPStatusCode() >= 500 {
+			hint += ": Secrets Manager answered with a server error; the cache retries with backoff and recovers when the service does"
+		}
 	}
 	return fmt.Errorf("%s: %w", hint, err)
 }
