@@ -166,7 +166,7 @@ func checkEntries(t *testing.T, doc Document, entries []Entry) {
 	}
 	for _, e := range entries {
 		ke, ok := doc.Keys[e.Client]
-		if !ok || !ClientName.MatchString(e.Client) {
+		if !ok || !ValidClientName(e.Client) {
 			t.Fatalf("entry for client %q, which the document does not name validly", e.Client)
 		}
 		switch {

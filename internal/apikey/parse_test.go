@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -421,15 +422,32 @@ func TestMarshalEdits(t *testing.T) {
 	}
 }
 
-func TestClientName(t *testing.T) {
+func TestValidClientName(t *testing.T) {
 	for name, want := range map[string]bool{
 		"alice": true, "A": true, "0": true, "svc.billing_v2@team-a": true,
 		strings.Repeat("a", 64): true, strings.Repeat("a", 65): false,
 		"": false, "-a": false, ".a": false, "_a": false, "@a": false,
 		"a b": false, "a/b": false, "a\"b": false, "a\nb": false, "ключ": false,
 	} {
-		if got := apikey.ClientName.MatchString(name); got != want {
-			t.Errorf("ClientName(%q) = %v, want %v", name, got, want)
+		if got := apikey.ValidClientName(name); got != want {
+			t.Errorf("ValidClientName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// The loop must agree with the pattern it documents, for every byte at
+// every position class (first, middle, last) and at the length limit.
+func TestValidClientNameMatchesPattern(t *testing.T) {
+	pattern := regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
+	for c := 0; c < 256; c++ {
+		b := string(rune(c))
+		if c >= 0x80 {
+			b = string([]byte{byte(c)})
+		}
+		for _, name := range []string{b, b + "a", "a" + b, "a" + b + "a", strings.Repeat("a", 63) + b, strings.Repeat("a", 64) + b} {
+			if got, want := apikey.ValidClientName(name), pattern.MatchString(name); got != want {
+				t.Errorf("ValidClientName(%q) = %v, the pattern says %v", name, got, want)
+			}
 		}
 	}
 }

@@ -153,7 +153,7 @@ func (a *Admin) Rotate(ctx context.Context, name string, opt RotateOptions) (str
 		return "", Rotated{}, err
 	}
 	prevName := name + PreviousSuffix
-	if opt.Grace > 0 && !apikey.ClientName.MatchString(prevName) {
+	if opt.Grace > 0 && !apikey.ValidClientName(prevName) {
 		return "", Rotated{}, fmt.Errorf("%w: %q is too long to keep its old key as %q (names are at most 64 characters): rotate with --grace 0, or revoke it and add a shorter name", ErrInvalidName, name, prevName)
 	}
 	key := a.generate()
@@ -230,7 +230,7 @@ func newEntry(key string, storeKey bool, expires *time.Time) apikey.KeyEntry {
 }
 
 func checkName(name string) error {
-	if !apikey.ClientName.MatchString(name) {
+	if !apikey.ValidClientName(name) {
 		return fmt.Errorf("%w %q: use 1-64 of A-Z a-z 0-9 . _ @ -, starting with a letter or digit", ErrInvalidName, name)
 	}
 	return nil
