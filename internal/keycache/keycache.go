@@ -164,7 +164,7 @@ func (c *Cache) load(ctx context.Context) error {
 			slog.String("error", err.Error()),
 			slog.Bool("serving_stale", prev.set != nil),
 			slog.Int("attempt", c.failures),
-			slog.Duration("retry_in", retry),
+			slog.Float64("retry_in_ms", ms(retry)),
 			slog.Float64("duration_ms", ms(took)))
 		return err
 	}

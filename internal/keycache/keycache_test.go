@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -330,8 +331,8 @@ func TestBackoff(t *testing.T) {
 				_, _ = f.cache.Keys(context.Background())
 				f.wantCalls(t, calls, fmt.Sprintf("retry %d one nanosecond early", i+1))
 				l := f.logs.last(t, "key load failed")
-				if got := time.Duration(l["retry_in"].(float64)); got != want {
-					t.Errorf("failure %d: retry_in = %v, want %v", i+1, got, want)
+				if got := retryIn(l); got != want.Truncate(time.Microsecond) {
+					t.Errorf("failure %d: retry_in_ms = %v, want %v", i+1, got, want)
 				}
 				f.clk.Advance(time.Nanosecond)
 				if _, err := f.cache.Keys(context.Background()); !errors.Is(err, keycache.ErrUnavailable) {
@@ -348,13 +349,13 @@ func TestDefaultBackoff(t *testing.T) {
 	var got []time.Duration
 	for range 8 {
 		_ = f.cache.Load(context.Background())
-		got = append(got, time.Duration(f.logs.last(t, "key load failed")["retry_in"].(float64)))
+		got = append(got, retryIn(f.logs.last(t, "key load failed")))
 	}
 	// rand 0: half of 200ms, 400ms, … capped at 5s.
 	want := []time.Duration{100, 200, 400, 800, 1600, 2500, 2500, 2500}
 	for i := range want {
 		if got[i] != want[i]*time.Millisecond {
-			t.Fatalf("default retry_in = %v, want %v ms", got, want)
+			t.Fatalf("default retry_in_ms = %v, want %v ms", got, want)
 		}
 	}
 }
@@ -375,8 +376,8 @@ func TestRecoveryResetsBackoff(t *testing.T) {
 		f.clk.Advance(time.Hour)
 		f.keys(t)
 	}
-	if l := f.logs.last(t, "key load failed"); l["attempt"] != 4.0 || time.Duration(l["retry_in"].(float64)) != 4*time.Second {
-		t.Fatalf("after 4 failures: %v, want attempt 4, retry_in 4s", l)
+	if l := f.logs.last(t, "key load failed"); l["attempt"] != 4.0 || retryIn(l) != 4*time.Second {
+		t.Fatalf("after 4 failures: %v, want attempt 4, retry_in_ms 4000", l)
 	}
 	fail.Store(false)
 	f.clk.Advance(time.Hour)
@@ -384,8 +385,8 @@ func TestRecoveryResetsBackoff(t *testing.T) {
 	fail.Store(true)
 	f.clk.Advance(time.Hour)
 	f.keys(t)
-	if l := f.logs.last(t, "key load failed"); l["attempt"] != 1.0 || time.Duration(l["retry_in"].(float64)) != 500*time.Millisecond {
-		t.Fatalf("first failure after recovery: %v, want attempt 1, retry_in 500ms", l)
+	if l := f.logs.last(t, "key load failed"); l["attempt"] != 1.0 || retryIn(l) != 500*time.Millisecond {
+		t.Fatalf("first failure after recovery: %v, want attempt 1, retry_in_ms 500", l)
 	}
 }
 
@@ -627,7 +628,7 @@ func TestLogs(t *testing.T) {
 	f.clk.Advance(time.Hour)
 	f.keys(t)
 	l = f.logs.last(t, "key load failed")
-	for _, k := range []string{"error", "serving_stale", "attempt", "retry_in", "duration_ms"} {
+	for _, k := range []string{"error", "serving_stale", "attempt", "retry_in_ms", "duration_ms"} {
 		if _, has := l[k]; !has {
 			t.Errorf("key load failed: no %s in %v", k, l)
 		}
@@ -641,4 +642,9 @@ func TestLogs(t *testing.T) {
 			t.Errorf("a key reached the log:\n%s", all)
 		}
 	}
+}
+
+// retryIn reads a failure line's retry_in_ms (milliseconds, to the microsecond).
+func retryIn(l map[string]any) time.Duration {
+	return time.Duration(math.Round(l["retry_in_ms"].(float64)*1000)) * time.Microsecond
 }

@@ -120,34 +120,40 @@ func (s *SecretsManager) parse(out *secretsmanager.GetSecretValueOutput) (apikey
 // explain turns the service's error codes into messages that name the cause
 // and the fix. The wrapped error keeps the SDK error for errors.As.
 func (s *SecretsManager) explain(stage string, err error) error {
+	// One formatted subject and plain concatenation: each Sprintf call site
+	// costs the bootstrap code, and this function is cold.
+	what := fmt.Sprintf("secret %q (%s) in %s", s.SecretID, stage, s.region())
+	const reach = ": check that Secrets Manager is reachable from the function (VPC endpoint or NAT)"
+	var msg string
 	var api smithy.APIError
 	if !errors.As(err, &api) {
+		// Timeouts, resets, refused connections, DNS: the network path, not the secret.
 		if errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("reading secret %q (%s) in %s timed out: check that Secrets Manager is reachable from the function (VPC endpoint or NAT): %w", s.SecretID, stage, s.region(), err)
+			msg = "reading " + what + " timed out" + reach
+		} else {
+			msg = "reading " + what + " failed" + reach
 		}
-		// Resets, refused connections and DNS failures: the network path, not the secret.
-		return fmt.Errorf("reading secret %q (%s) in %s failed: check that Secrets Manager is reachable from the function (VPC endpoint or NAT): %w", s.SecretID, stage, s.region(), err)
+		return fmt.Errorf("%s: %w", msg, err)
 	}
-	var hint string
 	switch api.ErrorCode() {
 	case "ResourceNotFoundException":
-		hint = fmt.Sprintf("API_KEY_SECRET_ID is set but the secret %q (%s) was not found in %s: check the name or region", s.SecretID, stage, s.region())
+		msg = fmt.Sprintf("API_KEY_SECRET_ID is set but the secret %q (%s) was not found in %s: check the name or region", s.SecretID, stage, s.region())
 	case "AccessDeniedException":
-		hint = fmt.Sprintf("access to secret %q (%s) in %s was denied: grant the function's role secretsmanager:GetSecretValue on it (and kms:Decrypt on its key if it uses a customer managed key)", s.SecretID, stage, s.region())
+		msg = "access to " + what + " was denied: grant the function's role secretsmanager:GetSecretValue on it (and kms:Decrypt on its key if it uses a customer managed key)"
 	case "DecryptionFailure":
-		hint = fmt.Sprintf("secret %q (%s) in %s could not be decrypted: grant the function's role kms:Decrypt on the secret's KMS key", s.SecretID, stage, s.region())
+		msg = what + " could not be decrypted: grant the function's role kms:Decrypt on the secret's KMS key"
 	case "InvalidRequestException":
-		hint = fmt.Sprintf("secret %q (%s) in %s cannot be read (is it scheduled for deletion? restore it with aws secretsmanager restore-secret)", s.SecretID, stage, s.region())
+		msg = what + " cannot be read (is it scheduled for deletion? restore it with aws secretsmanager restore-secret)"
 	case "ThrottlingException":
-		hint = fmt.Sprintf("reading secret %q (%s) in %s was throttled: the cache retries with backoff; lower the request rate to GetSecretValue or raise KEY_REFRESH", s.SecretID, stage, s.region())
+		msg = "reading " + what + " was throttled: the cache retries with backoff; lower the request rate to GetSecretValue or raise KEY_REFRESH"
 	default:
-		hint = fmt.Sprintf("reading secret %q (%s) in %s failed", s.SecretID, stage, s.region())
+		msg = "reading " + what + " failed"
 		var re *awshttp.ResponseError
 		if errors.As(err, &re) && re.HTTPStatusCode() >= 500 {
-			hint += ": Secrets Manager answered with a server error; the cache retries with backoff and recovers when the service does"
+			msg += ": Secrets Manager answered with a server error; the cache retries with backoff and recovers when the service does"
 		}
 	}
-	return fmt.Errorf("%s: %w", hint, err)
+	return fmt.Errorf("%s: %w", msg, err)
 }
 
 func (s *SecretsManager) region() string {
