@@ -115,7 +115,7 @@ func (fakeSM) GetSecretValue(context.Context, *secretsmanager.GetSecretValueInpu
 
 func TestSource(t *testing.T) {
 	const key = "kgConfigKey0123456789"
-	errFactory := errors.New("API_KEY_SECRET_ID is set but no AWS region is configured: set AWS_REGION")
+	errFactory := errors.New("no AWS region is configured for Secrets Manager: set AWS_REGION")
 	client := fakeSM{}
 	tests := []struct {
 		name       string
@@ -142,8 +142,8 @@ func TestSource(t *testing.T) {
 		}, false},
 		{"client cannot be built", config.Config{SecretID: "prod/keygate", APIKey: key}, errFactory, 1, func(t *testing.T, src keycache.Source) {
 			_, err := src.Load(context.Background())
-			if !errors.Is(err, errFactory) {
-				t.Errorf("Load = %v, want the factory's error", err)
+			if !errors.Is(err, errFactory) || !strings.HasPrefix(err.Error(), "API_KEY_SECRET_ID is set but") {
+				t.Errorf("Load = %v, want the factory's error, saying which setting needs it", err)
 			}
 		}, false},
 		{"API_KEY", config.Config{APIKey: key}, nil, 0, func(t *testing.T, src keycache.Source) {

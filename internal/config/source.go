@@ -3,6 +3,7 @@ package config
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/keygate/keygate/internal/keycache"
@@ -24,7 +25,7 @@ func (c Config) Source(ctx context.Context, newClient ClientFactory, log *slog.L
 	case c.SecretID != "":
 		client, region, err := newClient(ctx)
 		if err != nil {
-			return keysource.Failing(err)
+			return keysource.Failing(fmt.Errorf("API_KEY_SECRET_ID is set but no Secrets Manager client can be built: %w", err))
 		}
 		return &keysource.SecretsManager{Client: client, SecretID: c.SecretID, Region: region, Grace: c.Grace}
 	case c.APIKey != "":

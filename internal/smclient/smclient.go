@@ -21,7 +21,7 @@ func New(ctx context.Context) (keysource.GetSecretValueAPI, string, error) {
 		return nil, "", fmt.Errorf("loading the AWS SDK configuration: %w", err)
 	}
 	if cfg.Region == "" {
-		return nil, "", fmt.Errorf("API_KEY_SECRET_ID is set but no AWS region is configured: set AWS_REGION")
+		return nil, "", fmt.Errorf("no AWS region is configured for Secrets Manager: set AWS_REGION or a region in your AWS profile")
 	}
 	return secretsmanager.NewFromConfig(cfg), cfg.Region, nil
 }

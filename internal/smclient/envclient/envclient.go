@@ -63,7 +63,7 @@ func Options(getenv func(string) string) (secretsmanager.Options, error) {
 	var o secretsmanager.Options
 	o.Region = firstOf(getenv, "AWS_REGION", "AWS_DEFAULT_REGION")
 	if o.Region == "" {
-		return o, errors.New("API_KEY_SECRET_ID is set but no AWS region is configured: set AWS_REGION (the Lambda runtime sets it)")
+		return o, errors.New("no AWS region is configured for Secrets Manager: set AWS_REGION (the Lambda runtime sets it)")
 	}
 	creds, err := credentials(getenv)
 	if err != nil {
