@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -20,6 +21,9 @@ import (
 func main() {
 	cfg, cfgErr := config.FromEnv(os.Getenv)
 	log := config.NewLogger(os.Stdout, cfg.LogLevel)
+	// aws-lambda-go reports with the standard log package; through slog its
+	// lines are JSON like every other.
+	slog.SetDefault(log)
 
 	ctx := context.Background()
 	var src keycache.Source = keysource.Failing(cfgErr)
