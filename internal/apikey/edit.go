@@ -99,7 +99,11 @@ func (d Document) ToKeySet() Document {
 // DefaultClient.
 func (d Document) Entry(name string) (KeyEntry, bool) {
 	if d.Format != FormatKeySet {
-		return KeyEntry{Key: d.Key, Bare: true}, name == DefaultClient
+		// A miss returns no key material, even to a caller that ignores ok.
+		if name != DefaultClient {
+			return KeyEntry{}, false
+		}
+		return KeyEntry{Key: d.Key, Bare: true}, true
 	}
 	e, ok := d.Keys[name]
 	return e, ok
