@@ -39,7 +39,7 @@ func (r *Rotator) createSecret(ctx context.Context, log *slog.Logger, ev events.
 	}
 	next, replaced := doc.Regenerate(r.generate)
 	if replaced == 0 {
-		return fmt.Errorf("%w: every entry of secret %q is hash-only (sha256), so the secret holds no key a rotation could replace: rotate those clients with `keygate keys rotate NAME`, and turn automatic rotation off for this secret (RotationSchedule days 0)", ErrNothingToRotate, ev.SecretID)
+		return fmt.Errorf("%w: every entry of secret %q is hash-only (sha256), so the secret holds no key a rotation could replace: rotate those clients with `keygate keys rotate NAME`, and turn automatic rotation off for this secret (template parameter RotationDays 0)", ErrNothingToRotate, ev.SecretID)
 	}
 	value, err := next.Marshal()
 	if err != nil {
