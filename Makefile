@@ -44,7 +44,7 @@ build-KeygateRotationFunction:
 # The SAM CLI, cfn-lint and moto, installed on first use and whenever the
 # pins above change; otherwise the venv is reused as it is.
 $(VENV)/bin/python:
-	$(PYTHON) -m venv $(VENV) || { echo "venv: '$(PYTHON) -m venv' failed: install Python 3.9+ with its venv module (Debian/Ubuntu: apt-get install python3-venv), or set PYTHON=" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV) || { echo "venv: '$(PYTHON) -m venv' failed: install Python 3.10 to 3.14 with its venv module (Debian/Ubuntu: apt-get install python3-venv), or set PYTHON=" >&2; exit 1; }
 
 venv: $(VENV)/bin/python
 	@if [ "$$(cat $(VENV_STAMP) 2>/dev/null)" != "$(VENV_PINS)" ]; then \
