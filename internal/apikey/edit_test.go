@@ -320,28 +320,27 @@ func TestClone(t *testing.T) {
 					t.Errorf("clone writes %s, want %s", out, wantOut)
 				}
 			})
+			// unchanged checks that d still holds the fixture's keys and writes it back as parsed.
+			unchanged := func(t *testing.T, d apikey.Document, which string) {
+				t.Helper()
+				if d.Key != want.Key {
+					t.Errorf("%s Key = %q, want %q", which, d.Key, want.Key)
+				}
+				assertEntries(t, d.Keys, want.Keys)
+				if out := mustMarshal(t, d); out != wantOut {
+					t.Errorf("%s now writes %s, want %s", which, out, wantOut)
+				}
+			}
 			t.Run("editing the clone leaves the original", func(t *testing.T) {
 				doc := mustParse(t, fx.secret)
 				scribble(doc.Clone())
-				if doc.Key != want.Key {
-					t.Errorf("Key = %q, want %q", doc.Key, want.Key)
-				}
-				assertEntries(t, doc.Keys, want.Keys)
-				if out := mustMarshal(t, doc); out != wantOut {
-					t.Errorf("original now writes %s, want %s", out, wantOut)
-				}
+				unchanged(t, doc, "original")
 			})
 			t.Run("editing the original leaves the clone", func(t *testing.T) {
 				doc := mustParse(t, fx.secret)
 				c := doc.Clone()
 				scribble(doc)
-				if c.Key != want.Key {
-					t.Errorf("Key = %q, want %q", c.Key, want.Key)
-				}
-				assertEntries(t, c.Keys, want.Keys)
-				if out := mustMarshal(t, c); out != wantOut {
-					t.Errorf("clone now writes %s, want %s", out, wantOut)
-				}
+				unchanged(t, c, "clone")
 			})
 		})
 	}

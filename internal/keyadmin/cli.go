@@ -324,6 +324,10 @@ func runList(ctx context.Context, a *Admin, opt options, env Env) error {
 	return tw.Flush()
 }
 
+// shownOnce closes the message after a new key is printed: before
+// KEY_REFRESH has passed, environments that have not refreshed reject it.
+const shownOnce = "The key above is shown only this once: store it safely now. The function accepts it after its next refresh: hand it to the client once KEY_REFRESH (5m by default) has passed.\n"
+
 func runAdd(ctx context.Context, a *Admin, opt options, env Env) error {
 	name := opt.positional[0]
 	key, w, err := a.Add(ctx, name, AddOptions{StoreKey: opt.storeKey, Expires: opt.expiresAt, Convert: opt.convert})
@@ -333,7 +337,7 @@ func runAdd(ctx context.Context, a *Admin, opt options, env Env) error {
 		if opt.storeKey {
 			kind = "the key"
 		}
-		fmt.Fprintf(env.Stderr, "added %q to secret %s (stored: %s), version %s (previous %s).\nThe key above is shown only this once: store it safely now. The function accepts it after its next refresh: hand it to the client once KEY_REFRESH (5m by default) has passed.\n",
+		fmt.Fprintf(env.Stderr, "added %q to secret %s (stored: %s), version %s (previous %s).\n"+shownOnce,
 			name, a.SecretID, kind, w.VersionID, w.PreviousVersionID)
 	}
 	return err
@@ -353,7 +357,7 @@ func runRotate(ctx context.Context, a *Admin, opt options, env Env) error {
 	key, r, err := a.Rotate(ctx, name, RotateOptions{Grace: opt.grace, Expires: opt.expiresAt, Convert: opt.convert})
 	if key != "" {
 		fmt.Fprintln(env.Stdout, key)
-		fmt.Fprintf(env.Stderr, "rotated %q in secret %s: version %s (previous %s).\nThe key above is shown only this once: store it safely now. The function accepts it after its next refresh: hand it to the client once KEY_REFRESH (5m by default) has passed.\n",
+		fmt.Fprintf(env.Stderr, "rotated %q in secret %s: version %s (previous %s).\n"+shownOnce,
 			name, a.SecretID, r.VersionID, r.PreviousVersionID)
 		switch {
 		case r.Previous != "":
