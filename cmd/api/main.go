@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -21,9 +20,7 @@ import (
 func main() {
 	cfg, cfgErr := config.FromEnv(os.Getenv)
 	log := config.NewLogger(os.Stdout, cfg.LogLevel)
-	// aws-lambda-go reports with the standard log package; through slog its
-	// lines are JSON like every other.
-	slog.SetDefault(log)
+	config.RouteStdLog(log)
 
 	ctx := context.Background()
 	var src keycache.Source = keysource.Failing(cfgErr)

@@ -26,9 +26,7 @@ func main() {
 		level, levelErr = slog.LevelInfo, nil
 	}
 	log := config.NewLogger(os.Stdout, level)
-	// aws-lambda-go reports a failed invocation with the standard log
-	// package; through slog it becomes a JSON record like every other line.
-	slog.SetDefault(log)
+	config.RouteStdLog(log)
 	if levelErr != nil {
 		log.Warn("LOG_LEVEL is not one of debug, info, warn, error: logging at info", "value", os.Getenv("LOG_LEVEL"))
 	}

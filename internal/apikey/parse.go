@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 )
@@ -91,19 +90,19 @@ func ValidClientName(name string) bool {
 func Parse(secret string) (Document, error) {
 	trimmed := strings.TrimSpace(secret)
 	if trimmed == "" {
-		return Document{}, fmt.Errorf("%w: the secret is empty or only whitespace", ErrFormat)
+		return Document{}, formatErr("the secret is empty or only whitespace")
 	}
 	if trimmed[0] != '{' {
 		// A trailing newline is the usual residue of `echo key > file`;
 		// HTTP strips surrounding whitespace from header values anyway.
 		if err := checkKey(trimmed); err != nil {
-			return Document{}, fmt.Errorf("%w: the secret string %v", ErrFormat, err)
+			return Document{}, formatErr("the secret string " + err.Error())
 		}
 		return Document{Format: FormatPlain, Key: trimmed}, nil
 	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(trimmed), &top); err != nil {
-		return Document{}, fmt.Errorf("%w: the secret starts with '{' but is not a valid JSON object", ErrFormat)
+		return Document{}, formatErr("the secret starts with '{' but is not a valid JSON object")
 	}
 	rawKey, hasKey := top["api_key"]
 	rawKeys, hasKeys := top["api_keys"]
@@ -112,14 +111,14 @@ func Parse(secret string) (Document, error) {
 	doc := Document{extra: top}
 	switch {
 	case hasKey && hasKeys:
-		return Document{}, fmt.Errorf("%w: the secret has both api_key and api_keys: keep one", ErrFormat)
+		return Document{}, formatErr("the secret has both api_key and api_keys: keep one")
 	case hasKey:
 		var k string
 		if err := json.Unmarshal(rawKey, &k); err != nil {
-			return Document{}, fmt.Errorf("%w: api_key must be a string", ErrFormat)
+			return Document{}, formatErr("api_key must be a string")
 		}
 		if err := checkKey(k); err != nil {
-			return Document{}, fmt.Errorf("%w: api_key %v", ErrFormat, err)
+			return Document{}, formatErr("api_key " + err.Error())
 		}
 		doc.Format, doc.Key = FormatJSONKey, k
 	case hasKeys:
@@ -129,7 +128,7 @@ func Parse(secret string) (Document, error) {
 		}
 		doc.Format, doc.Keys = FormatKeySet, keys
 	default:
-		return Document{}, fmt.Errorf("%w: the JSON secret has neither an api_key nor an api_keys field", ErrFormat)
+		return Document{}, formatErr("the JSON secret has neither an api_key nor an api_keys field")
 	}
 	return doc, nil
 }
@@ -137,10 +136,10 @@ func Parse(secret string) (Document, error) {
 func parseKeySet(raw json.RawMessage) (map[string]KeyEntry, error) {
 	var named map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &named); err != nil || named == nil {
-		return nil, fmt.Errorf("%w: api_keys must be an object of client names to keys", ErrFormat)
+		return nil, formatErr("api_keys must be an object of client names to keys")
 	}
 	if len(named) == 0 {
-		return nil, fmt.Errorf("%w: api_keys is empty: add at least one key", ErrFormat)
+		return nil, formatErr("api_keys is empty: add at least one key")
 	}
 	keys := make(map[string]KeyEntry, len(named))
 	// In name order: a secret with several faults reports the same one
@@ -148,7 +147,7 @@ func parseKeySet(raw json.RawMessage) (map[string]KeyEntry, error) {
 	for _, name := range slices.Sorted(maps.Keys(named)) {
 		rawEntry := named[name]
 		if !ValidClientName(name) {
-			return nil, fmt.Errorf("%w: api_keys has an invalid client name (use 1-64 of A-Z a-z 0-9 . _ @ -, starting with a letter or digit)", ErrFormat)
+			return nil, formatErr("api_keys has an invalid client name (use 1-64 of A-Z a-z 0-9 . _ @ -, starting with a letter or digit)")
 		}
 		e, err := parseEntry(rawEntry)
 		if err != nil {
@@ -208,6 +207,10 @@ func parseEntry(raw json.RawMessage) (KeyEntry, error) {
 // checkKey rejects keys that no client could send in an x-api-key header:
 // HTTP strips surrounding whitespace and API Gateway's HTTP API splits
 // header values on commas.
+// formatErr is ErrFormat with what is wrong. One fmt.Errorf site instead of
+// one per fault: each inlines, and the bootstrap's size is budgeted.
+func formatErr(detail string) error { return fmt.Errorf("%w: %s", ErrFormat, detail) }
+
 func checkKey(k string) error {
 	if strings.TrimSpace(k) == "" {
 		return errors.New("is empty or only whitespace")
@@ -233,12 +236,7 @@ func checkUnique(keys map[string]KeyEntry) error {
 }
 
 func sortedNames(keys map[string]KeyEntry) []string {
-	names := make([]string, 0, len(keys))
-	for n := range keys {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(keys))
 }
 
 func (e KeyEntry) digest() [32]byte {

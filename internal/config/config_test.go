@@ -3,7 +3,9 @@ package config_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"log"
 	"log/slog"
 	"strings"
 	"sync"
@@ -272,5 +274,32 @@ func TestNewLogger(t *testing.T) {
 	}
 	if !strings.HasPrefix(out, "{") || !strings.Contains(out, `"msg":"shown"`) || !strings.Contains(out, `"k":"v"`) {
 		t.Errorf("not a JSON line: %q", out)
+	}
+}
+
+// What aws-lambda-go prints with the standard log package (a handler's
+// panic, a failed runtime API call) comes out as one JSON error record.
+func TestRouteStdLog(t *testing.T) {
+	flags, out := log.Flags(), log.Writer()
+	t.Cleanup(func() { log.SetFlags(flags); log.SetOutput(out) })
+
+	var buf bytes.Buffer
+	config.RouteStdLog(config.NewLogger(&buf, slog.LevelInfo))
+	log.Printf("runtime API client failed to close %s response body: %v", "/next", errors.New("boom"))
+	log.Print("no newline at the end")
+
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	want := []string{"runtime API client failed to close /next response body: boom", "no newline at the end"}
+	if len(lines) != len(want) {
+		t.Fatalf("got %d lines, want %d:\n%s", len(lines), len(want), buf.String())
+	}
+	for i, line := range lines {
+		var rec struct{ Level, Msg string }
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("line %d is not JSON: %v\n%s", i, err, line)
+		}
+		if rec.Level != "ERROR" || rec.Msg != want[i] {
+			t.Errorf("line %d = level %q msg %q, want ERROR %q", i, rec.Level, rec.Msg, want[i])
+		}
 	}
 }

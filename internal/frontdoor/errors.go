@@ -3,9 +3,9 @@ package frontdoor
 import (
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -70,7 +70,7 @@ func isToken(s string) bool {
 }
 
 func statusLine(code int) string {
-	return fmt.Sprintf("%d %s", code, http.StatusText(code))
+	return strconv.Itoa(code) + " " + http.StatusText(code)
 }
 
 // badRequest is a 400 in the shape the front door expects; for an unknown

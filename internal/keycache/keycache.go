@@ -24,6 +24,8 @@ import (
 // ErrUnavailable means no key set has been loaded yet.
 var ErrUnavailable = errors.New("no API key set is loaded")
 
+var errNoSet = errors.New("source returned no key set")
+
 // Source loads the current key set.
 type Source interface {
 	Load(ctx context.Context) (Snapshot, error)
@@ -123,10 +125,11 @@ func (c *Cache) Load(ctx context.Context) error {
 // with the set they have; with no set at all, they get ErrUnavailable.
 func (c *Cache) Keys(ctx context.Context) (*apikey.Set, error) {
 	st := c.cur.Load()
-	if st.set != nil && c.opt.Now().Before(st.due) {
+	fresh := c.opt.Now().Before(st.due)
+	if st.set != nil && fresh {
 		return st.set, nil
 	}
-	if !c.opt.Now().Before(st.due) && c.loading.TryLock() {
+	if !fresh && c.loading.TryLock() {
 		// st may predate a load that finished just before TryLock: look
 		// again, or callers arriving together load twice in a row.
 		if st = c.cur.Load(); !c.opt.Now().Before(st.due) {
@@ -148,14 +151,14 @@ func (c *Cache) load(ctx context.Context) error {
 	defer cancel()
 	start := c.opt.Now()
 	snap, err := c.src.Load(ctx)
-	took := c.opt.Now().Sub(start)
+	took := slog.Float64("duration_ms", ms(c.opt.Now().Sub(start)))
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	prev := c.cur.Load()
 	if err != nil || snap.Set == nil {
 		if err == nil {
-			err = errors.New("source returned no key set")
+			err = errNoSet
 		}
 		c.failures++
 		retry := c.backoff(c.failures)
@@ -165,7 +168,7 @@ func (c *Cache) load(ctx context.Context) error {
 			slog.Bool("serving_stale", prev.set != nil),
 			slog.Int("attempt", c.failures),
 			slog.Float64("retry_in_ms", ms(retry)),
-			slog.Float64("duration_ms", ms(took)))
+			took)
 		return err
 	}
 	due := c.nextRefresh()
@@ -181,7 +184,7 @@ func (c *Cache) load(ctx context.Context) error {
 		slog.String("version_id", snap.Version),
 		slog.Int("keys", snap.Set.Len()),
 		slog.Bool("partial", snap.Partial),
-		slog.Float64("duration_ms", ms(took)),
+		took,
 	}
 	if len(snap.Warnings) > 0 {
 		attrs = append(attrs, slog.Any("warnings", snap.Warnings))

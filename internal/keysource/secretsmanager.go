@@ -84,7 +84,7 @@ func (s *SecretsManager) previous(ctx context.Context, graceEnd time.Time) ([]ap
 	}
 	doc, err := s.parse(out)
 	if err != nil {
-		return nil, fmt.Sprintf("ignoring the AWSPREVIOUS version: %v", err), nil
+		return nil, "ignoring the AWSPREVIOUS version: " + err.Error(), nil
 	}
 	entries := doc.Entries(StagePrevious)
 	for i := range entries {
