@@ -13,6 +13,8 @@ import (
 // binaries are the programs measured, built in this run.
 type binaries struct {
 	rie, keygate, hello, direct, local, bombardier string
+	// the floors (package bench/floor): key over plain HTTP, and with the SDK
+	floorPlain, floorSDK string
 	// size of each Lambda bootstrap, stripped, per GOARCH
 	sizes map[string][2]int64 // arch → {keygate, hello}
 }
@@ -35,6 +37,8 @@ func buildAll(ctx context.Context, root, dir string) (binaries, error) {
 		keygate:    filepath.Join(dir, "keygate", "bootstrap"),
 		hello:      filepath.Join(dir, "hello", "bootstrap"),
 		direct:     filepath.Join(dir, "direct", "bootstrap"),
+		floorPlain: filepath.Join(dir, "floor-plain", "bootstrap"),
+		floorSDK:   filepath.Join(dir, "floor-sdk", "bootstrap"),
 		local:      filepath.Join(dir, "keygate-local"),
 		bombardier: filepath.Join(dir, "bombardier"),
 		sizes:      map[string][2]int64{},
@@ -47,6 +51,8 @@ func buildAll(ctx context.Context, root, dir string) (binaries, error) {
 		{b.keygate, "./cmd/api", host, true},
 		{b.hello, "./internal/bench/hello", host, true},
 		{b.direct, "./internal/bench/directfn", host, true},
+		{b.floorPlain, "./internal/bench/floor/plain", host, true},
+		{b.floorSDK, "./internal/bench/floor/sdk", host, true},
 	}
 	if host != deployArch {
 		steps = append(steps,

@@ -37,11 +37,11 @@ var (
 	invokeReport = regexp.MustCompile(`REPORT RequestId: \S+\t(?:Init Duration: [0-9.]+ ms\t)?Duration: ([0-9.]+) ms`)
 )
 
-// coldStarts starts each function (keygate, the hello-world and the
-// hand-written direct function) o.runs times, one emulator process per
-// cold start, rotating which goes first so that none always runs on a
-// warmer machine. All get the same environment: keygate and direct read
-// their key from sm; hello ignores it.
+// coldStarts starts each function (keygate, the hello-world, the
+// hand-written direct function and the two floors) o.runs times, one
+// emulator process per cold start, rotating which goes first so that none
+// always runs on a warmer machine. All get the same environment: all but
+// hello read their key from sm.
 func coldStarts(ctx context.Context, bins binaries, sm *secretStore, evs map[frontdoor.Kind]bench.Event, o options, dir string) (map[string]*coldResult, error) {
 	empty := filepath.Join(dir, "empty")
 	if err := os.WriteFile(empty, nil, 0o600); err != nil {
@@ -61,9 +61,13 @@ func coldStarts(ctx context.Context, bins binaries, sm *secretStore, evs map[fro
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=30",
 	)
 	payload := evs[frontdoor.REST].Payload
-	res := map[string]*coldResult{"keygate": {}, "hello": {}, "direct": {}}
-	order := []string{"keygate", "hello", "direct"}
-	bin := map[string]string{"keygate": bins.keygate, "hello": bins.hello, "direct": bins.direct}
+	bin := map[string]string{"keygate": bins.keygate, "hello": bins.hello, "direct": bins.direct,
+		"floor": bins.floorPlain, "floorsdk": bins.floorSDK}
+	order := []string{"keygate", "hello", "direct", "floor", "floorsdk"}
+	res := map[string]*coldResult{}
+	for _, name := range order {
+		res[name] = &coldResult{}
+	}
 	for i := 0; i < o.runs; i++ {
 		for j := range order {
 			name := order[(i+j)%len(order)]

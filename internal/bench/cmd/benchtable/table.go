@@ -32,16 +32,24 @@ type table struct {
 	opts    options
 	rows    []row
 	missed  int
+	notes   []string // printed under the table
 }
 
 func (t *table) add(r row) { t.rows = append(t.rows, r) }
 
+// fmtRatio shows ratio with two decimals, or four when two would make it
+// look equal to goal: the reader must see which side of it ratio is.
+func fmtRatio(ratio, goal float64) string {
+	r := fmt.Sprintf("%.2f×", ratio)
+	if r == fmt.Sprintf("%.2f×", goal) && ratio != goal {
+		r = fmt.Sprintf("%.4f×", ratio)
+	}
+	return r
+}
+
 // check fills ratio, goal and met: ok when ratio satisfies cmp against goal.
 func (t *table) check(r row, ratio, goal float64, atMost bool) row {
-	r.ratio = fmt.Sprintf("%.2f×", ratio)
-	if r.ratio == fmt.Sprintf("%.2f×", goal) && ratio != goal {
-		r.ratio = fmt.Sprintf("%.4f×", ratio) // show which side of the goal
-	}
+	r.ratio = fmtRatio(ratio, goal)
 	ok := ratio >= goal
 	r.goal = fmt.Sprintf("≥ %.2f×", goal)
 	if atMost {
@@ -74,6 +82,25 @@ func (t *table) size(b binaries) {
 	}
 }
 
+// floorNote says where the floors stand against hello-world and the goals:
+// a goal below its floor is out of reach of any function with keygate's
+// contract, and then keygate's ratio to the floor is the number to watch.
+func floorNote(plainInit, sdkInit, warm float64) string {
+	reach := func(floor, goal float64) string {
+		side := "within"
+		if floor > goal {
+			side = "above"
+		}
+		return fmt.Sprintf("%s, %s the %.2f× goal", fmtRatio(floor, goal), side, goal)
+	}
+	return "Floors (package internal/bench/floor, same run): the least a function can do and keep keygate's contract for one front door — " +
+		"fetch the key at cold start, decode the event, compare the header, answer. " +
+		"Against hello, its INIT is " + reach(plainInit, goalInit) + " with the key read over plain unsigned HTTP (floor/plain: lower than any real function can go), " +
+		reach(sdkInit, goalInit) + " with the SDK client keygate must use (floor/sdk); " +
+		"its warm invocation, without a log line, is " + reach(warm, goalWarm) + ". " +
+		"Where a floor is above its goal the goal is out of reach by construction, and keygate's ratio to the floor measures its own cost."
+}
+
 // info is a row without a goal: keygate against another baseline.
 func info(measure, keygate, baseline string, ratio float64) row {
 	return row{measure: measure, keygate: keygate, baseline: baseline, ratio: fmt.Sprintf("%.2f×", ratio), goal: "—"}
@@ -81,7 +108,9 @@ func info(measure, keygate, baseline string, ratio float64) row {
 
 func (t *table) cold(res map[string]*coldResult) {
 	k, h, d := res["keygate"], res["hello"], res["direct"]
+	fp, fs := res["floor"], res["floorsdk"]
 	n := len(k.init)
+	t.notes = append(t.notes, floorNote(median(fp.init)/median(h.init), median(fs.init)/median(h.init), median(fp.warm)/median(h.warm)))
 	t.add(t.check(row{
 		measure:  fmt.Sprintf("Cold start: RIE INIT duration, median of %d", n),
 		keygate:  fmtMs(median(k.init)),
@@ -89,6 +118,8 @@ func (t *table) cold(res map[string]*coldResult) {
 	}, median(k.init)/median(h.init), goalInit, true))
 	t.add(info("  same, against the hand-written function (same key fetch)", fmtMs(median(k.init)),
 		fmtMs(median(d.init))+" direct", median(k.init)/median(d.init)))
+	t.add(info("  same, against the SDK floor (the same fetch, then nothing)", fmtMs(median(k.init)),
+		fmtMs(median(fs.init))+" floor/sdk", median(k.init)/median(fs.init)))
 	t.add(row{
 		measure:  fmt.Sprintf("Cold start: first invocation round trip, median of %d", n),
 		keygate:  fmtMs(median(k.first)),
@@ -103,6 +134,8 @@ func (t *table) cold(res map[string]*coldResult) {
 	}, median(k.warm)/median(h.warm), goalWarm, true))
 	t.add(info("  same, against the hand-written function", fmtMs(median(k.warm)),
 		fmtMs(median(d.warm))+" direct", median(k.warm)/median(d.warm)))
+	t.add(info("  same, against the floor (decode, compare, answer; no log)", fmtMs(median(k.warm)),
+		fmtMs(median(fp.warm))+" floor/plain", median(k.warm)/median(fp.warm)))
 	t.add(row{
 		measure:  fmt.Sprintf("Warm invocation: client round trip, median of %d", len(k.warmClient)),
 		keygate:  fmtMs(median(k.warmClient)),
@@ -203,6 +236,10 @@ func (t *table) print(w io.Writer) {
 		line(r.cells())
 	}
 	fmt.Fprintln(w)
+	for _, n := range t.notes {
+		fmt.Fprintln(w, n)
+		fmt.Fprintln(w)
+	}
 	if t.missed > 0 {
 		fmt.Fprintf(w, "%d goal(s) missed.\n", t.missed)
 	} else {
