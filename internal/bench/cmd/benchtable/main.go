@@ -30,18 +30,20 @@ import (
 )
 
 type options struct {
-	root      string
-	events    string
-	venv      string
-	runs      int
-	warm      int
-	load      time.Duration
-	conns     int
-	benchtime string
-	rounds    int
-	smoke     bool
-	keygate   string
-	logs      bool
+	root   string
+	events string
+	venv   string
+	runs   int
+	warm   int
+	load   time.Duration
+	conns  int
+	// throughput runs per server, in turn; the best counts
+	loadRounds int
+	benchtime  string
+	rounds     int
+	smoke      bool
+	keygate    string
+	logs       bool
 }
 
 func main() {
@@ -53,6 +55,7 @@ func main() {
 	flag.IntVar(&o.warm, "warm", 30, "warm invocations after each cold start")
 	flag.DurationVar(&o.load, "load", 5*time.Second, "duration of each throughput run (whole seconds; under 1s, a run of 2000 requests)")
 	flag.IntVar(&o.conns, "conns", 32, "concurrent connections of the load generator")
+	flag.IntVar(&o.loadRounds, "load-rounds", 2, "throughput runs per server, taken in turn (the best is reported)")
 	flag.StringVar(&o.benchtime, "benchtime", "500ms", "run time of each in-process benchmark run (as go test -benchtime)")
 	flag.IntVar(&o.rounds, "rounds", 3, "in-process benchmark runs per handler (the median is reported)")
 	flag.StringVar(&o.keygate, "keygate", "", "measure this prebuilt bootstrap instead of building ./cmd/api (to compare builds; sizes are of the build)")
@@ -60,7 +63,7 @@ func main() {
 	flag.BoolVar(&o.smoke, "smoke", false, "run every step with tiny counts, to check the program works (numbers are meaningless)")
 	flag.Parse()
 	if o.smoke {
-		o.runs, o.warm, o.load, o.benchtime, o.rounds = 1, 2, 200*time.Millisecond, "1x", 1
+		o.runs, o.warm, o.load, o.loadRounds, o.benchtime, o.rounds = 1, 2, 200*time.Millisecond, 1, "1x", 1
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -209,8 +209,8 @@ func (t *table) print(w io.Writer) {
 	if o.load < time.Second {
 		length = fmt.Sprint(smokeRequests, " requests")
 	}
-	fmt.Fprintf(w, "Run: %d cold starts per function (one emulator each, %d warm invocations after each), REST event, key from a Secrets Manager endpoint on loopback; in-process: median of %d runs of %s each; load: bombardier, %d connections × %s per server.\n\n",
-		o.runs, o.warm, o.rounds, o.benchtime, o.conns, length)
+	fmt.Fprintf(w, "Run: %d cold starts per function (one emulator each, %d warm invocations after each), REST event, key from a Secrets Manager endpoint on loopback; in-process: median of %d runs of %s each; load: bombardier, %d connections × %s per server, best of %d runs taken in turn.\n\n",
+		o.runs, o.warm, o.rounds, o.benchtime, o.conns, length, max(o.loadRounds, 1))
 	head := row{"Measure", "keygate", "Baseline", "Ratio", "Goal", "Met"}
 	rows := append([]row{head}, t.rows...)
 	var wid [6]int
