@@ -291,6 +291,51 @@ func TestRotationRevokedClient(t *testing.T) {
 	rotCheckOutput(t, api, alice, bob)
 }
 
+// An emergency revoke inside a rotation's grace period: after a
+// put-secret-value gave both clients new keys, revoking bob stops both his
+// keys at the function's next refresh, while alice's old key keeps its
+// grace (keyadmin carries it into the new version as alice.previous).
+func TestRotationEmergencyRevokeInGrace(t *testing.T) {
+	sm := rotationtest.New(t)
+	a1, b1, a2, b2 := apikey.Generate(), apikey.Generate(), apikey.Generate(), apikey.Generate()
+	sm.Fake.Put(rotSecret, `{"api_keys":{"alice":"`+a1+`","bob":"`+b1+`"}}`)
+	sm.Fake.Put(rotSecret, `{"api_keys":{"alice":"`+a2+`","bob":"`+b2+`"}}`)
+	api := rie.Start(t, rie.Build(t, "./cmd/api", false), rie.Options{
+		Env: append(sm.Fake.Env(), "API_KEY_SECRET_ID="+rotSecret, "KEY_REFRESH=1s", "KEY_GRACE=24h"),
+	})
+	template := rotTemplate(t)
+	ev := map[string][]byte{}
+	for name, k := range map[string]string{"a1": a1, "a2": a2, "b1": b1, "b2": b2} {
+		ev[name] = rotEvent(t, template, k)
+		if st := rotStatus(t, api, ev[name]); st != http.StatusOK {
+			t.Fatalf("before the revocation, key %s: %d, want 200", name, st)
+		}
+	}
+
+	admin := &keyadmin.Admin{Client: sm.Client(), SecretID: rotSecret, KeyGrace: 24 * time.Hour}
+	r, err := admin.Revoke(context.Background(), "bob")
+	if err != nil {
+		t.Fatalf("revoke inside the grace period: %v", err)
+	}
+	if strings.Join(r.Carried.Entries, ",") != "alice.previous" {
+		t.Fatalf("carried %v, want alice.previous", r.Carried.Entries)
+	}
+	rotEventually(t, 30*time.Second, "the function loading the version without bob", func() (bool, string) {
+		for _, k := range []string{"a1", "a2"} {
+			if st := rotStatus(t, api, ev[k]); st != http.StatusOK {
+				t.Fatalf("alice's key %s got %d during the revocation", k, st)
+			}
+		}
+		return strings.Contains(api.Logs(), `"version_id":"`+r.VersionID+`"`), "not loaded"
+	})
+	for name, want := range map[string]int{"a1": http.StatusOK, "a2": http.StatusOK, "b1": http.StatusUnauthorized, "b2": http.StatusUnauthorized} {
+		if st := rotStatus(t, api, ev[name]); st != want {
+			t.Errorf("after the revocation, key %s: %d, want %d", name, st, want)
+		}
+	}
+	rotCheckOutput(t, api, a1, a2, b1, b2)
+}
+
 // Issue 4: the keygate binary itself (SDK default configuration) against
 // the fake, with the API under the emulator: a key it adds works, a key it
 // rotates keeps working during --grace next to the new one, a key it

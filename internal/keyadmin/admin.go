@@ -5,10 +5,10 @@
 // function would reject. cmd/keygate only wires it to the process.
 //
 // How a change is written: read AWSCURRENT, check that no rotation is in
-// progress or in its grace period, apply the change, re-read AWSCURRENT and
-// give up if another writer got in between, write the result as the new
-// AWSCURRENT version, then remove the AWSPREVIOUS label Secrets Manager
-// moved to the version before it.
+// progress, carry the keys of a rotation's grace period over (carryGrace),
+// apply the change, re-read AWSCURRENT and give up if another writer got in
+// between, write the result as the new AWSCURRENT version, then remove the
+// AWSPREVIOUS label Secrets Manager moved to the version before it.
 //
 // Why remove AWSPREVIOUS: the function keeps accepting the keys of the
 // AWSPREVIOUS version for KEY_GRACE after the current one was created, which
@@ -82,8 +82,8 @@ type Admin struct {
 	// KeyGrace is the function's KEY_GRACE: how long after a rotation the
 	// previous version's keys still work.
 	KeyGrace time.Duration
-	// Force writes even while a rotation is in progress or within its
-	// grace period.
+	// Force writes even while a rotation is in progress, or when keys of
+	// a rotation's grace period cannot be carried over (they are cut off).
 	Force bool
 	// Now and Generate default to time.Now and apikey.Generate.
 	Now      func() time.Time
@@ -97,8 +97,14 @@ type current struct {
 	created   time.Time
 }
 
-func (a *Admin) readCurrent(ctx context.Context) (current, error) {
-	stage := stageCurrent
+func (a *Admin) readCurrent(ctx context.Context) (current, error) { return a.read(ctx, stageCurrent) }
+
+// errUnparsable marks a version that holds no valid key set (binary, or a
+// value the function rejects).
+var errUnparsable = errors.New("not a valid key set")
+
+// read reads and parses the version with stage.
+func (a *Admin) read(ctx context.Context, stage string) (current, error) {
 	out, err := a.Client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &a.SecretID, VersionStage: &stage})
 	if err != nil {
 		return current{}, a.explain(err)
@@ -108,12 +114,12 @@ func (a *Admin) readCurrent(ctx context.Context) (current, error) {
 		c.created = *out.CreatedDate
 	}
 	if out.SecretString == nil {
-		return c, fmt.Errorf("%w: secret %q version %s is binary; keygate keys are stored as a secret string", ErrBinarySecret, a.SecretID, c.versionID)
+		return c, fmt.Errorf("%w: secret %q version %s is binary; keygate keys are stored as a secret string (%w)", ErrBinarySecret, a.SecretID, c.versionID, errUnparsable)
 	}
 	c.doc, err = apikey.Parse(*out.SecretString)
 	if err != nil {
 		// The function rejects it too; fix it by hand first (never print it).
-		return c, fmt.Errorf("secret %q version %s is not a valid key set, so keygate will not edit it: fix it with aws secretsmanager put-secret-value: %w", a.SecretID, c.versionID, err)
+		return c, fmt.Errorf("secret %q version %s is %w, so keygate will not edit it: fix it with aws secretsmanager put-secret-value: %w", a.SecretID, c.versionID, errUnparsable, err)
 	}
 	return c, nil
 }
@@ -124,6 +130,9 @@ type Written struct {
 	// PreviousVersionID is the version it replaced, kept unlabelled in
 	// Secrets Manager for a rollback.
 	PreviousVersionID string
+	// Carried: the AWSPREVIOUS keys kept for the rest of a rotation's
+	// grace period (see carryGrace).
+	Carried Carried
 }
 
 // change applies edit to the current document and writes the result. A
@@ -138,12 +147,26 @@ func (a *Admin) change(ctx context.Context, edit func(doc apikey.Document, now t
 	if err != nil {
 		return Written{}, a.explain(err)
 	}
-	if err := a.guard(cur, meta.VersionIdsToStages); err != nil {
+	if err := a.guard(meta.VersionIdsToStages); err != nil {
 		return Written{}, err
 	}
-	next, err := edit(cur.doc.Clone(), a.now())
-	if err != nil {
+	// The carried keys go in before the edit, so that a revoke removes a
+	// client's carried key with the rest of it; into a single-key secret
+	// only after, when the edit converted it (--convert).
+	next, carried := cur.doc.Clone(), Carried{}
+	carryFirst := next.Format == apikey.FormatKeySet
+	if carryFirst {
+		if next, carried, err = a.carryGrace(ctx, next, cur, meta.VersionIdsToStages); err != nil {
+			return Written{}, err
+		}
+	}
+	if next, err = edit(next, a.now()); err != nil {
 		return Written{}, err
+	}
+	if !carryFirst {
+		if next, carried, err = a.carryGrace(ctx, next, cur, meta.VersionIdsToStages); err != nil {
+			return Written{}, err
+		}
 	}
 	value, err := next.Marshal()
 	if err != nil {
@@ -166,6 +189,12 @@ func (a *Admin) change(ctx context.Context, edit func(doc apikey.Document, now t
 		return Written{}, a.explain(err)
 	}
 	w := Written{VersionID: deref(out.VersionId), PreviousVersionID: cur.versionID}
+	for _, n := range carried.Entries {
+		if _, kept := next.Keys[n]; kept {
+			w.Carried.Entries = append(w.Carried.Entries, n)
+		}
+	}
+	w.Carried.Until = carried.Until
 
 	prev := stagePrevious
 	_, err = a.Client.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
@@ -180,9 +209,10 @@ func (a *Admin) change(ctx context.Context, edit func(doc apikey.Document, now t
 	return w, nil
 }
 
-// guard refuses to write while a rotation could undo the change or the
-// change would cut a rotation's grace period short.
-func (a *Admin) guard(cur current, versions map[string][]string) error {
+// guard refuses to write while a rotation is in progress: finishing it
+// would replace whatever is written now. (A rotation's grace period is kept
+// by carryGrace instead.)
+func (a *Admin) guard(versions map[string][]string) error {
 	if a.Force {
 		return nil
 	}
@@ -190,16 +220,6 @@ func (a *Admin) guard(cur current, versions map[string][]string) error {
 		if slices.Contains(stages, stagePending) && !slices.Contains(stages, stageCurrent) {
 			return fmt.Errorf("%w: version %s of secret %q is AWSPENDING, and finishing the rotation would replace whatever is written now. Wait for the rotation to finish; if it failed, clear it with `aws secretsmanager update-secret-version-stage --secret-id %s --version-stage AWSPENDING --remove-from-version-id %s` (or pass --force)",
 				ErrRotationInProgress, id, a.SecretID, a.SecretID, id)
-		}
-	}
-	if a.KeyGrace <= 0 || cur.created.IsZero() {
-		return nil
-	}
-	graceEnd := cur.created.Add(a.KeyGrace)
-	for id, stages := range versions {
-		if slices.Contains(stages, stagePrevious) && a.now().Before(graceEnd) {
-			return fmt.Errorf("%w: the keys of version %s (AWSPREVIOUS) keep working until %s (KEY_GRACE %s after version %s was created), and a new version would cut their callers off at the next refresh. Run the command after %s, or pass --force to accept that",
-				ErrRotationGrace, id, stamp(graceEnd), a.KeyGrace, cur.versionID, stamp(graceEnd))
 		}
 	}
 	return nil

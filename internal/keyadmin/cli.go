@@ -56,8 +56,9 @@ Options:
   --convert         allow rewriting a single-key secret (plain or {"api_key"})
                     as {"api_keys": {...}}, its key kept as "default"
   --key-grace D     the function's KEY_GRACE (default $KEY_GRACE or 24h)
-  --force           write even while a rotation is in progress or within
-                    KEY_GRACE after one (which ends that grace period)
+  --force           write even while a rotation is in progress, or when the
+                    old keys of a rotation's grace period cannot be kept
+                    (they stop working at the next refresh)
   --json            list: print JSON
 
 Every change writes a new version of the secret, checked as the function
@@ -73,6 +74,10 @@ kms:Decrypt, kms:GenerateDataKey on a customer managed key).
 A change removes the AWSPREVIOUS label Secrets Manager gives the version it
 replaces, so a revoked or rotated-away key does not live on for the
 function's KEY_GRACE; the old version stays (unlabelled) for a rollback.
+Within KEY_GRACE after a rotation, the old keys its AWSPREVIOUS version
+holds are kept in the new version as NAME.previous (or NAME.previous.2, …)
+until that grace ends: a change never cuts them short, and revoke removes
+them with NAME.
 Flags go after the subcommand: keygate keys add NAME --store-key.
 
 Exit status: 0 done, 1 the operation failed, 2 usage error.
@@ -339,6 +344,7 @@ func runAdd(ctx context.Context, a *Admin, opt options, env Env) error {
 		}
 		fmt.Fprintf(env.Stderr, "added %q to secret %s (stored: %s), version %s (previous %s).\n"+shownOnce,
 			name, a.SecretID, kind, w.VersionID, w.PreviousVersionID)
+		reportCarried(env, w)
 	}
 	return err
 }
@@ -348,6 +354,7 @@ func runRevoke(ctx context.Context, a *Admin, opt options, env Env) error {
 	if r.VersionID != "" {
 		fmt.Fprintf(env.Stderr, "revoked %s from secret %s: version %s (previous %s). The function rejects the key after its next refresh (KEY_REFRESH).\n",
 			quoteAll(r.Removed), a.SecretID, r.VersionID, r.PreviousVersionID)
+		reportCarried(env, r.Written)
 	}
 	return err
 }
@@ -368,8 +375,18 @@ func runRotate(ctx context.Context, a *Admin, opt options, env Env) error {
 		if r.Replaced {
 			fmt.Fprintf(env.Stderr, "The older %q entry from an earlier rotation was replaced.\n", r.Previous)
 		}
+		reportCarried(env, r.Written)
 	}
 	return err
+}
+
+// reportCarried tells the operator which old keys a change kept for the
+// rest of a rotation's grace period.
+func reportCarried(env Env, w Written) {
+	if len(w.Carried.Entries) > 0 {
+		fmt.Fprintf(env.Stderr, "A rotation's grace period is running: the old keys of its previous version keep working until %s, as %s.\n",
+			stamp(w.Carried.Until), quoteAll(w.Carried.Entries))
+	}
 }
 
 func quoteAll(names []string) string {

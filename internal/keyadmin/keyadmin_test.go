@@ -305,10 +305,11 @@ func TestKeysRotateRefused(t *testing.T) {
 	}
 }
 
-// Changes wait for a rotation in progress, and for the grace period after
-// one; --force overrides, KEY_GRACE shapes the grace check.
+// Changes wait for a rotation in progress (--force overrides), and keep a
+// rotation's grace period running (KEY_GRACE or --key-grace long).
 func TestKeysGuards(t *testing.T) {
 	secret := `{"api_keys":{"alice":"` + keyA + `"}}`
+	rotated := `{"api_keys":{"alice":"` + keyB + `"}}`
 	tests := []struct {
 		name      string
 		setup     func(t *testing.T, tl *tool)
@@ -320,24 +321,24 @@ func TestKeysGuards(t *testing.T) {
 			nil, keyadmin.ExitError, []string{"AWSPENDING", "update-secret-version-stage", "--force"}},
 		{"rotation in progress, forced", func(t *testing.T, tl *tool) { tl.sm.StartRotation(t, secretID) },
 			[]string{"--force"}, keyadmin.ExitOK, nil},
-		{"rotation grace running", func(t *testing.T, tl *tool) { tl.sm.Fake.Put(secretID, `{"api_keys":{"alice":"`+keyB+`"}}`) },
-			nil, keyadmin.ExitError, []string{"AWSPREVIOUS", "KEY_GRACE 24h0m0s", "--force"}},
-		{"rotation grace running, forced", func(t *testing.T, tl *tool) { tl.sm.Fake.Put(secretID, `{"api_keys":{"alice":"`+keyB+`"}}`) },
-			[]string{"--force"}, keyadmin.ExitOK, nil},
+		{"rotation grace running: old key kept", func(t *testing.T, tl *tool) {
+			id := tl.sm.Fake.Put(secretID, rotated)
+			tl.sm.Fake.SetCreated(secretID, id, now.Add(-time.Hour))
+		}, nil, keyadmin.ExitOK, []string{`until ` + stamp(now.Add(23*time.Hour)) + `, as "alice.previous"`}},
 		{"rotation grace over", func(t *testing.T, tl *tool) {
-			id := tl.sm.Fake.Put(secretID, `{"api_keys":{"alice":"`+keyB+`"}}`)
+			id := tl.sm.Fake.Put(secretID, rotated)
 			tl.sm.Fake.SetCreated(secretID, id, now.Add(-25*time.Hour))
 		}, nil, keyadmin.ExitOK, nil},
 		{"rotation grace over by KEY_GRACE", func(t *testing.T, tl *tool) {
-			id := tl.sm.Fake.Put(secretID, `{"api_keys":{"alice":"`+keyB+`"}}`)
+			id := tl.sm.Fake.Put(secretID, rotated)
 			tl.sm.Fake.SetCreated(secretID, id, now.Add(-2*time.Hour))
 			tl.env["KEY_GRACE"] = "1h"
 		}, nil, keyadmin.ExitOK, nil},
 		{"rotation grace running by --key-grace", func(t *testing.T, tl *tool) {
-			id := tl.sm.Fake.Put(secretID, `{"api_keys":{"alice":"`+keyB+`"}}`)
+			id := tl.sm.Fake.Put(secretID, rotated)
 			tl.sm.Fake.SetCreated(secretID, id, now.Add(-2*time.Hour))
 			tl.env["KEY_GRACE"] = "1h"
-		}, []string{"--key-grace", "3h"}, keyadmin.ExitError, []string{"KEY_GRACE 3h0m0s"}},
+		}, []string{"--key-grace", "3h"}, keyadmin.ExitOK, []string{`until ` + stamp(now.Add(time.Hour)) + `, as "alice.previous"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -349,6 +350,9 @@ func TestKeysGuards(t *testing.T) {
 			after, _ := tl.sm.Fake.Value(secretID, "AWSCURRENT")
 			if written := after != before; written != (tt.code == keyadmin.ExitOK) {
 				t.Errorf("written %v, want %v", written, tt.code == keyadmin.ExitOK)
+			}
+			if carried := strings.Contains(r.stderr, "grace period is running"); carried != (len(tt.stderrHas) > 0 && tt.code == keyadmin.ExitOK) {
+				t.Errorf("carry reported %v:\n%s", carried, r.stderr)
 			}
 		})
 	}

@@ -86,13 +86,14 @@ func (a *Admin) Add(ctx context.Context, name string, opt AddOptions) (string, W
 // Revoked is the outcome of Revoke.
 type Revoked struct {
 	Written
-	// Removed lists the entries removed: NAME, and NAME.previous if a
-	// rotation left one (a revoked client keeps no key in its grace period).
+	// Removed lists the entries removed: NAME, and NAME.previous (.2, …)
+	// if rotations left them (a revoked client keeps no key in a grace
+	// period).
 	Removed []string
 }
 
-// Revoke removes a client's entry, and the old key a `keys rotate` kept for
-// it. It refuses to remove the last entry that still works.
+// Revoke removes a client's entry, and the old keys a rotation kept for it.
+// It refuses to remove the last entry that still works.
 func (a *Admin) Revoke(ctx context.Context, name string) (Revoked, error) {
 	if err := checkName(name); err != nil {
 		return Revoked{}, err
@@ -105,11 +106,9 @@ func (a *Admin) Revoke(ctx context.Context, name string) (Revoked, error) {
 		if doc.Format != apikey.FormatKeySet {
 			return doc, fmt.Errorf("%w: %q is the only key of secret %q: add another client first (`keygate keys add NAME --convert`), or delete the secret", ErrLastKey, name, a.SecretID)
 		}
-		removed = []string{name}
-		delete(doc.Keys, name)
-		if _, ok := doc.Keys[name+PreviousSuffix]; ok {
-			removed = append(removed, name+PreviousSuffix)
-			delete(doc.Keys, name+PreviousSuffix)
+		removed = append([]string{name}, previousNames(doc, name)...)
+		for _, n := range removed {
+			delete(doc.Keys, n)
 		}
 		for _, e := range doc.Keys {
 			if !e.Expired(now) {

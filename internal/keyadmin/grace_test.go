@@ -1,0 +1,141 @@
+package keyadmin_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keygate/keygate/internal/keyadmin"
+)
+
+// More keys for the rotation scenarios.
+const (
+	keyD = "kgAdminTestKeyDelta000000000000000000004"
+	keyE = "kgAdminTestKeyEcho0000000000000000000005"
+)
+
+// rotateTo stands for a rotation (the rotation function, or
+// put-secret-value) that wrote value an hour ago: its grace runs for 23 more
+// hours at the function's KEY_GRACE of 24h.
+func rotateTo(t *testing.T, tl *tool, value string) time.Time {
+	t.Helper()
+	id := tl.sm.Fake.Put(secretID, value)
+	created := now.Add(-time.Hour)
+	tl.sm.Fake.SetCreated(secretID, id, created)
+	return created.Add(24 * time.Hour)
+}
+
+// An emergency revoke inside a rotation's grace period removes the client's
+// old and new keys at once, and every other client keeps its old key for
+// exactly the grace it had.
+func TestRevokeInRotationGrace(t *testing.T) {
+	v1 := `{"api_keys":{"alice":"` + keyA + `","bob":"` + keyB + `"}}`
+	v2 := `{"api_keys":{"alice":"` + keyC + `","bob":"` + keyD + `"}}`
+	tl := newTool(t, v1)
+	graceEnd := rotateTo(t, tl, v2)
+	for _, k := range []string{keyA, keyB, keyC, keyD} {
+		if !accepts(tl.keys(t), k, now) {
+			t.Fatal("before the revoke the function should take all four keys")
+		}
+	}
+	before := tl.sm.Fake.Stages(secretID)
+
+	r := tl.run(t, "keys", "revoke", "bob")
+	wantCode(t, r, keyadmin.ExitOK, `revoked "bob" and "bob.previous"`, `until `+stamp(graceEnd)+`, as "alice.previous"`)
+	tl.checkWritten(t, before)
+	checkQuiet(t, r, "", v1, v2)
+
+	set := tl.keys(t)
+	for _, tc := range []struct {
+		key  string
+		at   time.Time
+		want bool
+	}{
+		{keyC, now, true},                        // alice's new key
+		{keyA, now, true},                        // alice's old key, in grace
+		{keyA, graceEnd.Add(-time.Second), true}, // to the end of it
+		{keyA, graceEnd, false},                  // and not past it
+		{keyB, now, false},                       // bob's old key: revoked
+		{keyD, now, false},                       // bob's new key: revoked
+	} {
+		if got := accepts(set, tc.key, tc.at); got != tc.want {
+			t.Errorf("key %s… at %s: accepted %v, want %v", tc.key[:18], stamp(tc.at), got, tc.want)
+		}
+	}
+}
+
+// Old keys a CLI rotation kept (NAME.previous) and old keys of a later
+// rotation can both be in grace: the carried ones take the next free
+// NAME.previous.N, never past their own expiry, and revoke removes them all.
+func TestCarriedNamesAndExpiries(t *testing.T) {
+	bExp := now.Add(2 * time.Hour)
+	v1 := `{"api_keys":{"alice":"` + keyA + `","alice.previous":{"key":"` + keyB + `","expires":"` + stamp(bExp) + `"},"carol":"` + keyE + `"}}`
+	v2 := `{"api_keys":{"alice":"` + keyC + `","alice.previous":{"key":"` + keyD + `","expires":"` + stamp(bExp) + `"},"carol":"` + keyE + `"}}`
+	tl := newTool(t, v1)
+	graceEnd := rotateTo(t, tl, v2)
+
+	r := tl.run(t, "keys", "add", "dave")
+	wantCode(t, r, keyadmin.ExitOK, `as "alice.previous.2" and "alice.previous.3"`)
+	doc := tl.current(t)
+	if got := strings.Join(doc.Names(), " "); got != "alice alice.previous alice.previous.2 alice.previous.3 carol dave" {
+		t.Fatalf("entries %q", got)
+	}
+	for name, want := range map[string]time.Time{"alice.previous.2": graceEnd, "alice.previous.3": bExp} {
+		e, _ := doc.Entry(name)
+		if !e.HashOnly() || e.Expires == nil || !e.Expires.Equal(want) {
+			t.Errorf("%s = %+v, want a hash-only entry expiring %s", name, e, stamp(want))
+		}
+	}
+	set := tl.keys(t)
+	if !accepts(set, keyA, graceEnd.Add(-time.Second)) || accepts(set, keyA, graceEnd) ||
+		!accepts(set, keyB, bExp.Add(-time.Second)) || accepts(set, keyB, bExp) || !accepts(set, keyE, now) {
+		t.Error("carried keys do not keep the grace they had")
+	}
+
+	r = tl.run(t, "keys", "revoke", "alice")
+	wantCode(t, r, keyadmin.ExitOK, `"alice" and "alice.previous" and "alice.previous.2" and "alice.previous.3"`)
+	set = tl.keys(t)
+	for _, k := range []string{keyA, keyB, keyC, keyD} {
+		if accepts(set, k, now) {
+			t.Errorf("key %s… of the revoked client still works", k[:18])
+		}
+	}
+	if got := strings.Join(tl.current(t).Names(), " "); got != "carol dave" {
+		t.Errorf("entries after the revoke %q, want carol dave", got)
+	}
+}
+
+// A single-key secret has no room for the old key: a change that keeps the
+// format is refused (--force cuts the old key off); one that converts the
+// secret keeps the old key as default.previous.
+func TestSingleKeyInRotationGrace(t *testing.T) {
+	t.Run("refused", func(t *testing.T) {
+		tl := newTool(t, keyA)
+		rotateTo(t, tl, keyC)
+		r := tl.run(t, "keys", "rotate", "default", "--grace", "0")
+		wantCode(t, r, keyadmin.ExitError, `"default"`, "single key", "--convert", "--force")
+		if v := tl.value(t); v != keyC {
+			t.Error("a refused change wrote the secret")
+		}
+		checkQuiet(t, r, "", keyA, keyC)
+	})
+	t.Run("forced", func(t *testing.T) {
+		tl := newTool(t, keyA)
+		rotateTo(t, tl, keyC)
+		r := tl.run(t, "keys", "rotate", "default", "--grace", "0", "--force")
+		wantCode(t, r, keyadmin.ExitOK)
+		if set := tl.keys(t); accepts(set, keyA, now) || accepts(set, keyC, now) {
+			t.Error("--force should leave only the new key")
+		}
+	})
+	t.Run("converted", func(t *testing.T) {
+		tl := newTool(t, keyA)
+		graceEnd := rotateTo(t, tl, keyC)
+		r := tl.run(t, "keys", "add", "bob", "--convert")
+		wantCode(t, r, keyadmin.ExitOK, `as "default.previous"`)
+		set := tl.keys(t)
+		if !accepts(set, keyC, now) || !accepts(set, keyA, graceEnd.Add(-time.Second)) || accepts(set, keyA, graceEnd) {
+			t.Error("the converted secret does not keep the old key for its grace")
+		}
+	})
+}
