@@ -40,7 +40,8 @@ Commands:
   revoke  Remove NAME (and NAME.previous, the old key a rotation kept).
           Refuses to remove the last working key.
   rotate  Generate a new key for NAME, print it once, keep the entry's kind
-          and expiry. The old key keeps working as NAME.previous for
+          and expiry. The old key keeps working as NAME.previous (its
+          SHA-256) for
           --grace (default 24h; 0 ends it at once), never past its own
           expiry; an older NAME.previous is replaced. A single-key secret
           ("default"): --grace 0 replaces the key in place, a grace period

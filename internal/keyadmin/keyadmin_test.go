@@ -251,6 +251,10 @@ func TestKeysRotate(t *testing.T) {
 			if !ok || p.Digest() != apikey.Digest(tt.oldKey) || p.Expires == nil || !p.Expires.Equal(tt.prevExpires) {
 				t.Fatalf("%s: present %v, holds the old key %v, expires %v, want %v", tt.prev, ok, p.Digest() == apikey.Digest(tt.oldKey), p.Expires, tt.prevExpires)
 			}
+			// Only its hash: a rotation's Regenerate leaves it as it is.
+			if !p.HashOnly() {
+				t.Errorf("%s stores the old key itself, want only its SHA-256", tt.prev)
+			}
 			if !strings.Contains(r.stderr, tt.prev) || !strings.Contains(r.stderr, stamp(tt.prevExpires)) {
 				t.Errorf("stderr does not say where the old key lives and until when: %s", r.stderr)
 			}

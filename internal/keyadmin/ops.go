@@ -144,9 +144,9 @@ type Rotated struct {
 }
 
 // Rotate gives a client a new key. With a grace period the old key stays
-// valid as NAME.previous until now+grace (or its own expiry, if sooner); an
-// earlier NAME.previous is replaced. The entry keeps its kind (key or
-// sha256). The key is returned only if the new version was written.
+// valid as NAME.previous (its hash) until now+grace (or its own expiry, if
+// sooner); an earlier NAME.previous is replaced. The entry keeps its kind
+// (key or sha256). The key is returned only if the new version was written.
 func (a *Admin) Rotate(ctx context.Context, name string, opt RotateOptions) (string, Rotated, error) {
 	if err := checkName(name); err != nil {
 		return "", Rotated{}, err
@@ -189,8 +189,10 @@ func (a *Admin) Rotate(ctx context.Context, name string, opt RotateOptions) (str
 			until = *old.Expires
 		}
 		_, r.Replaced = doc.Keys[prevName]
-		old.Expires, old.Bare = &until, false
-		doc.Keys[prevName] = old
+		// Only the hash: the old key need not be readable any more, and a
+		// rotation (which regenerates the keys a secret holds) leaves a
+		// hash-only entry as it is, so the old key keeps its grace.
+		doc.Keys[prevName] = apikey.KeyEntry{SHA256: fmt.Sprintf("%x", old.Digest()), Expires: &until}
 		r.Previous, r.PreviousExpires = prevName, until
 		return doc, nil
 	})
