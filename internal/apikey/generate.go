@@ -6,6 +6,10 @@ import "crypto/rand"
 // by CloudFormation, the rotation function and the CLI look alike.
 const GeneratedLength = 40
 
+// MinKeyLength is the shortest key `keygate keys list` does not warn about:
+// a hand-written key much shorter than a generated one may be guessed.
+const MinKeyLength = 16
+
 const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 // Generate returns a fresh random key of letters and digits (about 238 bits

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/keygate/keygate/internal/apikey"
 )
 
 // Exit statuses of Run.
@@ -311,6 +313,16 @@ func runList(ctx context.Context, a *Admin, opt options, env Env) error {
 		return enc.Encode(l)
 	}
 	fmt.Fprintf(env.Stderr, "secret %s, version %s (%s format)\n", l.SecretID, l.VersionID, l.Format)
+	var short []string
+	for _, e := range l.Entries {
+		if e.Short {
+			short = append(short, e.Name)
+		}
+	}
+	if len(short) > 0 {
+		fmt.Fprintf(env.Stderr, "warning: the keys of %s are shorter than %d characters and may be guessed: replace them with `keygate keys rotate NAME` (40 random characters)\n",
+			quoteAll(short), apikey.MinKeyLength)
+	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tKIND\tCREATED\tEXPIRES")
 	for _, e := range l.Entries {

@@ -529,3 +529,48 @@ func TestNewSDKClient(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// Hand-written keys shorter than apikey.MinKeyLength are flagged by list,
+// by name only; hash-only entries cannot be measured and are not.
+func TestKeysListShortKeys(t *testing.T) {
+	const shortA, shortB = "hunter2", "abcdefghijklmno" // 7 and 15 characters
+	for _, tt := range []struct {
+		name, secret string
+		short        []string
+	}{
+		{"plain", shortA, []string{"default"}},
+		{"api_key", `{"api_key":"` + shortB + `"}`, []string{"default"}},
+		{"api_keys", `{"api_keys":{"bob":"` + shortA + `","alice":"` + keyA + `","carol":{"sha256":"` + hashC + `"},"dave":{"key":"` + shortB + `"}}}`, []string{"bob", "dave"}},
+		{"none", `{"api_keys":{"alice":"` + keyA + `","bob":"` + keyA[:16] + `"}}`, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tl := newTool(t, tt.secret)
+			r := tl.run(t, "keys", "list")
+			wantCode(t, r, keyadmin.ExitOK)
+			if warned := strings.Contains(r.stderr, "shorter than 16 characters"); warned != (tt.short != nil) {
+				t.Fatalf("warned %v, want %v:\n%s", warned, tt.short != nil, r.stderr)
+			}
+			for _, n := range tt.short {
+				if !strings.Contains(r.stderr, `"`+n+`"`) {
+					t.Errorf("the warning does not name %q:\n%s", n, r.stderr)
+				}
+			}
+			checkQuiet(t, r, "", tt.secret)
+
+			r = tl.run(t, "keys", "list", "--json")
+			var l keyadmin.Listing
+			if err := json.Unmarshal([]byte(r.stdout), &l); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, e := range l.Entries {
+				if e.Short {
+					got = append(got, e.Name)
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(tt.short, ",") {
+				t.Errorf("--json marks %v short, want %v", got, tt.short)
+			}
+		})
+	}
+}

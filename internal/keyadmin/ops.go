@@ -26,6 +26,9 @@ type Listed struct {
 	Created time.Time  `json:"created"`
 	Expires *time.Time `json:"expires,omitempty"`
 	Expired bool       `json:"expired"`
+	// Short: the secret holds the key itself, and it is shorter than
+	// apikey.MinKeyLength (hand-written; generated keys never are).
+	Short bool `json:"short,omitempty"`
 }
 
 // List reads the current version's entries; a single-key secret shows one
@@ -43,7 +46,8 @@ func (a *Admin) List(ctx context.Context) (Listing, error) {
 	now := a.now()
 	for _, n := range names {
 		e, _ := cur.doc.Entry(n)
-		l.Entries = append(l.Entries, Listed{Name: n, Kind: e.Kind(), Created: cur.created, Expires: e.Expires, Expired: e.Expired(now)})
+		l.Entries = append(l.Entries, Listed{Name: n, Kind: e.Kind(), Created: cur.created, Expires: e.Expires, Expired: e.Expired(now),
+			Short: e.Key != "" && len(e.Key) < apikey.MinKeyLength})
 	}
 	return l, nil
 }
