@@ -35,7 +35,8 @@ Commands:
   list    Show each entry: name, kind (key: the secret holds the key;
           sha256: only its hash), created (the date of the secret version
           that holds it), expires. Never a key or a hash. A single-key
-          secret shows one entry, "default".
+          secret shows one entry, "default". Warns about stored keys
+          shorter than 16 characters (hand-written ones).
   add     Generate a key for a new client NAME and print it on stdout, once:
           it cannot be shown again. The secret stores its SHA-256 unless
           --store-key is given.
