@@ -36,8 +36,19 @@ func (e KeyEntry) Expired(now time.Time) bool {
 // HashEntry returns an entry that stores only the SHA-256 of key, so the
 // secret never holds the key itself.
 func HashEntry(key string, expires *time.Time) KeyEntry {
-	d := Digest(key)
-	return KeyEntry{SHA256: hex.EncodeToString(d[:]), Expires: expires}
+	return KeyEntry{Key: key}.Hashed(expires)
+}
+
+// Hashed returns an entry for the same key that stores only its SHA-256,
+// expiring at expires (copied: the entry shares no memory with the caller).
+func (e KeyEntry) Hashed(expires *time.Time) KeyEntry {
+	d := e.digest()
+	h := KeyEntry{SHA256: hex.EncodeToString(d[:])}
+	if expires != nil {
+		t := *expires
+		h.Expires = &t
+	}
+	return h
 }
 
 // Clone returns a deep copy, so edits to the copy's Keys leave d intact.

@@ -197,6 +197,13 @@ func TestHashEntry(t *testing.T) {
 			if !sameTimePtr(e.Expires, tt.expires) {
 				t.Errorf("Expires = %v, want %v", e.Expires, tt.expires)
 			}
+			if tt.expires != nil && e.Expires == tt.expires {
+				t.Error("the entry shares the caller's expiry: changing one changes the other")
+			}
+			// Hashing a hash-only entry again changes nothing.
+			if again := e.Hashed(e.Expires); again.SHA256 != want || !sameTimePtr(again.Expires, e.Expires) {
+				t.Errorf("Hashed of the hash-only entry = %+v, want the same hash and expiry", again)
+			}
 
 			// The secret written from it never holds the key, and the
 			// function built from that secret accepts the key.

@@ -73,7 +73,7 @@ func (a *Admin) carryGrace(ctx context.Context, doc apikey.Document, cur current
 			lost = append(lost, name)
 			continue
 		}
-		doc.Keys[target] = apikey.KeyEntry{SHA256: fmt.Sprintf("%x", e.Digest()), Expires: &until}
+		doc.Keys[target] = e.Hashed(&until)
 		held[e.Digest()] = true
 		c.Entries = append(c.Entries, target)
 	}

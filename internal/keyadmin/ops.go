@@ -196,7 +196,7 @@ func (a *Admin) Rotate(ctx context.Context, name string, opt RotateOptions) (str
 		// Only the hash: the old key need not be readable any more, and a
 		// rotation (which regenerates the keys a secret holds) leaves a
 		// hash-only entry as it is, so the old key keeps its grace.
-		doc.Keys[prevName] = apikey.KeyEntry{SHA256: fmt.Sprintf("%x", old.Digest()), Expires: &until}
+		doc.Keys[prevName] = old.Hashed(&until)
 		r.Previous, r.PreviousExpires = prevName, until
 		return doc, nil
 	})
