@@ -59,10 +59,11 @@ Options:
   --grace DURATION  rotate: how long the old key keeps working (default 24h)
   --convert         allow rewriting a single-key secret (plain or {"api_key"})
                     as {"api_keys": {...}}, its key kept as "default"
-  --key-grace D     the function's KEY_GRACE (default $KEY_GRACE or 24h)
-  --force           write even while a rotation is in progress, or when the
-                    old keys of a rotation's grace period cannot be kept
-                    (they stop working at the next refresh)
+  --key-grace D     add, revoke, rotate: the function's KEY_GRACE (default
+                    $KEY_GRACE or 24h)
+  --force           add, revoke, rotate: write even while a rotation is in
+                    progress, or when old keys of a rotation's grace period
+                    cannot be kept (they stop working at the next refresh)
   --json            list: print JSON
 
 Every change writes a new version of the secret, checked as the function
@@ -184,9 +185,9 @@ var wants = map[string]struct {
 	flags []string
 }{
 	"list":   {0, []string{"json"}},
-	"add":    {1, []string{"store-key", "expires", "ttl", "convert"}},
-	"revoke": {1, nil},
-	"rotate": {1, []string{"grace", "expires", "ttl", "convert"}},
+	"add":    {1, []string{"store-key", "expires", "ttl", "convert", "force", "key-grace"}},
+	"revoke": {1, []string{"force", "key-grace"}},
+	"rotate": {1, []string{"grace", "expires", "ttl", "convert", "force", "key-grace"}},
 }
 
 func parseFlags(sub string, args []string, env Env) (options, error) {
@@ -195,21 +196,24 @@ func parseFlags(sub string, args []string, env Env) (options, error) {
 		return options{}, usagef("unknown subcommand %q: use list, add, revoke or rotate", sub)
 	}
 	opt := options{grace: 24 * time.Hour, keyGrace: 24 * time.Hour}
-	if v := strings.TrimSpace(env.Getenv("KEY_GRACE")); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			return opt, usagef("KEY_GRACE=%q is not a duration such as 24h", v)
-		}
-		opt.keyGrace = d
-	}
 	fs := flag.NewFlagSet("keygate keys "+sub, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported once, by fail
 	fs.StringVar(&opt.secretID, "secret-id", env.Getenv("API_KEY_SECRET_ID"), "")
 	fs.StringVar(&opt.region, "region", "", "")
-	fs.DurationVar(&opt.keyGrace, "key-grace", opt.keyGrace, "")
-	fs.BoolVar(&opt.force, "force", false, "")
 	for _, f := range want.flags {
 		switch f {
+		case "key-grace":
+			// Only changes use it: a bad $KEY_GRACE must not stop a list.
+			if v := strings.TrimSpace(env.Getenv("KEY_GRACE")); v != "" {
+				d, err := time.ParseDuration(v)
+				if err != nil || d < 0 {
+					return opt, usagef("KEY_GRACE=%q is not a duration such as 24h", v)
+				}
+				opt.keyGrace = d
+			}
+			fs.DurationVar(&opt.keyGrace, f, opt.keyGrace, "")
+		case "force":
+			fs.BoolVar(&opt.force, f, false, "")
 		case "json":
 			fs.BoolVar(&opt.json, f, false, "")
 		case "store-key":

@@ -458,7 +458,9 @@ func TestUsage(t *testing.T) {
 		{"past expires", []string{"keys", "add", "bob", "--expires", "2001-01-01T00:00:00Z"}, nil, keyadmin.ExitUsage, "", "not in the future"},
 		{"expires and ttl", []string{"keys", "add", "bob", "--expires", "2099-01-01T00:00:00Z", "--ttl", "1h"}, nil, keyadmin.ExitUsage, "", "not both"},
 		{"negative grace", []string{"keys", "rotate", "bob", "--grace", "-1h"}, nil, keyadmin.ExitUsage, "", "--grace"},
-		{"bad KEY_GRACE", []string{"keys", "list"}, map[string]string{"API_KEY_SECRET_ID": secretID, "KEY_GRACE": "a day"}, keyadmin.ExitUsage, "", "KEY_GRACE"},
+		{"bad KEY_GRACE", []string{"keys", "revoke", "bob"}, map[string]string{"API_KEY_SECRET_ID": secretID, "KEY_GRACE": "a day"}, keyadmin.ExitUsage, "", "KEY_GRACE"},
+		{"list takes no --force", []string{"keys", "list", "--force"}, nil, keyadmin.ExitUsage, "", "force"},
+		{"list takes no --key-grace", []string{"keys", "list", "--key-grace", "1h"}, nil, keyadmin.ExitUsage, "", "key-grace"},
 		{"no secret", []string{"keys", "list"}, map[string]string{}, keyadmin.ExitUsage, "", "--secret-id"},
 	}
 	for _, tt := range tests {
