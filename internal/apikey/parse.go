@@ -204,13 +204,13 @@ func parseEntry(raw json.RawMessage) (KeyEntry, error) {
 	return e, nil
 }
 
-// checkKey rejects keys that no client could send in an x-api-key header:
-// HTTP strips surrounding whitespace and API Gateway's HTTP API splits
-// header values on commas.
 // formatErr is ErrFormat with what is wrong. One fmt.Errorf site instead of
 // one per fault: each inlines, and the bootstrap's size is budgeted.
 func formatErr(detail string) error { return fmt.Errorf("%w: %s", ErrFormat, detail) }
 
+// checkKey rejects keys that no client could send in an x-api-key header:
+// HTTP strips surrounding whitespace and API Gateway's HTTP API splits
+// header values on commas.
 func checkKey(k string) error {
 	if strings.TrimSpace(k) == "" {
 		return errors.New("is empty or only whitespace")
