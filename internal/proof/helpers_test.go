@@ -260,21 +260,24 @@ func checkHygiene(t testing.TB, status int, h http.Header, body string, head boo
 	}
 }
 
-// logSink takes log output from many goroutines: it counts lines, spots
-// any of the tests' keys in them, and keeps the text only when keep is set
-// (a load test must not grow its own heap with the log).
+// logSink takes log output from many goroutines: it counts lines and
+// request lines, spots any of the tests' keys in them, and keeps the text
+// only when keep is set (a load test must not grow its own heap with the
+// log).
 type logSink struct {
-	keep  bool
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	lines int
-	leaks int
+	keep     bool
+	mu       sync.Mutex
+	buf      bytes.Buffer
+	lines    int
+	requests int // lines of the handler's per-request record
+	leaks    int
 }
 
 func (b *logSink) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.lines += bytes.Count(p, []byte("\n"))
+	b.requests += bytes.Count(p, []byte(`"msg":"request"`))
 	for _, k := range proofKeys {
 		if bytes.Contains(p, []byte(k)) {
 			b.leaks++
@@ -292,10 +295,10 @@ func (b *logSink) String() string {
 	return b.buf.String()
 }
 
-func (b *logSink) counts() (lines, leaks int) {
+func (b *logSink) counts() (lines, requests, leaks int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.lines, b.leaks
+	return b.lines, b.requests, b.leaks
 }
 
 // checkNoKeys fails if the output holds any of the tests' keys.
@@ -362,7 +365,7 @@ func newStackLog(t *testing.T, logs *logSink, env ...string) *stack {
 	}
 	cache := cfg.Cache(cfg.Source(context.Background(), newClient, log), log)
 	t.Cleanup(func() {
-		if _, leaks := logs.counts(); leaks > 0 {
+		if _, _, leaks := logs.counts(); leaks > 0 {
 			t.Errorf("%d log lines hold a key", leaks)
 		}
 	})

@@ -183,9 +183,9 @@ func TestLoadLocalServer(t *testing.T) {
 	if st.wrong.Load() != 0 || st.serverErrors.Load() != 0 || st.failures.Load() != 0 {
 		t.Errorf("local server under load: %s", &st)
 	}
-	lines, _ := logs.counts()
-	if want := int(warm.requests.Load() + st.requests.Load()); lines < want {
-		t.Errorf("%d log lines for %d requests: every request gets one", lines, want)
+	lines, requests, _ := logs.counts()
+	if want := int(warm.requests.Load() + st.requests.Load()); requests != want || lines < want {
+		t.Errorf("%d request log lines (%d lines in all) for %d requests: every request gets exactly one", requests, lines, want)
 	}
 	// Generous, yet a leak of 200 bytes per request would show.
 	const growth = 4 << 20
