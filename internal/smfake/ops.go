@@ -179,7 +179,7 @@ func (s *Server) getSecretValue(op string, body []byte) (any, *apiError) {
 	switch {
 	case in.VersionId != nil:
 		v = sec.versions[*in.VersionId]
-		if v == nil || (in.VersionStage != nil && !slices.Contains(v.stages, *in.VersionStage)) {
+		if v == nil || v.valueless() || (in.VersionStage != nil && !slices.Contains(v.stages, *in.VersionStage)) {
 			return nil, errorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for VersionId: %s", *in.VersionId)
 		}
 	default:
@@ -187,7 +187,7 @@ func (s *Server) getSecretValue(op string, body []byte) (any, *apiError) {
 		if in.VersionStage != nil {
 			stage = *in.VersionStage
 		}
-		if v = sec.holder(stage); v == nil {
+		if v = sec.holder(stage); v == nil || v.valueless() {
 			return nil, errorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for staging label: %s", stage)
 		}
 	}
@@ -228,6 +228,15 @@ func (s *Server) putSecretValue(op string, body []byte) (any, *apiError) {
 	token := newUUID()
 	if in.ClientRequestToken != nil {
 		token = *in.ClientRequestToken
+	}
+	if v := sec.versions[token]; v != nil && v.valueless() {
+		// The rotation's createSecret step: the version exists, labelled
+		// AWSPENDING, and now gets its value (and any labels asked for).
+		v.str, v.bin, v.created = in.SecretString, in.SecretBinary, time.Now()
+		for _, l := range in.VersionStages {
+			sec.attach(l, v)
+		}
+		return versionOut{ARN: sec.arn, Name: sec.name, VersionId: v.id, VersionStages: slices.Clone(v.stages)}, nil
 	}
 	if v := sec.versions[token]; v != nil {
 		if !v.sameValue(in.SecretString, in.SecretBinary) {
@@ -440,8 +449,11 @@ func (s *Server) restoreSecret(op string, body []byte) (any, *apiError) {
 	return nameOut{ARN: sec.arn, Name: sec.name}, nil
 }
 
-// rotateSecret records the rotation configuration. It invokes nothing and
-// creates no AWSPENDING version: tests drive the rotation steps themselves.
+// rotateSecret records the rotation configuration and, when it rotates now,
+// creates the new version ID without a value, labelled AWSPENDING, as the
+// real service does before it invokes createSecret ("During rotation,
+// Secrets Manager creates an AWSPENDING version ID before creating the new
+// secret version"). It invokes nothing: tests drive the steps themselves.
 func (s *Server) rotateSecret(op string, body []byte) (any, *apiError) {
 	var in struct {
 		SecretId           *string
@@ -475,6 +487,9 @@ func (s *Server) rotateSecret(op string, body []byte) (any, *apiError) {
 		out.VersionId = newUUID()
 		if in.ClientRequestToken != nil {
 			out.VersionId = *in.ClientRequestToken
+		}
+		if sec.versions[out.VersionId] == nil {
+			sec.addVersion(out.VersionId, nil, nil, []string{StagePending}, time.Now())
 		}
 	}
 	return out, nil

@@ -26,9 +26,9 @@ type secret struct {
 }
 
 type version struct {
-	id      string
-	str     *string
-	bin     []byte
+	id  string
+	str *string
+	bin []byte // neither str nor bin: the value-less AWSPENDING of a rotation
 	stages  []string // in the order they were attached
 	created time.Time
 	// lastAccessed is a day, as the real service reports it.
@@ -59,6 +59,10 @@ func (s *secret) holder(label string) *version {
 	}
 	return nil
 }
+
+// valueless is the version ID a rotation creates, labelled AWSPENDING,
+// before its createSecret step gives it a value.
+func (v *version) valueless() bool { return v.str == nil && v.bin == nil }
 
 // sameValue says whether a version holds exactly this value, which makes a
 // repeated PutSecretValue with the same token a no-op.

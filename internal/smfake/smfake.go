@@ -157,6 +157,17 @@ func (s *Server) arnPrefix() string {
 	return "arn:aws:secretsmanager:" + s.Region + ":" + Account + ":secret:"
 }
 
+// AddPending gives secret name a value-less version token labelled
+// AWSPENDING, as RotateSecret does, without turning rotation on (a test of
+// a rotation step called for a secret that does not rotate).
+func (s *Server) AddPending(name, token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sec := s.secrets[name]; sec != nil && sec.versions[token] == nil {
+		sec.addVersion(token, nil, nil, []string{StagePending}, time.Now())
+	}
+}
+
 // Put stores value as the secret's new AWSCURRENT version, exactly as
 // PutSecretValue does (the old current version becomes AWSPREVIOUS), and
 // returns the new version ID. It creates the secret if needed and cancels a

@@ -672,8 +672,31 @@ func TestRotateSecret(t *testing.T) {
 		desc.RotationRules == nil || aws.ToInt64(desc.RotationRules.AutomaticallyAfterDays) != 30 || desc.NextRotationDate == nil {
 		t.Fatalf("DescribeSecret = %+v", desc)
 	}
-	if got := srv.Stages("r"); len(got) != 1 {
-		t.Fatalf("RotateSecret changed versions: %v", got)
+	// The new version ID exists, labelled AWSPENDING, without a value: it
+	// cannot be read until createSecret's PutSecretValue gives it one.
+	if got := srv.Stages("r"); len(got) != 2 || !slices.Equal(got[tokenC], []string{"AWSPENDING"}) {
+		t.Fatalf("after RotateSecret the versions are %v, want the current one and %s (AWSPENDING)", got, tokenC)
+	}
+	for _, in := range []*secretsmanager.GetSecretValueInput{
+		{SecretId: aws.String("r"), VersionStage: aws.String("AWSPENDING")},
+		{SecretId: aws.String("r"), VersionId: aws.String(tokenC), VersionStage: aws.String("AWSPENDING")},
+	} {
+		if _, err := c.GetSecretValue(ctx, in); code(err) != "ResourceNotFoundException" {
+			t.Errorf("GetSecretValue of the value-less pending version: err = %v, want ResourceNotFoundException", err)
+		}
+	}
+	put, err := c.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+		SecretId: aws.String("r"), ClientRequestToken: aws.String(tokenC), SecretString: aws.String("v2"), VersionStages: []string{"AWSPENDING"},
+	})
+	if err != nil || aws.ToString(put.VersionId) != tokenC {
+		t.Fatalf("PutSecretValue into the pending version = %+v, %v", put, err)
+	}
+	got, err := c.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("r"), VersionStage: aws.String("AWSPENDING")})
+	if err != nil || aws.ToString(got.SecretString) != "v2" || aws.ToString(got.VersionId) != tokenC {
+		t.Fatalf("GetSecretValue(AWSPENDING) after createSecret = %+v, %v", got, err)
+	}
+	if v, _ := srv.Value("r", "AWSCURRENT"); v != "v" {
+		t.Errorf("AWSCURRENT = %q: the rotation's first steps must not touch it", v)
 	}
 }
 
