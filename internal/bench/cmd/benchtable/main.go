@@ -51,7 +51,7 @@ func main() {
 	flag.StringVar(&o.root, "root", "", "repository root (default: found from the working directory)")
 	flag.StringVar(&o.events, "events", "", "directory of sample events (default: <root>/events)")
 	flag.StringVar(&o.venv, "venv", "", "Python virtual environment with flask and gunicorn (default: <root>/bin/bench/venv)")
-	flag.IntVar(&o.runs, "runs", 11, "cold starts per function (the median is reported)")
+	flag.IntVar(&o.runs, "runs", 21, "cold starts per function (the median is reported)")
 	flag.IntVar(&o.warm, "warm", 30, "warm invocations after each cold start")
 	flag.DurationVar(&o.load, "load", 5*time.Second, "duration of each throughput run (whole seconds; under 1s, a run of 2000 requests)")
 	flag.IntVar(&o.conns, "conns", 32, "concurrent connections of the load generator")
