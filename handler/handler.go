@@ -18,6 +18,10 @@ import (
 // the handler answers 503: it never authorizes without a set.
 type Keys interface {
 	Keys(ctx context.Context) (*apikey.Set, error)
+	// Reload is asked when a presented key is not in the set: it may load
+	// the set again at once (a key rotated in moments ago) and return it,
+	// or return nil.
+	Reload(ctx context.Context) *apikey.Set
 }
 
 // HeaderName is the header that carries the key.
@@ -85,7 +89,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (status int, out
 		unauthorized(w, r)
 		return http.StatusUnauthorized, outcome, ""
 	}
-	entry, res := set.Match(key, h.now())
+	now := h.now()
+	entry, res := set.Match(key, now)
+	if res == apikey.Invalid {
+		// Perhaps a key rotated in since the last load: look once more.
+		if fresh := h.keys.Reload(r.Context()); fresh != nil {
+			entry, res = fresh.Match(key, now)
+		}
+	}
 	if res != apikey.OK {
 		unauthorized(w, r)
 		// An expired key names its client: the operator needs to know

@@ -35,13 +35,23 @@ const (
 
 var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// keys is a fake handler.Keys.
+// keys is a fake handler.Keys; Reload answers reloaded and counts calls
+// in reloads, when set.
 type keys struct {
-	set *apikey.Set
-	err error
+	set      *apikey.Set
+	err      error
+	reloaded *apikey.Set
+	reloads  *int
 }
 
 func (k keys) Keys(context.Context) (*apikey.Set, error) { return k.set, k.err }
+
+func (k keys) Reload(context.Context) *apikey.Set {
+	if k.reloads != nil {
+		*k.reloads++
+	}
+	return k.reloaded
+}
 
 func testSet() *apikey.Set {
 	return apikey.NewSet([]apikey.Entry{
@@ -439,5 +449,38 @@ func TestNewDefaults(t *testing.T) {
 		if w.Code != want {
 			t.Errorf("status %d, want %d", w.Code, want)
 		}
+	}
+}
+
+// A key the set lacks makes the handler ask for a reload once and match
+// again: a key rotated in since the last load works at once. Only an
+// unknown key asks; a right, expired, missing or ambiguous one does not.
+func TestReloadOnUnknownKey(t *testing.T) {
+	rotated := apikey.NewSet([]apikey.Entry{{Client: "alice", Digest: apikey.Digest(wrongKey)}})
+	tests := []struct {
+		name     string
+		hdr      [][2]string
+		reloaded *apikey.Set
+		status   int
+		outcome  string
+		reloads  int
+	}{
+		{"unknown key, now in the store", [][2]string{key(wrongKey)}, rotated, 200, "authorized", 1},
+		{"unknown key, not in the store either", [][2]string{key(wrongKey)}, testSet(), 401, "invalid", 1},
+		{"unknown key, no reload", [][2]string{key(wrongKey)}, nil, 401, "invalid", 1},
+		{"right key", [][2]string{key(rightKey)}, rotated, 200, "authorized", 0},
+		{"expired key", [][2]string{key(expiredKey)}, rotated, 401, "expired", 0},
+		{"no key", nil, rotated, 401, "missing", 0},
+		{"two keys", [][2]string{key(wrongKey), key(wrongKey)}, rotated, 401, "ambiguous", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := 0
+			f := newFixture(keys{set: testSet(), reloaded: tt.reloaded, reloads: &n})
+			w, line := f.do(t, request{hdr: tt.hdr})
+			if w.Code != tt.status || line["outcome"] != tt.outcome || n != tt.reloads {
+				t.Errorf("status %d, outcome %v, %d reloads; want %d, %s, %d", w.Code, line["outcome"], n, tt.status, tt.outcome, tt.reloads)
+			}
+		})
 	}
 }

@@ -291,6 +291,45 @@ func TestRotationRevokedClient(t *testing.T) {
 	rotCheckOutput(t, api, alice, bob)
 }
 
+// A key rotated in works at the first request that presents it, long
+// before the next scheduled refresh (KEY_REFRESH is an hour here): the
+// unknown key makes the function load the secret again, once. Made-up
+// keys right after that cause no further reads (one per 30 s at most).
+func TestRotatedKeyWorksAtOnce(t *testing.T) {
+	sm := rotationtest.New(t)
+	oldKey, newKey := apikey.Generate(), apikey.Generate()
+	sm.Fake.Put(rotSecret, oldKey)
+	api := rie.Start(t, rie.Build(t, "./cmd/api", false), rie.Options{
+		Env: append(sm.Fake.Env(), "API_KEY_SECRET_ID="+rotSecret, "KEY_REFRESH=1h", "KEY_GRACE=24h"),
+	})
+	template := rotTemplate(t)
+	oldEv, newEv := rotEvent(t, template, oldKey), rotEvent(t, template, newKey)
+	if st := rotStatus(t, api, oldEv); st != http.StatusOK {
+		t.Fatalf("before the rotation: %d, want 200", st)
+	}
+	sm.Fake.Put(rotSecret, newKey) // put-secret-value: the manual rotation
+	reads := sm.Fake.Calls("GetSecretValue")
+	if st := rotStatus(t, api, newEv); st != http.StatusOK {
+		t.Fatalf("the new key at once: %d, want 200", st)
+	}
+	if st := rotStatus(t, api, oldEv); st != http.StatusOK {
+		t.Errorf("the old key in its grace: %d, want 200", st)
+	}
+	afterReload := sm.Fake.Calls("GetSecretValue")
+	if afterReload == reads {
+		t.Fatal("the function did not read the secret again for the unknown key")
+	}
+	for i := 0; i < 5; i++ {
+		if st := rotStatus(t, api, rotEvent(t, template, apikey.Generate())); st != http.StatusUnauthorized {
+			t.Fatalf("a made-up key: %d, want 401", st)
+		}
+	}
+	if n := sm.Fake.Calls("GetSecretValue"); n != afterReload {
+		t.Errorf("made-up keys caused %d more reads within 30 s, want none", n-afterReload)
+	}
+	rotCheckOutput(t, api, oldKey, newKey)
+}
+
 // An emergency revoke inside a rotation's grace period: after a
 // put-secret-value gave both clients new keys, revoking bob stops both his
 // keys at the function's next refresh, while alice's old key keeps its

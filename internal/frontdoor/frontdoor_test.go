@@ -268,6 +268,8 @@ type keys struct{ set *apikey.Set }
 
 func (k keys) Keys(context.Context) (*apikey.Set, error) { return k.set, nil }
 
+func (k keys) Reload(context.Context) *apikey.Set { return nil }
+
 func newFixture() *fixture {
 	var buf bytes.Buffer
 	lg := slog.New(slog.NewJSONHandler(&buf, nil))

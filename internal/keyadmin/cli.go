@@ -67,8 +67,10 @@ Options:
   --json            list: print JSON
 
 Every change writes a new version of the secret, checked as the function
-checks it. The function picks it up at its next refresh (KEY_REFRESH, 5m by
-default). Credentials and region come from the AWS SDK's usual sources
+checks it. The function takes a new key at once (an environment re-reads the
+secret when it first sees a key it does not hold, at most every 30 s), and
+drops a removed one at its next refresh (KEY_REFRESH, 5m by default).
+Credentials and region come from the AWS SDK's usual sources
 (environment, ~/.aws, SSO). Status messages go to stderr; stdout carries
 only the new key (add, rotate) or the list.
 
@@ -347,9 +349,8 @@ func runList(ctx context.Context, a *Admin, opt options, env Env) error {
 	return tw.Flush()
 }
 
-// shownOnce closes the message after a new key is printed: before
-// KEY_REFRESH has passed, environments that have not refreshed reject it.
-const shownOnce = "The key above is shown only this once: store it safely now. The function accepts it after its next refresh: hand it to the client once KEY_REFRESH (5m by default) has passed.\n"
+// shownOnce closes the message after a new key is printed.
+const shownOnce = "The key above is shown only this once: store it safely now. The function accepts it at once: an environment that has not loaded it re-reads the secret when the key first arrives (at most every 30 s).\n"
 
 func runAdd(ctx context.Context, a *Admin, opt options, env Env) error {
 	name := opt.positional[0]

@@ -55,6 +55,9 @@ type Options struct {
 	LoadTimeout time.Duration
 	// BackoffBase and BackoffMax shape the retry delay after failed loads.
 	BackoffBase, BackoffMax time.Duration
+	// MissInterval is the least time between two loads that Reload
+	// starts for keys the set does not hold.
+	MissInterval time.Duration
 	// Now and Rand (a float in [0,1)) are injectable for tests.
 	Now  func() time.Time
 	Rand func() float64
@@ -63,9 +66,10 @@ type Options struct {
 
 // Defaults used when Options leave a field zero.
 const (
-	DefaultLoadTimeout = 3 * time.Second
-	DefaultBackoffBase = 200 * time.Millisecond
-	DefaultBackoffMax  = 5 * time.Second
+	DefaultLoadTimeout  = 3 * time.Second
+	DefaultBackoffBase  = 200 * time.Millisecond
+	DefaultBackoffMax   = 5 * time.Second
+	DefaultMissInterval = 30 * time.Second
 )
 
 // Cache is safe for concurrent use.
@@ -80,6 +84,8 @@ type Cache struct {
 
 	mu       sync.Mutex // serialises loads' bookkeeping
 	failures int
+
+	nextMiss atomic.Int64 // Unix nanoseconds from which Reload may load again
 }
 
 type state struct {
@@ -97,6 +103,9 @@ func New(src Source, opt Options) *Cache {
 	}
 	if opt.BackoffMax <= 0 {
 		opt.BackoffMax = DefaultBackoffMax
+	}
+	if opt.MissInterval <= 0 {
+		opt.MissInterval = DefaultMissInterval
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
@@ -144,6 +153,32 @@ func (c *Cache) Keys(ctx context.Context) (*apikey.Set, error) {
 		return nil, ErrUnavailable
 	}
 	return st.set, nil
+}
+
+// Reload loads now because a caller presented a key the set does not hold:
+// a client handed a newly rotated key before this environment's next
+// refresh is then let in at once, not after up to Refresh. At most one such
+// load per MissInterval (keys a caller makes up cost the store little), none
+// while another load runs, none when keys never refresh. It returns the set
+// to match against again, or nil when it did not load.
+func (c *Cache) Reload(ctx context.Context) *apikey.Set {
+	now := c.opt.Now().UnixNano()
+	next := c.nextMiss.Load()
+	if c.opt.Refresh <= 0 || now < next || !c.nextMiss.CompareAndSwap(next, now+int64(c.opt.MissInterval)) || !c.loading.TryLock() {
+		return nil
+	}
+	before := c.cur.Load()
+	err := c.load(context.WithoutCancel(ctx))
+	if err != nil {
+		// Made-up keys must not put a store outage's retries on the
+		// callers with right keys: the refresh schedule stays as it was.
+		c.cur.Store(before)
+	}
+	c.loading.Unlock()
+	if err != nil {
+		return nil
+	}
+	return c.cur.Load().set
 }
 
 func (c *Cache) load(ctx context.Context) error {

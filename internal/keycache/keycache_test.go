@@ -648,3 +648,80 @@ func TestLogs(t *testing.T) {
 func retryIn(l map[string]any) time.Duration {
 	return time.Duration(math.Round(l["retry_in_ms"].(float64)*1000)) * time.Microsecond
 }
+
+// Reload loads at once for a key the set lacks, at most once per
+// MissInterval, and never for keys that do not refresh.
+func TestReload(t *testing.T) {
+	v1, v2, v3 := setOf("kgOne"), setOf("kgTwo"), setOf("kgThree")
+	sets := []*apikey.Set{v1, v2, v3}
+	load := func(_ context.Context, call int) (keycache.Snapshot, error) {
+		return keycache.Snapshot{Set: sets[min(call, len(sets))-1], Source: "test"}, nil
+	}
+	f := newFixture(keycache.Options{Refresh: time.Hour, MissInterval: 30 * time.Second}, load)
+	if f.keys(t) != v1 {
+		t.Fatal("first load")
+	}
+	if got := f.cache.Reload(context.Background()); got != v2 {
+		t.Fatalf("Reload = %v, want the newly loaded set", got)
+	}
+	if f.keys(t) != v2 {
+		t.Error("Keys does not serve what Reload loaded")
+	}
+	f.clk.Advance(29 * time.Second)
+	if got := f.cache.Reload(context.Background()); got != nil {
+		t.Error("a second Reload within MissInterval loaded")
+	}
+	f.wantCalls(t, 2, "after a Reload within MissInterval")
+	f.clk.Advance(time.Second)
+	if got := f.cache.Reload(context.Background()); got != v3 {
+		t.Errorf("Reload after MissInterval = %v, want the next set", got)
+	}
+	f.wantCalls(t, 3, "after MissInterval")
+
+	static := newFixture(keycache.Options{}, ok(v1)) // Refresh 0: keys from the environment
+	static.keys(t)
+	if static.cache.Reload(context.Background()) != nil {
+		t.Error("Reload loaded keys that never refresh")
+	}
+	static.wantCalls(t, 1, "Reload with Refresh 0")
+}
+
+// A failed Reload keeps the set in force and answers nil; one while
+// another load runs does not wait for it.
+func TestReloadFailureAndConcurrency(t *testing.T) {
+	good := setOf(secretKey)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var block atomic.Bool
+	f := newFixture(keycache.Options{Refresh: time.Hour, MissInterval: time.Second}, func(ctx context.Context, call int) (keycache.Snapshot, error) {
+		switch {
+		case call == 2:
+			return failing(ctx, call)
+		case block.Load():
+			close(entered)
+			<-release
+		}
+		return ok(good)(ctx, call)
+	})
+	f.keys(t)
+	if f.cache.Reload(context.Background()) != nil {
+		t.Error("a failed Reload returned a set")
+	}
+	if f.keys(t) != good {
+		t.Error("a failed Reload dropped the set in force")
+	}
+	f.clk.Advance(59 * time.Minute)
+	f.keys(t)
+	f.wantCalls(t, 2, "before the hour: a failed Reload must not bring the next refresh forward")
+	block.Store(true)
+	f.clk.Advance(time.Hour) // the next Keys refreshes, and blocks in the source
+	done := make(chan struct{})
+	go func() { f.cache.Keys(context.Background()); close(done) }()
+	<-entered
+	f.clk.Advance(time.Second)
+	if f.cache.Reload(context.Background()) != nil {
+		t.Error("Reload during a running load loaded or waited")
+	}
+	close(release)
+	<-done
+	f.wantCalls(t, 3, "in the end")
+}
