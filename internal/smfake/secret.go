@@ -26,9 +26,9 @@ type secret struct {
 }
 
 type version struct {
-	id  string
-	str *string
-	bin []byte // neither str nor bin: the value-less AWSPENDING of a rotation
+	id      string
+	str     *string
+	bin     []byte   // neither str nor bin: the value-less AWSPENDING of a rotation
 	stages  []string // in the order they were attached
 	created time.Time
 	// lastAccessed is a day, as the real service reports it.
