@@ -139,3 +139,24 @@ func TestSingleKeyInRotationGrace(t *testing.T) {
 		}
 	})
 }
+
+// A client a put-secret-value dropped keeps its old key for the grace
+// period; `keys revoke` still finds it there and cuts it off.
+func TestRevokeDroppedClientInGrace(t *testing.T) {
+	v1 := `{"api_keys":{"alice":"` + keyA + `","bob":"` + keyB + `"}}`
+	v2 := `{"api_keys":{"alice":"` + keyC + `"}}`
+	tl := newTool(t, v1)
+	rotateTo(t, tl, v2)
+	if !accepts(tl.keys(t), keyB, now) {
+		t.Fatal("before the revoke bob's old key should work in its grace")
+	}
+	r := tl.run(t, "keys", "revoke", "bob")
+	wantCode(t, r, keyadmin.ExitOK, `revoked "bob.previous"`)
+	set := tl.keys(t)
+	if accepts(set, keyB, now) || !accepts(set, keyA, now) || !accepts(set, keyC, now) {
+		t.Error("want bob's old key rejected, alice's old and new keys accepted")
+	}
+	if r := tl.run(t, "keys", "revoke", "carol"); r.code != keyadmin.ExitError || !strings.Contains(r.stderr, `no entry "carol"`) {
+		t.Errorf("revoking an unknown client: exit %d, %s", r.code, r.stderr)
+	}
+}

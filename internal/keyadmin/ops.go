@@ -104,13 +104,20 @@ func (a *Admin) Revoke(ctx context.Context, name string) (Revoked, error) {
 	}
 	var removed []string
 	w, err := a.change(ctx, func(doc apikey.Document, now time.Time) (apikey.Document, error) {
-		if _, ok := doc.Entry(name); !ok {
+		// A client a put-secret-value dropped may still hold a key in a
+		// rotation's grace period: carried over, it is revoked here too.
+		_, ok := doc.Entry(name)
+		old := previousNames(doc, name)
+		if !ok && len(old) == 0 {
 			return doc, a.noEntry(doc, name)
 		}
 		if doc.Format != apikey.FormatKeySet {
 			return doc, fmt.Errorf("%w: %q is the only key of secret %q: add another client first (`keygate keys add NAME --convert`), or delete the secret", ErrLastKey, name, a.SecretID)
 		}
-		removed = append([]string{name}, previousNames(doc, name)...)
+		if ok {
+			removed = []string{name}
+		}
+		removed = append(removed, old...)
 		for _, n := range removed {
 			delete(doc.Keys, n)
 		}
