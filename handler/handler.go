@@ -19,8 +19,8 @@ import (
 type Keys interface {
 	Keys(ctx context.Context) (*apikey.Set, error)
 	// Reload is asked when a presented key is not in the set: it may load
-	// the set again at once (a key rotated in moments ago) and return it,
-	// or return nil.
+	// the set again at once (a key rotated in moments ago) and returns the
+	// set to look in again, or nil.
 	Reload(ctx context.Context) *apikey.Set
 }
 

@@ -155,29 +155,32 @@ func (c *Cache) Keys(ctx context.Context) (*apikey.Set, error) {
 	return st.set, nil
 }
 
-// Reload loads now because a caller presented a key the set does not hold:
-// a client handed a newly rotated key before this environment's next
-// refresh is then let in at once, not after up to Refresh. At most one such
-// load per MissInterval (keys a caller makes up cost the store little), none
-// while another load runs, none when keys never refresh. It returns the set
-// to match against again, or nil when it did not load.
+// Reload is for a caller that presented a key the set does not hold: a
+// client handed a newly rotated key before this environment's next refresh
+// is then let in at once, not after up to Refresh. It loads now, at most
+// once per MissInterval (keys a caller makes up cost the store little);
+// while another load runs it waits for that one and uses its result, so
+// callers arriving together with the new key all see it. A failed load
+// keeps the refresh schedule as it was. It returns the set to match
+// against again; nil when keys never refresh.
 func (c *Cache) Reload(ctx context.Context) *apikey.Set {
+	if c.opt.Refresh <= 0 {
+		return nil
+	}
 	now := c.opt.Now().UnixNano()
 	next := c.nextMiss.Load()
-	if c.opt.Refresh <= 0 || now < next || !c.nextMiss.CompareAndSwap(next, now+int64(c.opt.MissInterval)) || !c.loading.TryLock() {
-		return nil
-	}
+	turn := now >= next && c.nextMiss.CompareAndSwap(next, now+int64(c.opt.MissInterval))
 	before := c.cur.Load()
-	err := c.load(context.WithoutCancel(ctx))
-	if err != nil {
-		// Made-up keys must not put a store outage's retries on the
-		// callers with right keys: the refresh schedule stays as it was.
-		c.cur.Store(before)
+	c.loading.Lock()
+	// A load that finished while this one waited has read the store now.
+	if turn && c.cur.Load() == before {
+		if c.load(context.WithoutCancel(ctx)) != nil {
+			// Made-up keys must not put a store outage's retries on the
+			// callers with right keys: the schedule stays as it was.
+			c.cur.Store(before)
+		}
 	}
 	c.loading.Unlock()
-	if err != nil {
-		return nil
-	}
 	return c.cur.Load().set
 }
 

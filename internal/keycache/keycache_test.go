@@ -668,8 +668,8 @@ func TestReload(t *testing.T) {
 		t.Error("Keys does not serve what Reload loaded")
 	}
 	f.clk.Advance(29 * time.Second)
-	if got := f.cache.Reload(context.Background()); got != nil {
-		t.Error("a second Reload within MissInterval loaded")
+	if got := f.cache.Reload(context.Background()); got != v2 {
+		t.Error("a second Reload within MissInterval did not answer the set in force")
 	}
 	f.wantCalls(t, 2, "after a Reload within MissInterval")
 	f.clk.Advance(time.Second)
@@ -681,47 +681,56 @@ func TestReload(t *testing.T) {
 	static := newFixture(keycache.Options{}, ok(v1)) // Refresh 0: keys from the environment
 	static.keys(t)
 	if static.cache.Reload(context.Background()) != nil {
-		t.Error("Reload loaded keys that never refresh")
+		t.Error("Reload answered for keys that never refresh")
 	}
 	static.wantCalls(t, 1, "Reload with Refresh 0")
 }
 
-// A failed Reload keeps the set in force and answers nil; one while
-// another load runs does not wait for it.
+// A failed Reload keeps the set in force and the refresh schedule. A
+// Reload while another load runs waits for it and answers its result, so
+// callers arriving together with a new key all get the new set.
 func TestReloadFailureAndConcurrency(t *testing.T) {
-	good := setOf(secretKey)
+	good, fresh := setOf(secretKey), setOf("kgFresh")
 	entered, release := make(chan struct{}), make(chan struct{})
 	var block atomic.Bool
-	f := newFixture(keycache.Options{Refresh: time.Hour, MissInterval: time.Second}, func(ctx context.Context, call int) (keycache.Snapshot, error) {
+	f := newFixture(keycache.Options{Refresh: time.Hour, MissInterval: time.Minute}, func(ctx context.Context, call int) (keycache.Snapshot, error) {
 		switch {
 		case call == 2:
 			return failing(ctx, call)
 		case block.Load():
 			close(entered)
 			<-release
+			return ok(fresh)(ctx, call)
 		}
 		return ok(good)(ctx, call)
 	})
 	f.keys(t)
-	if f.cache.Reload(context.Background()) != nil {
-		t.Error("a failed Reload returned a set")
-	}
-	if f.keys(t) != good {
-		t.Error("a failed Reload dropped the set in force")
+	if got := f.cache.Reload(context.Background()); got != good {
+		t.Error("a failed Reload did not answer the set in force")
 	}
 	f.clk.Advance(59 * time.Minute)
 	f.keys(t)
 	f.wantCalls(t, 2, "before the hour: a failed Reload must not bring the next refresh forward")
+
 	block.Store(true)
-	f.clk.Advance(time.Hour) // the next Keys refreshes, and blocks in the source
-	done := make(chan struct{})
-	go func() { f.cache.Keys(context.Background()); close(done) }()
+	f.clk.Advance(time.Minute) // the next Keys refreshes, and blocks in the source
+	go f.cache.Keys(context.Background())
 	<-entered
-	f.clk.Advance(time.Second)
-	if f.cache.Reload(context.Background()) != nil {
-		t.Error("Reload during a running load loaded or waited")
+	got := make(chan *apikey.Set, 2)
+	for range 2 { // one may load after the running load, the other waits only
+		go func() { got <- f.cache.Reload(context.Background()) }()
 	}
+	select {
+	case s := <-got:
+		t.Fatalf("Reload answered %v while a load ran, want it to wait", s)
+	case <-time.After(50 * time.Millisecond):
+	}
+	f.wantCalls(t, 3, "while the refresh runs")
 	close(release)
-	<-done
-	f.wantCalls(t, 3, "in the end")
+	for range 2 {
+		if s := <-got; s != fresh {
+			t.Errorf("Reload answered %v, want the set the running load brought", s)
+		}
+	}
+	f.wantCalls(t, 3, "the refresh only: it read the store while the Reloads waited")
 }
