@@ -133,6 +133,9 @@ type Written struct {
 	// Carried: the AWSPREVIOUS keys kept for the rest of a rotation's
 	// grace period (see carryGrace).
 	Carried Carried
+	// Pruned: old keys (NAME.previous, NAME.previous.N) whose grace had
+	// ended, dropped from the new version.
+	Pruned []string
 }
 
 // change applies edit to the current document and writes the result. A
@@ -168,6 +171,7 @@ func (a *Admin) change(ctx context.Context, edit func(doc apikey.Document, now t
 			return Written{}, err
 		}
 	}
+	pruned := pruneExpired(next, a.now())
 	value, err := next.Marshal()
 	if err != nil {
 		return Written{}, fmt.Errorf("the changed key set would be rejected by the function, nothing written: %w", err)
@@ -188,7 +192,7 @@ func (a *Admin) change(ctx context.Context, edit func(doc apikey.Document, now t
 	if err != nil {
 		return Written{}, a.explain(err)
 	}
-	w := Written{VersionID: deref(out.VersionId), PreviousVersionID: cur.versionID}
+	w := Written{VersionID: deref(out.VersionId), PreviousVersionID: cur.versionID, Pruned: pruned}
 	for _, n := range carried.Entries {
 		if _, kept := next.Keys[n]; kept {
 			w.Carried.Entries = append(w.Carried.Entries, n)

@@ -84,7 +84,8 @@ function's KEY_GRACE; the old version stays (unlabelled) for a rollback.
 Within KEY_GRACE after a rotation, the old keys its AWSPREVIOUS version
 holds are kept in the new version as NAME.previous (or NAME.previous.2, …)
 until that grace ends: a change never cuts them short, and revoke removes
-them with NAME.
+them with NAME. Old keys (NAME.previous, NAME.previous.N) whose grace has
+ended are dropped by the next change.
 Flags go after the subcommand: keygate keys add NAME --store-key.
 
 Exit status: 0 done, 1 the operation failed, 2 usage error.
@@ -400,11 +401,14 @@ func runRotate(ctx context.Context, a *Admin, opt options, env Env) error {
 }
 
 // reportCarried tells the operator which old keys a change kept for the
-// rest of a rotation's grace period.
+// rest of a rotation's grace period, and which it dropped as expired.
 func reportCarried(env Env, w Written) {
 	if len(w.Carried.Entries) > 0 {
 		fmt.Fprintf(env.Stderr, "A rotation's grace period is running: the old keys of its previous version keep working until %s, as %s.\n",
 			stamp(w.Carried.Until), quoteAll(w.Carried.Entries))
+	}
+	if len(w.Pruned) > 0 {
+		fmt.Fprintf(env.Stderr, "Dropped %s: old keys whose grace had ended.\n", quoteAll(w.Pruned))
 	}
 }
 

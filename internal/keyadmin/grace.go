@@ -88,6 +88,28 @@ func (a *Admin) carryGrace(ctx context.Context, doc apikey.Document, cur current
 	return doc, c, nil
 }
 
+// pruneExpired drops the old keys whose grace has ended (NAME.previous and
+// NAME.previous.N entries past their expiry) from doc, and names them: they
+// can never work again, and changes inside grace periods would otherwise
+// pile them up. A client's own entry stays, listed as expired, until it is
+// revoked; and nothing is dropped that would leave doc empty.
+func pruneExpired(doc apikey.Document, now time.Time) []string {
+	var gone []string
+	for n, e := range doc.Keys {
+		if baseName(n) != n && e.Expired(now) {
+			gone = append(gone, n)
+		}
+	}
+	if len(gone) == len(doc.Keys) {
+		return nil
+	}
+	for _, n := range gone {
+		delete(doc.Keys, n)
+	}
+	slices.Sort(gone)
+	return gone
+}
+
 // entryNames lists a document's entries; a single-key document has one,
 // named "default".
 func entryNames(doc apikey.Document) []string {

@@ -160,3 +160,22 @@ func TestRevokeDroppedClientInGrace(t *testing.T) {
 		t.Errorf("revoking an unknown client: exit %d, %s", r.code, r.stderr)
 	}
 }
+
+// A change drops old keys whose grace has ended, and only those: an
+// expired client entry stays listed until it is revoked.
+func TestChangePrunesExpiredOldKeys(t *testing.T) {
+	past, future := stamp(now.Add(-time.Hour)), stamp(now.Add(time.Hour))
+	secret := `{"api_keys":{` +
+		`"alice":"` + keyA + `",` +
+		`"alice.previous":{"sha256":"` + hashC + `","expires":"` + past + `"},` +
+		`"bob.previous.2":{"key":"` + keyB + `","expires":"` + past + `"},` +
+		`"carol.previous":{"key":"` + keyD + `","expires":"` + future + `"},` +
+		`"x.previousness":{"key":"` + keyE + `","expires":"` + past + `"}}}`
+	tl := newTool(t, secret)
+	r := tl.run(t, "keys", "add", "dave")
+	wantCode(t, r, keyadmin.ExitOK, `Dropped "alice.previous" and "bob.previous.2"`)
+	checkQuiet(t, r, strings.TrimSpace(r.stdout), secret)
+	if got := strings.Join(tl.current(t).Names(), " "); got != "alice carol.previous dave x.previousness" {
+		t.Errorf("entries %q, want the expired old keys gone and the rest kept", got)
+	}
+}
