@@ -18,7 +18,7 @@ import (
 // the handler answers 503: it never authorizes without a set.
 type Keys interface {
 	Keys(ctx context.Context) (*apikey.Set, error)
-	// Reload is asked when a presented key is not in the set: it may load
+	// Reload is asked when a presented key does not authorize: it may load
 	// the set again at once (a key rotated in moments ago) and returns the
 	// set to look in again, or nil.
 	Reload(ctx context.Context) *apikey.Set
@@ -91,8 +91,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (status int, out
 	}
 	now := h.now()
 	entry, res := set.Match(key, now)
-	if res == apikey.Invalid {
-		// Perhaps a key rotated in since the last load: look once more.
+	if res != apikey.OK {
+		// Perhaps the key was rotated in, or its expiry moved, since the
+		// last load: look once more. Expired and unknown keys take the
+		// same path, so the time of a 401 does not tell them apart.
 		if fresh := h.keys.Reload(r.Context()); fresh != nil {
 			entry, res = fresh.Match(key, now)
 		}

@@ -452,9 +452,10 @@ func TestNewDefaults(t *testing.T) {
 	}
 }
 
-// A key the set lacks makes the handler ask for a reload once and match
-// again: a key rotated in since the last load works at once. Only an
-// unknown key asks; a right, expired, missing or ambiguous one does not.
+// A key that does not authorize makes the handler ask for a reload once and
+// match again: a key rotated in (or an expiry moved) since the last load
+// works at once. Unknown and expired keys ask alike; a right, missing or
+// ambiguous one does not.
 func TestReloadOnUnknownKey(t *testing.T) {
 	rotated := apikey.NewSet([]apikey.Entry{{Client: "alice", Digest: apikey.Digest(wrongKey)}})
 	tests := []struct {
@@ -469,7 +470,8 @@ func TestReloadOnUnknownKey(t *testing.T) {
 		{"unknown key, not in the store either", [][2]string{key(wrongKey)}, testSet(), 401, "invalid", 1},
 		{"unknown key, no reload", [][2]string{key(wrongKey)}, nil, 401, "invalid", 1},
 		{"right key", [][2]string{key(rightKey)}, rotated, 200, "authorized", 0},
-		{"expired key", [][2]string{key(expiredKey)}, rotated, 401, "expired", 0},
+		{"expired key", [][2]string{key(expiredKey)}, testSet(), 401, "expired", 1},
+		{"expired key, extended in the store", [][2]string{key(expiredKey)}, apikey.NewSet([]apikey.Entry{{Client: "old-bob", Digest: apikey.Digest(expiredKey)}}), 200, "authorized", 1},
 		{"no key", nil, rotated, 401, "missing", 0},
 		{"two keys", [][2]string{key(wrongKey), key(wrongKey)}, rotated, 401, "ambiguous", 0},
 	}
