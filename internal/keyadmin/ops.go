@@ -39,12 +39,8 @@ func (a *Admin) List(ctx context.Context) (Listing, error) {
 		return Listing{}, err
 	}
 	l := Listing{SecretID: a.SecretID, VersionID: cur.versionID, Format: cur.doc.Format.String(), Created: cur.created}
-	names := []string{apikey.DefaultClient}
-	if cur.doc.Format == apikey.FormatKeySet {
-		names = cur.doc.Names()
-	}
 	now := a.now()
-	for _, n := range names {
+	for _, n := range entryNames(cur.doc) {
 		e, _ := cur.doc.Entry(n)
 		l.Entries = append(l.Entries, Listed{Name: n, Kind: e.Kind(), Created: cur.created, Expires: e.Expires, Expired: e.Expired(now),
 			Short: e.Key != "" && len(e.Key) < apikey.MinKeyLength})
