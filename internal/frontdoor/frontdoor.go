@@ -11,7 +11,6 @@ package frontdoor
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 
@@ -64,12 +63,7 @@ func (a *Adapter) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		ctx = handler.WithRequestID(ctx, lc.AwsRequestID)
 	}
-	// detect does not validate the JSON: the decode in invoke does, once.
-	return a.invoke(ctx, payload, detect(payload))
-}
-
-// invoke serves an event of the kind detect or Detect found.
-func (a *Adapter) invoke(ctx context.Context, payload []byte, kind Kind) ([]byte, error) {
+	kind := Detect(payload)
 	var (
 		resp any
 		err  error
@@ -83,10 +77,6 @@ func (a *Adapter) invoke(ctx context.Context, payload []byte, kind Kind) ([]byte
 		resp, err = a.albTarget(ctx, payload)
 	default:
 		err = errUnknownEvent
-	}
-	if err == errNotJSON {
-		// What Detect, which validates first, would have said.
-		kind, resp, err = Unknown, nil, errUnknownEvent
 	}
 	if err != nil {
 		a.log.LogAttrs(ctx, slog.LevelWarn, "bad event",
@@ -104,7 +94,7 @@ func (a *Adapter) invoke(ctx context.Context, payload []byte, kind Kind) ([]byte
 func (a *Adapter) rest(ctx context.Context, payload []byte) (any, error) {
 	var ev events.APIGatewayProxyRequest
 	if err := json.Unmarshal(payload, &ev); err != nil {
-		return nil, decodeError(err)
+		return nil, errDecode
 	}
 	if err := checkRequestLine(ev.HTTPMethod, ev.Path, ev.RequestContext.DomainName, ""); err != nil {
 		return nil, err
@@ -122,7 +112,7 @@ func (a *Adapter) rest(ctx context.Context, payload []byte) (any, error) {
 func (a *Adapter) httpV2(ctx context.Context, payload []byte) (any, error) {
 	var ev events.APIGatewayV2HTTPRequest
 	if err := json.Unmarshal(payload, &ev); err != nil {
-		return nil, decodeError(err)
+		return nil, errDecode
 	}
 	path := ev.RawPath
 	if path == "" {
@@ -144,7 +134,7 @@ func (a *Adapter) httpV2(ctx context.Context, payload []byte) (any, error) {
 func (a *Adapter) albTarget(ctx context.Context, payload []byte) (any, error) {
 	var ev events.ALBTargetGroupRequest
 	if err := json.Unmarshal(payload, &ev); err != nil {
-		return nil, decodeError(err)
+		return nil, errDecode
 	}
 	// The proxy builds the URL from headers["host"], even when the event
 	// carries multiValueHeaders: check that very string.
@@ -196,17 +186,4 @@ func multiHeaders(h map[string]string) map[string][]string {
 		out[k] = []string{v}
 	}
 	return out
-}
-
-// errNotJSON is not logged: Invoke turns it into errUnknownEvent.
-var errNotJSON = errors.New("event is not JSON")
-
-// decodeError tells invalid JSON (checked by json.Unmarshal before it
-// decodes anything) from JSON of the wrong shape.
-func decodeError(err error) error {
-	var syntax *json.SyntaxError
-	if errors.As(err, &syntax) {
-		return errNotJSON
-	}
-	return errDecode
 }

@@ -11,23 +11,22 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	samples "github.com/keygate/keygate/events"
 	"github.com/keygate/keygate/handler"
 	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/frontdoor"
-	"github.com/keygate/keygate/internal/samcheck"
 )
 
 const (
 	// The keys the sample events in events/ carry.
-	rightKey = samcheck.RightKey
-	wrongKey = samcheck.WrongKey
+	rightKey = samples.RightKey
+	wrongKey = samples.WrongKey
 
 	restDomain = "abc123.execute-api.us-east-1.amazonaws.com"
 	urlDomain  = "xyz789.lambda-url.us-east-1.on.aws"
@@ -569,32 +568,20 @@ func TestRESTHeadersInBothMaps(t *testing.T) {
 
 // TestEventFiles runs every sample event in events/ through the adapter:
 // each is detected as the door its name says, answered in that door's
-// shape, with the status samcheck.Expected gives it.
+// shape, with the status and logged outcome events/expected.json gives it.
 func TestEventFiles(t *testing.T) {
-	root, err := samcheck.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := samcheck.EventFiles(root)
+	evs, err := samples.All()
 	if err != nil {
 		t.Fatal(err)
 	}
 	doors := map[string]frontdoor.Kind{"rest": frontdoor.REST, "httpapi": frontdoor.HTTPAPI, "functionurl": frontdoor.FunctionURL, "alb": frontdoor.ALB}
 	seen := map[frontdoor.Kind]bool{}
-	for _, path := range files {
-		name := filepath.Base(path)
-		t.Run(name, func(t *testing.T) {
-			p, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("reading the event: %v", err)
-			}
-			want, ok := samcheck.Expected[name]
+	for _, ev := range evs {
+		t.Run(ev.Name, func(t *testing.T) {
+			p, want := ev.Payload, ev.Want
+			kind, ok := doors[ev.Door]
 			if !ok {
-				t.Fatalf("samcheck.Expected has no status for %s", name)
-			}
-			kind, ok := doors[strings.SplitN(name, "-", 2)[0]]
-			if !ok {
-				t.Fatalf("%s does not start with a door name", name)
+				t.Fatalf("%s does not start with a door name", ev.Name)
 			}
 			if got := frontdoor.Detect(p); got != kind {
 				t.Fatalf("Detect = %s, want %s", got, kind)
@@ -603,14 +590,14 @@ func TestEventFiles(t *testing.T) {
 			var mv struct{ MultiValueHeaders map[string][]string }
 			json.Unmarshal(p, &mv)
 			albMulti := kind == frontdoor.ALB && mv.MultiValueHeaders != nil
-			if albMulti != strings.HasPrefix(name, "alb-multivalue-") {
+			if albMulti != strings.HasPrefix(ev.Name, "alb-multivalue-") {
 				t.Errorf("multi-value headers %v, but the name says otherwise", albMulti)
 			}
 			f := newFixture()
 			out, printed := f.invoke(t, p)
 			a := decode(t, kind, albMulti, out)
-			if a.status != want {
-				t.Fatalf("status %d %q, want %d", a.status, a.body, want)
+			if a.status != want.Status {
+				t.Fatalf("status %d %q, want %d", a.status, a.body, want.Status)
 			}
 			for k, v := range handler.SecurityHeaders {
 				if got := a.headers.Get(k); got != v {
@@ -621,8 +608,8 @@ func TestEventFiles(t *testing.T) {
 				t.Errorf("printed outside the logger: %q", printed)
 			}
 			line := lastLine(t, f.logs.String())
-			if line["request_id"] != "lambda-req-42" || line["status"] != float64(want) {
-				t.Errorf("log line %v, want request_id lambda-req-42 and status %d", line, want)
+			if line["request_id"] != "lambda-req-42" || line["status"] != float64(want.Status) || line["outcome"] != want.Outcome {
+				t.Errorf("log line %v, want request_id lambda-req-42, status %d, outcome %s", line, want.Status, want.Outcome)
 			}
 			assertNoKey(t, string(out)+f.logs.String())
 		})

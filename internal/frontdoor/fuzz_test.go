@@ -47,7 +47,6 @@ import (
 	"maps"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -55,21 +54,20 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	samples "github.com/keygate/keygate/events"
 	"github.com/keygate/keygate/handler"
 	"github.com/keygate/keygate/internal/frontdoor"
 	"github.com/keygate/keygate/internal/keycache"
 	"github.com/keygate/keygate/internal/keysource"
-	"github.com/keygate/keygate/internal/rie"
-	"github.com/keygate/keygate/internal/samcheck"
 )
 
 const (
 	// fuzzRightKey is the key the files in events/ carry (events/env.json).
-	fuzzRightKey = samcheck.RightKey
+	fuzzRightKey = samples.RightKey
 	// fuzzExpiredKey is configured but expired at fuzzNow.
 	fuzzExpiredKey = "kgFuzzExpiredKey7a1c93e05d2b4f68"
 	// fuzzWrongKey is the wrong key of events/.
-	fuzzWrongKey = samcheck.WrongKey
+	fuzzWrongKey = samples.WrongKey
 )
 
 var (
@@ -150,21 +148,13 @@ func FuzzInvoke(f *testing.F) {
 // fuzzEvents reads every event file in events/, the real shapes the
 // template's front doors send.
 func fuzzEvents(f *testing.F) map[string][]byte {
-	root, err := rie.RepoRoot()
-	if err != nil {
-		f.Fatal(err)
-	}
-	paths, err := samcheck.EventFiles(root)
+	evs, err := samples.All()
 	if err != nil {
 		f.Fatalf("the fuzz target seeds with the sample events: %v", err)
 	}
-	out := make(map[string][]byte, len(paths))
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatalf("reading a seed event: %v", err)
-		}
-		out[filepath.Base(p)] = b
+	out := make(map[string][]byte, len(evs))
+	for _, ev := range evs {
+		out[ev.Name] = ev.Payload
 	}
 	return out
 }

@@ -1,0 +1,408 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	lambdaevents "github.com/aws/aws-lambda-go/events"
+)
+
+// Front doors, as the event files name them.
+const (
+	doorREST        = "rest"
+	doorHTTPAPI     = "httpapi"
+	doorFunctionURL = "functionurl"
+	doorALB         = "alb"
+)
+
+// Cases every door has, and the ones REST and HTTP API events add.
+var (
+	casesEveryDoor = []string{"valid-key", "wrong-key", "no-key"}
+	casesAPIs      = []string{"key-in-query", "key-in-authorization", "two-keys", "uppercase-header", "unknown-path", "post-root", "unknown-path-no-key"}
+)
+
+func all(t *testing.T) []Event {
+	t.Helper()
+	evs, err := All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
+
+// multiValue: an ALB event of a target group with multi-value headers
+// enabled (events/alb-multivalue-<case>.json).
+func multiValue(ev Event) bool {
+	return ev.Door == doorALB && strings.HasPrefix(ev.Name, "alb-multivalue-")
+}
+
+func doc(t *testing.T, ev Event) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(ev.Payload, &m); err != nil {
+		t.Fatalf("%s is not a JSON object: %v", ev.Name, err)
+	}
+	return m
+}
+
+func readFile(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatalf("reading %s: %v", name, err)
+	}
+	return string(b)
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Every event decodes into its aws-lambda-go type with no unknown field,
+// and re-encodes with every field that carries a value intact.
+func TestEventsDecodeAndReencode(t *testing.T) {
+	for _, ev := range all(t) {
+		t.Run(ev.Name, func(t *testing.T) {
+			var v any
+			switch ev.Door {
+			case doorREST:
+				v = &lambdaevents.APIGatewayProxyRequest{}
+			case doorHTTPAPI, doorFunctionURL:
+				v = &lambdaevents.APIGatewayV2HTTPRequest{}
+			case doorALB:
+				v = &lambdaevents.ALBTargetGroupRequest{}
+			}
+			dec := json.NewDecoder(bytes.NewReader(ev.Payload))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(v); err != nil {
+				t.Fatalf("does not decode as %T: %v", v, err)
+			}
+			out, err := json.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var re map[string]any
+			if err := json.Unmarshal(out, &re); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range kept("", doc(t, ev), re) {
+				t.Error(p)
+			}
+		})
+	}
+}
+
+// kept lists the fields of orig that carry a value and are not in re with
+// that value. A null, "", false, 0, {} or [] carries none: Go's omitempty
+// may drop it.
+func kept(path string, orig, re any) []string {
+	if empty(orig) {
+		return nil
+	}
+	switch o := orig.(type) {
+	case map[string]any:
+		r, ok := re.(map[string]any)
+		if !ok {
+			return []string{fmt.Sprintf("%s is lost in the round trip", path)}
+		}
+		var problems []string
+		for _, k := range keys(o) {
+			if empty(o[k]) {
+				continue
+			}
+			if _, ok := r[k]; !ok {
+				problems = append(problems, fmt.Sprintf("%s.%s is lost in the round trip", path, k))
+				continue
+			}
+			problems = append(problems, kept(path+"."+k, o[k], r[k])...)
+		}
+		return problems
+	case []any:
+		r, ok := re.([]any)
+		if !ok || len(r) != len(o) {
+			return []string{fmt.Sprintf("%s changes in the round trip: %v → %v", path, orig, re)}
+		}
+		var problems []string
+		for i := range o {
+			problems = append(problems, kept(fmt.Sprintf("%s[%d]", path, i), o[i], r[i])...)
+		}
+		return problems
+	}
+	if !reflect.DeepEqual(orig, re) {
+		return []string{fmt.Sprintf("%s changes in the round trip: %v → %v", path, orig, re)}
+	}
+	return nil
+}
+
+func empty(v any) bool {
+	switch v := v.(type) {
+	case nil:
+		return true
+	case string:
+		return v == ""
+	case bool:
+		return !v
+	case float64:
+		return v == 0
+	case map[string]any:
+		return len(v) == 0
+	case []any:
+		return len(v) == 0
+	}
+	return false
+}
+
+// request is what an event asks for.
+type request struct {
+	method, path string
+	keys         []string // every x-api-key value, repeated headers apart
+	host         string
+}
+
+func (ev Event) request(t *testing.T) request {
+	t.Helper()
+	var r request
+	var hdr map[string]string
+	var mhdr map[string][]string
+	switch ev.Door {
+	case doorREST:
+		var e lambdaevents.APIGatewayProxyRequest
+		decode(t, ev, &e)
+		r.method, r.path, hdr, mhdr = e.HTTPMethod, e.Path, e.Headers, e.MultiValueHeaders
+	case doorHTTPAPI, doorFunctionURL:
+		var e lambdaevents.APIGatewayV2HTTPRequest
+		decode(t, ev, &e)
+		r.method, r.path, hdr = e.RequestContext.HTTP.Method, e.RawPath, e.Headers
+	case doorALB:
+		var e lambdaevents.ALBTargetGroupRequest
+		decode(t, ev, &e)
+		r.method, r.path, hdr, mhdr = e.HTTPMethod, e.Path, e.Headers, e.MultiValueHeaders
+	}
+	h := http.Header{}
+	for k, v := range hdr {
+		h.Set(k, v)
+	}
+	if len(mhdr) > 0 { // the one API Gateway and ALB keep repeats in
+		h = http.Header{}
+		for k, vs := range mhdr {
+			for _, v := range vs {
+				h.Add(k, v)
+			}
+		}
+	}
+	r.keys = h.Values("X-Api-Key")
+	r.host = h.Get("Host")
+	return r
+}
+
+func decode(t *testing.T, ev Event, v any) {
+	t.Helper()
+	if err := json.Unmarshal(ev.Payload, v); err != nil {
+		t.Fatalf("%s: %v", ev.Name, err)
+	}
+}
+
+// status is what keygate must answer to r, from the request alone.
+func (r request) status() int {
+	switch {
+	case len(r.keys) != 1 || r.keys[0] != RightKey:
+		return http.StatusUnauthorized
+	case r.path != "/":
+		return http.StatusNotFound
+	case r.method != http.MethodGet && r.method != http.MethodHead:
+		return http.StatusMethodNotAllowed
+	}
+	return http.StatusOK
+}
+
+// Every entry of expected.json agrees with what its event asks for (an
+// oracle written from the requirements, independent of the function), and
+// every door has the cases users look for.
+func TestExpectedAgreesWithContent(t *testing.T) {
+	files := map[string]bool{}
+	for _, ev := range all(t) {
+		files[ev.Name] = true
+		if implied := ev.request(t).status(); implied != ev.Want.Status {
+			t.Errorf("%s: expected.json says %d, the event asks for %d", ev.Name, ev.Want.Status, implied)
+		}
+	}
+	for _, door := range []string{doorREST, doorHTTPAPI, doorFunctionURL, doorALB} {
+		cases := casesEveryDoor
+		if door == doorREST || door == doorHTTPAPI {
+			cases = append(append([]string{}, casesEveryDoor...), casesAPIs...)
+		}
+		for _, c := range cases {
+			if !files[door+"-"+c+".json"] {
+				t.Errorf("events/%s-%s.json is missing", door, c)
+			}
+		}
+	}
+}
+
+// The events are consistent as the front doors send them: the same method
+// and path in every place that repeats them, API Gateway's two header maps
+// in step, the route SAM deploys, a host of the door's own domain, and no
+// key but the two fixtures.
+func TestEventsAreConsistent(t *testing.T) {
+	fnURLHost := regexp.MustCompile(`^([a-z0-9]{32})\.lambda-url\.[a-z0-9-]+\.on\.aws$`)
+	apiHost := regexp.MustCompile(`^([a-z0-9]{10})\.execute-api\.[a-z0-9-]+\.amazonaws\.com$`)
+	for _, ev := range all(t) {
+		t.Run(ev.Name, func(t *testing.T) {
+			r := ev.request(t)
+			for _, v := range r.keys {
+				for _, k := range strings.Split(v, ",") { // payload 2.0 joins repeats
+					if k != RightKey && k != WrongKey {
+						t.Errorf("x-api-key %q is neither fixture key", k)
+					}
+				}
+			}
+			if elsewhere := keysOutsideHeader(t, ev); elsewhere != strings.Contains(ev.Name, "key-in-") {
+				t.Errorf("a fixture key outside the x-api-key header: %v; only the key-in-* events have one", elsewhere)
+			}
+			switch ev.Door {
+			case doorREST:
+				checkREST(t, ev, r, apiHost)
+			case doorHTTPAPI, doorFunctionURL:
+				checkV2(t, ev, r, apiHost, fnURLHost)
+			case doorALB:
+				var e lambdaevents.ALBTargetGroupRequest
+				decode(t, ev, &e)
+				if e.RequestContext.ELB.TargetGroupArn == "" {
+					t.Errorf("no requestContext.elb.targetGroupArn")
+				}
+				if (len(e.Headers) > 0) == multiValue(ev) || (len(e.MultiValueHeaders) > 0) != multiValue(ev) {
+					t.Errorf("an ALB sends headers or multiValueHeaders (multi-value %v), not both", multiValue(ev))
+				}
+			}
+		})
+	}
+}
+
+// keysOutsideHeader reports whether a fixture key appears in ev anywhere
+// but an x-api-key header.
+func keysOutsideHeader(t *testing.T, ev Event) bool {
+	var doc map[string]any
+	if err := json.Unmarshal(ev.Payload, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"headers", "multiValueHeaders"} {
+		hdr, _ := doc[m].(map[string]any)
+		for k := range hdr {
+			if strings.EqualFold(k, "x-api-key") {
+				delete(hdr, k)
+			}
+		}
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Contains(b, []byte(RightKey)) || bytes.Contains(b, []byte(WrongKey))
+}
+
+func checkREST(t *testing.T, ev Event, r request, apiHost *regexp.Regexp) {
+	var e lambdaevents.APIGatewayProxyRequest
+	decode(t, ev, &e)
+	if len(e.Headers) != len(e.MultiValueHeaders) {
+		t.Errorf("headers has %d names, multiValueHeaders %d: API Gateway sends the same names in both", len(e.Headers), len(e.MultiValueHeaders))
+	}
+	for k, vs := range e.MultiValueHeaders {
+		if len(vs) == 0 || e.Headers[k] != vs[len(vs)-1] {
+			t.Errorf("header %s: headers has %q, multiValueHeaders %q; API Gateway puts the last value in headers", k, e.Headers[k], vs)
+		}
+	}
+	for k, vs := range e.MultiValueQueryStringParameters {
+		if len(vs) == 0 || e.QueryStringParameters[k] != vs[len(vs)-1] {
+			t.Errorf("query %s: the single- and multi-value maps disagree", k)
+		}
+	}
+	if len(e.QueryStringParameters) != len(e.MultiValueQueryStringParameters) {
+		t.Errorf("the query string maps disagree")
+	}
+	rc := e.RequestContext
+	if rc.HTTPMethod != e.HTTPMethod || rc.Path != "/"+rc.Stage+e.Path || rc.ResourcePath != e.Resource || rc.Stage != "Prod" {
+		t.Errorf("requestContext (%s %s, resource %s, stage %s) disagrees with %s %s (resource %s) on SAM's Prod stage",
+			rc.HTTPMethod, rc.Path, rc.ResourcePath, rc.Stage, e.HTTPMethod, e.Path, e.Resource)
+	}
+	// The routes template.yaml deploys: GET /, ANY /, ANY /{proxy+}.
+	wantResource, wantProxy := "/", ""
+	if e.Path != "/" {
+		wantResource, wantProxy = "/{proxy+}", strings.TrimPrefix(e.Path, "/")
+	}
+	if e.Resource != wantResource || e.PathParameters["proxy"] != wantProxy {
+		t.Errorf("resource %s, proxy %q: the template routes %s to %s", e.Resource, e.PathParameters["proxy"], e.Path, wantResource)
+	}
+	if m := apiHost.FindStringSubmatch(r.host); m == nil || m[1] != rc.APIID {
+		t.Errorf("Host %q is not the REST API %s's execute-api domain", r.host, rc.APIID)
+	}
+}
+
+func checkV2(t *testing.T, ev Event, r request, apiHost, fnURLHost *regexp.Regexp) {
+	var e lambdaevents.APIGatewayV2HTTPRequest
+	decode(t, ev, &e)
+	rc := e.RequestContext
+	if e.Version != "2.0" || e.RouteKey != "$default" || rc.RouteKey != "$default" || rc.Stage != "$default" {
+		t.Errorf("version %s, route %s/%s, stage %s: want 2.0 on the $default route and stage", e.Version, e.RouteKey, rc.RouteKey, rc.Stage)
+	}
+	if rc.HTTP.Path != e.RawPath {
+		t.Errorf("requestContext.http.path %s, rawPath %s", rc.HTTP.Path, e.RawPath)
+	}
+	q, err := url.ParseQuery(e.RawQueryString)
+	if err != nil {
+		t.Errorf("rawQueryString: %v", err)
+	}
+	for k := range q {
+		if e.QueryStringParameters[k] != strings.Join(q[k], ",") {
+			t.Errorf("query %s: rawQueryString and queryStringParameters disagree", k)
+		}
+	}
+	if len(q) != len(e.QueryStringParameters) {
+		t.Errorf("rawQueryString and queryStringParameters disagree")
+	}
+	host := apiHost
+	if ev.Door == doorFunctionURL {
+		host = fnURLHost
+	}
+	if m := host.FindStringSubmatch(rc.DomainName); m == nil || m[1] != rc.APIID || rc.DomainPrefix != rc.APIID || r.host != rc.DomainName {
+		t.Errorf("domain %s (prefix %s, api %s, Host %s) is not a %s domain", rc.DomainName, rc.DomainPrefix, rc.APIID, r.host, ev.Door)
+	}
+}
+
+// events/env.json sets the key the events carry, for the API function,
+// and clears the secret ID so that sam local needs no AWS.
+func TestEnvFile(t *testing.T) {
+	var env map[string]map[string]string
+	if err := json.Unmarshal([]byte(readFile(t, EnvFile)), &env); err != nil {
+		t.Fatalf("events/%s: %v", EnvFile, err)
+	}
+	want := map[string]map[string]string{"KeygateFunction": {"API_KEY": RightKey, "API_KEY_SECRET_ID": ""}}
+	if !reflect.DeepEqual(env, want) {
+		t.Errorf("events/%s = %v, want %v", EnvFile, env, want)
+	}
+	// And samconfig.toml points sam local at it.
+	cfg := readFile(t, "../samconfig.toml")
+	for _, section := range []string{"[default.local_start_api.parameters]", "[default.local_invoke.parameters]"} {
+		i := strings.Index(cfg, section)
+		body := ""
+		if i >= 0 {
+			body, _, _ = strings.Cut(cfg[i+len(section):], "\n[")
+		}
+		if !strings.Contains(body, `env_vars = "events/`+EnvFile+`"`) {
+			t.Errorf("samconfig.toml %s does not set env_vars = \"events/%s\"", section, EnvFile)
+		}
+	}
+}

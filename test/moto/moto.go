@@ -1,0 +1,99 @@
+// Package moto runs moto (https://github.com/getmoto/moto) in server mode,
+// the AWS service emulator most AWS projects test against, for keygate's
+// end-to-end tests against a Secrets Manager that is not keygate's own fake.
+//
+// moto comes from the project's virtual environment (`make venv`, pinned in
+// the Makefile). A test that needs it fails, never skips, when it is
+// missing: the check must run on every `make test`.
+//
+//	endpoint := moto.Start(t) // http://127.0.0.1:<port>, stopped at cleanup
+package moto
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/keygate/keygate/test/internal/proc"
+	"github.com/keygate/keygate/test/internal/repo"
+)
+
+// Start runs `.venv/bin/moto_server` on a free 127.0.0.1 port, waits until
+// it answers, and returns its endpoint URL. The test's cleanup kills it
+// (with its whole process group); it also dies if the test binary does.
+// Every call is a new, empty server.
+func Start(t testing.TB) string {
+	t.Helper()
+	server, err := repo.Tool("moto_server")
+	if err != nil {
+		t.Fatalf("moto: %v", err)
+	}
+	// A port probed free can be taken before moto binds it: retry then.
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		endpoint, err := start(t, server)
+		if err == nil {
+			return endpoint
+		}
+		lastErr = err
+	}
+	t.Fatalf("moto: %v", lastErr)
+	return ""
+}
+
+func start(t testing.TB, server string) (string, error) {
+	ports, err := proc.FreePorts(1)
+	if err != nil {
+		return "", err
+	}
+	port := strconv.Itoa(ports[0])
+	endpoint := "http://127.0.0.1:" + port
+
+	home := t.TempDir()
+	cmd := exec.Command(server, "-H", "127.0.0.1", "-p", port)
+	cmd.Dir = home
+	// moto needs no AWS settings; keep the developer's out of it.
+	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + home, "PYTHONUNBUFFERED=1"}
+	p, err := proc.Start(cmd)
+	if err != nil {
+		return "", err
+	}
+	t.Cleanup(func() {
+		p.Stop()
+		if t.Failed() {
+			t.Logf("moto output:\n%s", p.Out.String())
+		}
+	})
+	if err := waitReady(endpoint, p.Done()); err != nil {
+		p.Stop()
+		return "", fmt.Errorf("%w; output:\n%s", err, p.Out.String())
+	}
+	return endpoint, nil
+}
+
+// waitReady polls moto's own API until it answers. The bound only keeps a
+// broken setup from hanging the suite.
+func waitReady(endpoint string, done <-chan struct{}) error {
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-done:
+			return errors.New("moto_server exited before it was ready")
+		default:
+		}
+		resp, err := client.Get(endpoint + "/moto-api/data.json")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return errors.New("moto_server did not answer within 30s")
+}

@@ -1,0 +1,665 @@
+package samcheck
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	samples "github.com/keygate/keygate/events"
+
+	"github.com/keygate/keygate/test/internal/repo"
+
+	"github.com/awslabs/goformation/v7/cloudformation/global"
+	"github.com/awslabs/goformation/v7/cloudformation/serverless"
+
+	"github.com/keygate/keygate/internal/config"
+)
+
+// Logical IDs the Makefile, samconfig.toml and events/env.json rely on.
+const (
+	apiFunction      = "KeygateFunction"
+	rotationFunction = "KeygateRotationFunction"
+)
+
+// scenario is one way to deploy the template.
+type scenario struct {
+	name   string
+	params map[string]string
+}
+
+const (
+	existingSecret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:keygate/api-key-AbCdEf"
+	kmsKey         = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+)
+
+var scenarios = []scenario{
+	{"defaults", nil},
+	{"generated secret, KMS key, rotation", map[string]string{
+		"KmsKeyArn": kmsKey, "RotationDays": "7",
+	}},
+	{"existing secret, KMS key, rotation, every front door, other settings", map[string]string{
+		"ExistingSecretArn": existingSecret, "KmsKeyArn": kmsKey, "RotationDays": "30",
+		"EnableHttpApi": "true", "EnableFunctionUrl": "true",
+		"ThrottlingRateLimit": "5", "ThrottlingBurstLimit": "7",
+		"KeyRefresh": "1m", "KeyGrace": "2h", "LogLevel": "debug", "LogRetentionDays": "7",
+	}},
+}
+
+// expect is what a scenario's stack must hold.
+type expect struct {
+	secret        string // the secret's ARN as the template resolves it
+	createdSecret bool
+	kms           string
+	rotation      int
+	httpAPI       bool
+	functionURL   bool
+}
+
+func (sc scenario) expect() expect {
+	e := expect{secret: ref("ApiKeySecret"), createdSecret: true}
+	if arn := sc.params["ExistingSecretArn"]; arn != "" {
+		e.secret, e.createdSecret = arn, false
+	}
+	e.kms = sc.params["KmsKeyArn"]
+	e.rotation, _ = strconv.Atoi(sc.params["RotationDays"])
+	e.httpAPI = sc.params["EnableHttpApi"] == "true"
+	e.functionURL = sc.params["EnableFunctionUrl"] == "true"
+	return e
+}
+
+func templatePath(t *testing.T) string {
+	t.Helper()
+	root, err := repo.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(root, "template.yaml")
+}
+
+func forEachScenario(t *testing.T, check func(t *testing.T, s *stack, sc scenario, e expect)) {
+	file := templatePath(t)
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			check(t, loadStack(t, file, sc.params), sc, sc.expect())
+		})
+	}
+}
+
+// fn is a SAM function with the template's Globals applied, as SAM
+// applies them.
+type fn struct {
+	*serverless.Function
+	runtime, handler string
+	arch             []string
+	memory, timeout  int
+	logFormat        string
+}
+
+func function(t *testing.T, s *stack, name string) fn {
+	t.Helper()
+	f, err := s.tpl.GetServerlessFunctionWithName(name)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	g, err := s.tpl.GetServerlessGlobalFunction()
+	if err != nil {
+		g = &global.Function{}
+	}
+	out := fn{Function: f}
+	out.runtime = pick(f.Runtime, g.Runtime)
+	out.handler = pick(f.Handler, g.Handler)
+	out.memory = pick(f.MemorySize, g.MemorySize)
+	out.timeout = pick(f.Timeout, g.Timeout)
+	out.arch = f.Architectures
+	if out.arch == nil && g.Architectures != nil {
+		out.arch = *g.Architectures
+	}
+	// goformation's types predate LoggingConfig.
+	out.logFormat, _ = at(s.props(t, name), "LoggingConfig", "LogFormat").(string)
+	if out.logFormat == "" {
+		out.logFormat, _ = at(s.doc, "Globals", "Function", "LoggingConfig", "LogFormat").(string)
+	}
+	return out
+}
+
+func pick[T any](own, global *T) T {
+	if own != nil {
+		return *own
+	}
+	if global != nil {
+		return *global
+	}
+	var zero T
+	return zero
+}
+
+// TestFunctions: runtime, architecture, handler, build, memory, timeout,
+// logging, for the API function and (when rotation is on) the rotation
+// function.
+func TestFunctions(t *testing.T) {
+	makefile := readRepoFile(t, "Makefile")
+	forEachScenario(t, func(t *testing.T, s *stack, sc scenario, e expect) {
+		want := map[string]string{apiFunction: "./cmd/api"}
+		if e.rotation > 0 {
+			want[rotationFunction] = "./cmd/rotate"
+		}
+		got := map[string]string{}
+		for _, name := range s.resourcesOfType("AWS::Serverless::Function") {
+			got[name] = want[name]
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("functions %v, want %v", keys(got), keys(want))
+		}
+		for name, pkg := range want {
+			f := function(t, s, name)
+			if f.runtime != "provided.al2023" || f.handler != "bootstrap" || !reflect.DeepEqual(f.arch, []string{"arm64"}) {
+				t.Errorf("%s: runtime %q, handler %q, architectures %v; want provided.al2023, bootstrap, [arm64]", name, f.runtime, f.handler, f.arch)
+			}
+			if f.memory <= 0 || f.memory > 128 {
+				t.Errorf("%s: MemorySize %d, want at most 128", name, f.memory)
+			}
+			maxTimeout := 15
+			if name == rotationFunction {
+				maxTimeout = 60 // four Secrets Manager calls, each retried
+			}
+			// The cold-start read is bounded by KEY_LOAD_TIMEOUT; the
+			// function needs headroom above it, and no more.
+			if f.timeout < 5 || f.timeout > maxTimeout {
+				t.Errorf("%s: Timeout %d s, want 5..%d", name, f.timeout, maxTimeout)
+			}
+			if f.logFormat != "JSON" {
+				t.Errorf("%s: LoggingConfig.LogFormat %q, want JSON", name, f.logFormat)
+			}
+			if bm := f.AWSCloudFormationMetadata["BuildMethod"]; bm != "makefile" {
+				t.Errorf("%s: Metadata.BuildMethod %v, want makefile", name, bm)
+			}
+			// The repository root is the Go module: sam build runs the
+			// Makefile there.
+			if f.CodeUri == nil || f.CodeUri.String == nil || *f.CodeUri.String != "." {
+				t.Errorf("%s: CodeUri must be . (the module root)", name)
+			}
+			target := regexp.MustCompile(`(?m)^build-` + name + `:\n\t(.*)$`).FindStringSubmatch(makefile)
+			if target == nil {
+				t.Errorf("Makefile has no target build-%s for sam build", name)
+			} else if !strings.Contains(target[1], "$(ARTIFACTS_DIR)/bootstrap") || !strings.HasSuffix(strings.TrimSpace(target[1]), " "+pkg) {
+				t.Errorf("Makefile build-%s: %q, want a build of %s into $(ARTIFACTS_DIR)/bootstrap", name, target[1], pkg)
+			}
+			if f.Policies != nil {
+				t.Errorf("%s: SAM Policies are ignored next to Role; put permissions in the role", name)
+			}
+			if f.FunctionUrlConfig != nil {
+				t.Errorf("%s: FunctionUrlConfig cannot be switched off by a parameter; the Function URL is AWS::Lambda::Url under EnableFunctionUrl", name)
+			}
+		}
+	})
+}
+
+// TestEnvironment: every variable the function reads is declared (sam
+// local --env-vars overrides only declared ones), with the documented
+// defaults, and API_KEY_SECRET_ID names the stack's secret.
+func TestEnvironment(t *testing.T) {
+	envFile, err := samples.Env()
+	if err != nil {
+		t.Fatal(err)
+	}
+	forEachScenario(t, func(t *testing.T, s *stack, sc scenario, e expect) {
+		f := function(t, s, apiFunction)
+		if f.Environment == nil {
+			t.Fatalf("%s declares no environment", apiFunction)
+		}
+		vars := f.Environment.Variables
+		param := func(name, def string) string {
+			if v, ok := sc.params[name]; ok {
+				return v
+			}
+			return def
+		}
+		want := map[string]string{
+			"API_KEY_SECRET_ID": e.secret,
+			"API_KEY":           "",
+			"KEY_REFRESH":       param("KeyRefresh", "5m"),
+			"KEY_GRACE":         param("KeyGrace", "24h"),
+			"KEY_LOAD_TIMEOUT":  "3s",
+			"LOG_LEVEL":         param("LogLevel", "info"),
+		}
+		if !reflect.DeepEqual(vars, want) {
+			t.Errorf("environment %v\nwant        %v", vars, want)
+		}
+		for fnName, env := range envFile {
+			if !s.exists(fnName) {
+				t.Errorf("events/%s sets variables of %s, which the template does not have", samples.EnvFile, fnName)
+			}
+			for k := range env {
+				if _, ok := vars[k]; fnName == apiFunction && !ok {
+					t.Errorf("events/%s sets %s, which %s does not declare: sam local would ignore it", samples.EnvFile, k, fnName)
+				}
+			}
+		}
+	})
+
+	// The template's defaults are the function's own.
+	s := loadStack(t, templatePath(t), nil)
+	vars := function(t, s, apiFunction).Environment.Variables
+	for name, def := range map[string]time.Duration{
+		"KEY_REFRESH":      config.DefaultRefresh,
+		"KEY_GRACE":        config.DefaultGrace,
+		"KEY_LOAD_TIMEOUT": config.DefaultLoadTimeout,
+	} {
+		if d, err := time.ParseDuration(vars[name]); err != nil || d != def {
+			t.Errorf("%s defaults to %q in the template and to %s in internal/config", name, vars[name], def)
+		}
+	}
+}
+
+// TestSecret: a generated key without punctuation unless an existing
+// secret is given, encrypted with the given KMS key.
+func TestSecret(t *testing.T) {
+	forEachScenario(t, func(t *testing.T, s *stack, sc scenario, e expect) {
+		secrets := s.resourcesOfType("AWS::SecretsManager::Secret")
+		if !e.createdSecret {
+			if len(secrets) != 0 {
+				t.Errorf("secrets %v created although ExistingSecretArn is set", secrets)
+			}
+			return
+		}
+		if !reflect.DeepEqual(secrets, []string{"ApiKeySecret"}) {
+			t.Fatalf("secrets %v, want [ApiKeySecret]", secrets)
+		}
+		sec, err := s.tpl.GetSecretsManagerSecretWithName("ApiKeySecret")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sec.SecretString != nil {
+			t.Errorf("the secret has a literal SecretString: the key must be generated")
+		}
+		g := sec.GenerateSecretString
+		if g == nil {
+			t.Fatal("no GenerateSecretString")
+		}
+		if g.ExcludePunctuation == nil || !*g.ExcludePunctuation || (g.IncludeSpace != nil && *g.IncludeSpace) {
+			t.Errorf("the generated key may contain punctuation or spaces, which a header value may need escaped")
+		}
+		if g.PasswordLength == nil || *g.PasswordLength < 32 {
+			t.Errorf("PasswordLength %v, want at least 32", g.PasswordLength)
+		}
+		if g.SecretStringTemplate != nil && (g.GenerateStringKey == nil || *g.GenerateStringKey != "api_key") {
+			t.Errorf("a JSON secret must keep the key in api_key")
+		}
+		var kms string
+		if sec.KmsKeyId != nil {
+			kms = *sec.KmsKeyId
+		}
+		if kms != e.kms {
+			t.Errorf("KmsKeyId %q, want %q", kms, e.kms)
+		}
+	})
+}
+
+// TestFunctionPolicy: the API function's role may write its own log group
+// and read the one secret (and decrypt it with the given KMS key), nothing
+// else.
+func TestFunctionPolicy(t *testing.T) {
+	forEachScenario(t, func(t *testing.T, s *stack, sc scenario, e expect) {
+		want := []string{
+			"logs:CreateLogStream on " + getAtt("KeygateFunctionLogGroup.Arn"),
+			"logs:PutLogEvents on " + getAtt("KeygateFunctionLogGroup.Arn"),
+			"secretsmanager:GetSecretValue on " + e.secret,
+		}
+		if e.kms != "" {
+			want = append(want, "kms:Decrypt on "+e.kms+" via secretsmanager.us-east-1.amazonaws.com")
+		}
+		checkRole(t, s, apiFunction, "KeygateFunctionRole", want)
+		checkLogGroup(t, s, apiFunction, "KeygateFunctionLogGroup")
+	})
+}
+
+// TestRotation: with RotationDays > 0, Secrets Manager rotates the secret
+// with the rotation function, which may touch that secret alone; with 0,
+// none of it exists.
+func TestRotation(t *testing.T) {
+	parts := []string{rotationFunction, "KeygateRotationFunctionRole", "KeygateRotationFunctionLogGroup", "KeygateRotationPermission", "ApiKeyRotationSchedule"}
+	forEachScenario(t, func(t *testing.T, s *stack, sc scenario, e expect) {
+		for _, name := range parts {
+			if s.exists(name) != (e.rotation > 0) {
+				t.Errorf("%s exists: %v, want %v (RotationDays %d)", name, s.exists(name), e.rotation > 0, e.rotation)
+			}
+		}
+		if e.rotation == 0 {
+			return
+		}
+		want := []string{
+			"logs:CreateLogStream on " + getAtt("KeygateRotationFunctionLogGroup.Arn"),
+			"logs:PutLogEvents on " + getAtt("KeygateRotationFunctionLogGroup.Arn"),
+			"secretsmanager:DescribeSecret on " + e.secret,
+			"secretsmanager:GetSecretValue on " + e.secret,
+			"secretsmanager:PutSecretValue on " + e.secret,
+			"secretsmanager:UpdateSecretVersionStage on " + e.secret,
+		}
+		if e.kms != "" {
+			via := " via secretsmanager.us-east-1.amazonaws.com"
+			want = append(want, "kms:Decrypt on "+e.kms+via, "kms:GenerateDataKey on "+e.kms+via)
+		}
+		checkRole(t, s, rotationFunction, "KeygateRotationFunctionRole", want)
+		checkLogGroup(t, s, rotationFunction, "KeygateRotationFunctionLogGroup")
+
+		sched, err := s.tpl.GetSecretsManagerRotationScheduleWithName("ApiKeyRotationSchedule")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sched.SecretId != e.secret {
+			t.Errorf("the schedule rotates %q, want %q", sched.SecretId, e.secret)
+		}
+		if sched.RotationLambdaARN == nil || *sched.RotationLambdaARN != getAtt(rotationFunction+".Arn") {
+			t.Errorf("RotationLambdaARN %v, want the rotation function", sched.RotationLambdaARN)
+		}
+		if r := sched.RotationRules; r == nil || r.AutomaticallyAfterDays == nil || *r.AutomaticallyAfterDays != e.rotation {
+			t.Errorf("RotationRules %+v, want AutomaticallyAfterDays %d", r, e.rotation)
+		}
+		if !contains(sched.AWSCloudFormationDependsOn, "KeygateRotationPermission") {
+			t.Errorf("the schedule must wait for the permission (DependsOn), or its first rotation fails")
+		}
+		perm, err := s.tpl.GetLambdaPermissionWithName("KeygateRotationPermission")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm.FunctionName != getAtt(rotationFunction+".Arn") || perm.Action != "lambda:InvokeFunction" ||
+			perm.Principal != "secretsmanager.amazonaws.com" || perm.SourceArn == nil || *perm.SourceArn != e.secret {
+			t.Errorf("rotation permission %+v: want lambda:InvokeFunction of the rotation function by secretsmanager.amazonaws.com for the one secret", *perm)
+		}
+	})
+}
+
+// TestRestAPI: GET / and every other route reach the function through the
+// REST API (payload 1.0), throttled at the stage.
+func TestRestAPI(t *testing.T) {
+	forEachScenario(t, func(t *testing.T, s *stack, sc scenario, e expect) {
+		f := function(t, s, apiFunction)
+		var routes []string
+		for name, ev := range f.Events {
+			if ev.Type != "Api" || ev.Properties == nil || ev.Properties.ApiEvent == nil {
+				t.Errorf("event %s: type %s, want Api (REST API, payload 1.0)", name, ev.Type)
+				continue
+			}
+			api := ev.Properties.ApiEvent
+			if api.RestApiId != nil {
+				t.Errorf("event %s names a RestApiId; the outputs expect SAM's implicit ServerlessRestApi", name)
+			}
+			routes = append(routes, strings.ToUpper(api.Method)+" "+api.Path)
+		}
+		sort.Strings(routes)
+		if want := []string{"ANY /", "ANY /{proxy+}", "GET /"}; !reflect.DeepEqual(routes, want) {
+			t.Errorf("routes %v, want %v", routes, want)
+		}
+		if apis := s.resourcesOfType("AWS::Serverless::Api"); len(apis) > 0 {
+			t.Errorf("explicit APIs %v: the template uses the implicit one", apis)
+		}
+
+		rate, burst := throttling(t, sc)
+		settings := at(s.doc, "Globals", "Api", "MethodSettings")
+		found := false
+		for _, m := range asList(settings) {
+			found = found || (at(m, "ResourcePath") == "/*" && at(m, "HttpMethod") == "*" &&
+				at(m, "ThrottlingRateLimit") == rate && at(m, "ThrottlingBurstLimit") == burst)
+		}
+		if !found {
+			t.Errorf("Globals.Api.MethodSettings %v: want ResourcePath /*, HttpMethod *, ThrottlingRateLimit %v, ThrottlingBurstLimit %v", settings, rate, burst)
+		}
+	})
+}
+
+// throttling is the scenario's rate and burst, and checks the defaults are
+// modest.
+func throttling(t *testing.T, sc scenario) (rate, burst float64) {
+	t.Helper()
+	rate, burst = 10, 20 // the template's defaults
+	if v, ok := sc.params["ThrottlingRateLimit"]; ok {
+		rate, _ = strconv.ParseFloat(v, 64)
+	}
+	if v, ok := sc.params["ThrottlingBurstLimit"]; ok {
+		burst, _ = strconv.ParseFloat(v, 64)
+	}
+	return rate, burst
+}
+
+func TestThrottlingDefaults(t *testing.T) {
+	s := loadStack(t, templatePath(t), nil)
+	rate, _ := strconv.ParseFloat(s.params["ThrottlingRateLimit"], 64)
+	burst, _ := strconv.ParseFloat(s.params["ThrottlingBurstLimit"], 64)
+	if rate != 10 || burst != 20 {
+		t.Errorf("throttling defaults %v/s burst %v; the tests (and README) assume 10/s burst 20", rate, burst)
+	}
+}
+
+// TestOptionalFrontDoors: the HTTP API (payload 2.0, throttled) and the
+// Function URL exist only when asked for.
+func TestOptionalFrontDoors(t *testing.T) {
+	httpParts := []string{"HttpApi", "HttpApiIntegration", "HttpApiDefaultRoute", "HttpApiDefaultStage", "HttpApiPermission"}
+	urlParts := []string{"KeygateFunctionUrl", "KeygateFunctionUrlPermission", "KeygateFunctionUrlInvokePermission"}
+	forEachScenario(t, func(t *testing.T, s *stack, sc scenario, e expect) {
+		for _, p := range httpParts {
+			if s.exists(p) != e.httpAPI {
+				t.Errorf("%s exists: %v, want %v", p, s.exists(p), e.httpAPI)
+			}
+		}
+		for _, p := range urlParts {
+			if s.exists(p) != e.functionURL {
+				t.Errorf("%s exists: %v, want %v", p, s.exists(p), e.functionURL)
+			}
+		}
+		fnArn := getAtt(apiFunction + ".Arn")
+		if e.httpAPI {
+			in, err := s.tpl.GetApiGatewayV2IntegrationWithName("HttpApiIntegration")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if in.IntegrationType != "AWS_PROXY" || in.IntegrationUri == nil || *in.IntegrationUri != fnArn ||
+				in.PayloadFormatVersion == nil || *in.PayloadFormatVersion != "2.0" {
+				t.Errorf("HTTP API integration %+v: want AWS_PROXY to the function, payload 2.0", *in)
+			}
+			route, err := s.tpl.GetApiGatewayV2RouteWithName("HttpApiDefaultRoute")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if route.RouteKey != "$default" || route.Target == nil || *route.Target != "integrations/"+ref("HttpApiIntegration") {
+				t.Errorf("HTTP API route %q → %v: want $default → the integration (every path reaches the function)", route.RouteKey, route.Target)
+			}
+			stage, err := s.tpl.GetApiGatewayV2StageWithName("HttpApiDefaultStage")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rate, burst := throttling(t, sc)
+			rs := stage.DefaultRouteSettings
+			if stage.StageName != "$default" || stage.AutoDeploy == nil || !*stage.AutoDeploy || rs == nil ||
+				rs.ThrottlingRateLimit == nil || *rs.ThrottlingRateLimit != rate ||
+				rs.ThrottlingBurstLimit == nil || float64(*rs.ThrottlingBurstLimit) != burst {
+				t.Errorf("HTTP API stage %+v: want $default, auto-deployed, throttled at %v burst %v", *stage, rate, burst)
+			}
+			perm, err := s.tpl.GetLambdaPermissionWithName("HttpApiPermission")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if perm.FunctionName != fnArn || perm.Principal != "apigateway.amazonaws.com" || perm.SourceArn == nil ||
+				!strings.Contains(*perm.SourceArn, ref("HttpApi")+"/") {
+				t.Errorf("HTTP API permission %+v: want API Gateway, limited to this API", *perm)
+			}
+		}
+		if e.functionURL {
+			u, err := s.tpl.GetLambdaUrlWithName("KeygateFunctionUrl")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u.AuthType != "NONE" || u.TargetFunctionArn != fnArn {
+				t.Errorf("Function URL %+v: want AuthType NONE on the function", *u)
+			}
+			p1 := s.props(t, "KeygateFunctionUrlPermission")
+			p2 := s.props(t, "KeygateFunctionUrlInvokePermission")
+			if p1["Action"] != "lambda:InvokeFunctionUrl" || p1["FunctionUrlAuthType"] != "NONE" || p1["FunctionName"] != fnArn {
+				t.Errorf("Function URL permission %v: want lambda:InvokeFunctionUrl with FunctionUrlAuthType NONE", p1)
+			}
+			if p2["Action"] != "lambda:InvokeFunction" || p2["InvokedViaFunctionUrl"] != true || p2["FunctionName"] != fnArn {
+				t.Errorf("Function URL invoke permission %v: want lambda:InvokeFunction limited to calls through the URL", p2)
+			}
+		}
+	})
+}
+
+// TestOutputs: the URL, the secret, and a command that prints the key.
+func TestOutputs(t *testing.T) {
+	forEachScenario(t, func(t *testing.T, s *stack, sc scenario, e expect) {
+		url := "https://" + ref("ServerlessRestApi") + ".execute-api.us-east-1.amazonaws.com/Prod/"
+		read := "aws secretsmanager get-secret-value --region us-east-1 --secret-id " + e.secret + " --query SecretString --output text"
+		want := map[string]string{
+			"ApiUrl":         url,
+			"SecretArn":      e.secret,
+			"ReadKeyCommand": read,
+			"TryCommand":     `curl -sS -H "x-api-key: $(` + read + `)" ` + url,
+			"FunctionName":   ref(apiFunction),
+		}
+		if e.httpAPI {
+			want["HttpApiUrl"] = getAtt("HttpApi.ApiEndpoint") + "/"
+		}
+		if e.functionURL {
+			want["FunctionUrl"] = getAtt("KeygateFunctionUrl.FunctionUrl")
+		}
+		got := map[string]string{}
+		for name, o := range s.tpl.Outputs {
+			if o.Condition != nil && !s.conds[*o.Condition] {
+				continue
+			}
+			got[name] = scalar(o.Value)
+		}
+		if !reflect.DeepEqual(got, want) {
+			for _, k := range keys(want) {
+				if got[k] != want[k] {
+					t.Errorf("output %s = %q, want %q", k, got[k], want[k])
+				}
+			}
+			for _, k := range keys(got) {
+				if _, ok := want[k]; !ok {
+					t.Errorf("unexpected output %s = %q", k, got[k])
+				}
+			}
+		}
+	})
+}
+
+// checkRole checks that fnName runs as role, that only Lambda assumes it,
+// and that its grants are exactly want ("action on resource [via
+// service]"): no wildcard, no managed policy, no Deny tricks.
+func checkRole(t *testing.T, s *stack, fnName, role string, want []string) {
+	t.Helper()
+	if f := function(t, s, fnName); f.Role == nil || *f.Role != getAtt(role+".Arn") {
+		t.Errorf("%s runs as %v, want %s", fnName, f.Role, role)
+	}
+	r, err := s.tpl.GetIAMRoleWithName(role)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.ManagedPolicyArns) > 0 || r.PermissionsBoundary != nil {
+		t.Errorf("%s: managed policies %v: every permission must be in the inline policy", role, r.ManagedPolicyArns)
+	}
+	trust := statements(r.AssumeRolePolicyDocument)
+	if len(trust) != 1 || at(trust[0], "Effect") != "Allow" || at(trust[0], "Principal", "Service") != "lambda.amazonaws.com" ||
+		!reflect.DeepEqual(strs(at(trust[0], "Action")), []string{"sts:AssumeRole"}) {
+		t.Errorf("%s: trust policy %v, want Lambda only", role, r.AssumeRolePolicyDocument)
+	}
+	var got []string
+	for _, p := range r.Policies {
+		for _, st := range statements(p.PolicyDocument) {
+			if at(st, "Effect") != "Allow" || at(st, "NotAction") != nil || at(st, "NotResource") != nil {
+				t.Errorf("%s: statement %v: want plain Allow statements", role, st)
+			}
+			via := ""
+			if c := at(st, "Condition"); c != nil {
+				v, _ := at(c, "StringEquals", "kms:ViaService").(string)
+				if v == "" || len(c.(map[string]any)) != 1 {
+					t.Errorf("%s: statement %v: unexpected condition", role, st)
+				}
+				via = " via " + v
+			}
+			for _, a := range strs(at(st, "Action")) {
+				for _, res := range strs(at(st, "Resource")) {
+					if strings.Contains(a, "*") || strings.Contains(res, "*") || res == "" {
+						t.Errorf("%s: %s on %q: no wildcards, no empty resource", role, a, res)
+					}
+					got = append(got, a+" on "+res+via)
+				}
+			}
+		}
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s grants\n  %s\nwant\n  %s", role, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+// checkLogGroup checks that the function logs to the group its role may
+// write, under the name Lambda uses by default (so `sam logs` finds it).
+func checkLogGroup(t *testing.T, s *stack, fnName, group string) {
+	t.Helper()
+	f := function(t, s, fnName)
+	lg, err := s.tpl.GetLogsLogGroupWithName(group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.FunctionName == nil || lg.LogGroupName == nil || *lg.LogGroupName != "/aws/lambda/"+*f.FunctionName {
+		t.Errorf("%s logs to /aws/lambda/<function name>, and %s is %v (function %v)", fnName, group, lg.LogGroupName, f.FunctionName)
+	}
+	if at(s.props(t, fnName), "LoggingConfig", "LogGroup") != nil {
+		t.Errorf("%s: LoggingConfig.LogGroup moves the logs away from the group its role may write", fnName)
+	}
+	if lg.RetentionInDays == nil || *lg.RetentionInDays <= 0 {
+		t.Errorf("%s: no retention", group)
+	}
+}
+
+// statements is the Statement list of a policy document, without the
+// entries an Fn::If removed (AWS::NoValue).
+func statements(doc any) []map[string]any {
+	var out []map[string]any
+	for _, st := range asList(at(doc, "Statement")) {
+		if m, ok := st.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func asList(v any) []any {
+	switch v := v.(type) {
+	case []any:
+		return v
+	case nil:
+		return nil
+	}
+	return []any{v}
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func readRepoFile(t *testing.T, rel string) string {
+	t.Helper()
+	root, err := repo.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, rel))
+	if err != nil {
+		t.Fatalf("reading %s: %v", rel, err)
+	}
+	return string(b)
+}
