@@ -9,19 +9,17 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/keygate/keygate/internal/apikey"
 )
 
-// Keys gives the key set in force. An error means none is available, and
-// the handler answers 503: it never authorizes without a set.
+// Keys decides whether a presented key authorizes (keycache.Cache does).
 type Keys interface {
-	Keys(ctx context.Context) (*apikey.Set, error)
-	// Reload is asked when a presented key does not authorize: it may load
-	// the set again at once (a key rotated in moments ago) and returns the
-	// set to look in again, or nil.
-	Reload(ctx context.Context) *apikey.Set
+	// Match returns the entry key matches and whether it authorizes. The
+	// empty key (none presented) only asks whether a set is loaded. An
+	// error means none is, and the handler answers 503: it never
+	// authorizes without a set.
+	Match(ctx context.Context, key string) (apikey.Entry, apikey.Result, error)
 }
 
 // HeaderName is the header that carries the key.
@@ -31,18 +29,14 @@ const HeaderName = "X-Api-Key"
 type Handler struct {
 	keys Keys
 	log  *slog.Logger
-	now  func() time.Time
 }
 
-// New returns the handler. now may be nil (time.Now).
-func New(keys Keys, log *slog.Logger, now func() time.Time) *Handler {
-	if now == nil {
-		now = time.Now
-	}
+// New returns the handler; log may be nil (no logging).
+func New(keys Keys, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{keys: keys, log: log, now: now}
+	return &Handler{keys: keys, log: log}
 }
 
 // Outcomes, as logged. Callers never see which one applied to a 401.
@@ -75,29 +69,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serve writes the answer and reports what it decided, for the log line.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (status int, outcome, client string) {
+	key, outcome := presentedKey(r.Header)
+	entry, res, err := h.keys.Match(r.Context(), key)
 	// The key store comes first: while no key set is loaded every request,
 	// with or without a key, gets 503 (fail closed, and callers can tell an
 	// outage from a bad key).
-	set, err := h.keys.Keys(r.Context())
-	if err != nil || set == nil {
+	if err != nil {
 		// The cause was logged where the load failed.
 		writeJSON(w, r, http.StatusServiceUnavailable, msgUnavailable)
 		return http.StatusServiceUnavailable, outcomeUnavailable, ""
 	}
-	key, outcome := presentedKey(r.Header)
 	if outcome != "" {
 		unauthorized(w, r)
 		return http.StatusUnauthorized, outcome, ""
-	}
-	now := h.now()
-	entry, res := set.Match(key, now)
-	if res != apikey.OK {
-		// Perhaps the key was rotated in, or its expiry moved, since the
-		// last load: look once more. Expired and unknown keys take the
-		// same path, so the time of a 401 does not tell them apart.
-		if fresh := h.keys.Reload(r.Context()); fresh != nil {
-			entry, res = fresh.Match(key, now)
-		}
 	}
 	if res != apikey.OK {
 		unauthorized(w, r)

@@ -18,6 +18,8 @@ import (
 
 	"github.com/keygate/keygate/handler"
 	"github.com/keygate/keygate/internal/apikey"
+	"github.com/keygate/keygate/internal/keycache"
+	"github.com/keygate/keygate/internal/keysource"
 )
 
 const (
@@ -35,22 +37,27 @@ const (
 
 var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// keys is a fake handler.Keys; Reload answers reloaded and counts calls
-// in reloads, when set.
+// keys is a fake handler.Keys: it matches against set at now, or fails
+// with err (or ErrUnavailable without a set), and records the keys it was
+// asked about in asked, when set.
 type keys struct {
-	set      *apikey.Set
-	err      error
-	reloaded *apikey.Set
-	reloads  *int
+	set   *apikey.Set
+	err   error
+	asked *[]string
 }
 
-func (k keys) Keys(context.Context) (*apikey.Set, error) { return k.set, k.err }
-
-func (k keys) Reload(context.Context) *apikey.Set {
-	if k.reloads != nil {
-		*k.reloads++
+func (k keys) Match(_ context.Context, key string) (apikey.Entry, apikey.Result, error) {
+	if k.asked != nil {
+		*k.asked = append(*k.asked, key)
 	}
-	return k.reloaded
+	if k.err != nil {
+		return apikey.Entry{}, apikey.Invalid, k.err
+	}
+	if k.set == nil {
+		return apikey.Entry{}, apikey.Invalid, keycache.ErrUnavailable
+	}
+	e, res := k.set.Match(key, now)
+	return e, res, nil
 }
 
 func testSet() *apikey.Set {
@@ -68,7 +75,7 @@ type fixture struct {
 func newFixture(k handler.Keys) *fixture {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&buf, nil))
-	return &fixture{h: handler.New(k, log, func() time.Time { return now }), log: &buf}
+	return &fixture{h: handler.New(k, log), log: &buf}
 }
 
 // request describes one call; hdr values are added in order with Add,
@@ -434,13 +441,11 @@ func TestMsgBadRequest(t *testing.T) {
 }
 
 func TestNewDefaults(t *testing.T) {
-	// nil logger and clock: no panic, and the real clock (an entry that
-	// expired in the past is expired now).
-	set := apikey.NewSet([]apikey.Entry{
-		{Client: "alice", Digest: apikey.Digest(rightKey)},
-		{Client: "old", Digest: apikey.Digest(expiredKey), Expires: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)},
-	})
-	h := handler.New(keys{set: set}, nil, nil)
+	// A nil logger: no panic. With the real cache and its default clock,
+	// an entry that expired in the past is expired now.
+	src := keysource.NewStatic("env", `{"api_keys":{"alice":"`+rightKey+`","old":{"key":"`+expiredKey+`","expires":"2000-01-01T00:00:00Z"}}}`)
+	cache := keycache.New(src, keycache.Options{})
+	h := handler.New(cache, nil)
 	for k, want := range map[string]int{rightKey: 200, expiredKey: 401} {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.Header.Set("x-api-key", k)
@@ -452,36 +457,41 @@ func TestNewDefaults(t *testing.T) {
 	}
 }
 
-// A key that does not authorize makes the handler ask for a reload once and
-// match again: a key rotated in (or an expiry moved) since the last load
-// works at once. Unknown and expired keys ask alike; a right, missing or
-// ambiguous one does not.
-func TestReloadOnUnknownKey(t *testing.T) {
-	rotated := apikey.NewSet([]apikey.Entry{{Client: "alice", Digest: apikey.Digest(wrongKey)}})
+// The handler asks Keys about exactly the key presented, once, and about
+// the empty key when none can be taken from the request (so that a store
+// outage still answers 503, and no made-up key is looked up); it answers
+// with Keys' verdict, whatever it is. (The re-read for unknown keys is the
+// cache's: keycache's TestMatch.)
+func TestAsksKeysAboutThePresentedKey(t *testing.T) {
+	trusting := apikey.NewSet([]apikey.Entry{{Client: "alice", Digest: apikey.Digest(wrongKey)}})
 	tests := []struct {
-		name     string
-		hdr      [][2]string
-		reloaded *apikey.Set
-		status   int
-		outcome  string
-		reloads  int
+		name    string
+		hdr     [][2]string
+		set     *apikey.Set
+		asked   string
+		status  int
+		outcome string
 	}{
-		{"unknown key, now in the store", [][2]string{key(wrongKey)}, rotated, 200, "authorized", 1},
-		{"unknown key, not in the store either", [][2]string{key(wrongKey)}, testSet(), 401, "invalid", 1},
-		{"unknown key, no reload", [][2]string{key(wrongKey)}, nil, 401, "invalid", 1},
-		{"right key", [][2]string{key(rightKey)}, rotated, 200, "authorized", 0},
-		{"expired key", [][2]string{key(expiredKey)}, testSet(), 401, "expired", 1},
-		{"expired key, extended in the store", [][2]string{key(expiredKey)}, apikey.NewSet([]apikey.Entry{{Client: "old-bob", Digest: apikey.Digest(expiredKey)}}), 200, "authorized", 1},
-		{"no key", nil, rotated, 401, "missing", 0},
-		{"two keys", [][2]string{key(wrongKey), key(wrongKey)}, rotated, 401, "ambiguous", 0},
+		{"right key", [][2]string{key(rightKey)}, testSet(), rightKey, 200, "authorized"},
+		{"wrong key", [][2]string{key(wrongKey)}, testSet(), wrongKey, 401, "invalid"},
+		{"a key Keys accepts", [][2]string{key(wrongKey)}, trusting, wrongKey, 200, "authorized"},
+		{"expired key", [][2]string{key(expiredKey)}, testSet(), expiredKey, 401, "expired"},
+		{"padded key", [][2]string{key(" " + rightKey + "\t")}, testSet(), rightKey, 200, "authorized"},
+		{"no key", nil, trusting, "", 401, "missing"},
+		{"empty key", [][2]string{key("")}, trusting, "", 401, "missing"},
+		{"two keys", [][2]string{key(wrongKey), key(wrongKey)}, trusting, "", 401, "ambiguous"},
+		{"comma list", [][2]string{key(wrongKey + "," + wrongKey)}, trusting, "", 401, "ambiguous"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			n := 0
-			f := newFixture(keys{set: testSet(), reloaded: tt.reloaded, reloads: &n})
+			var asked []string
+			f := newFixture(keys{set: tt.set, asked: &asked})
 			w, line := f.do(t, request{hdr: tt.hdr})
-			if w.Code != tt.status || line["outcome"] != tt.outcome || n != tt.reloads {
-				t.Errorf("status %d, outcome %v, %d reloads; want %d, %s, %d", w.Code, line["outcome"], n, tt.status, tt.outcome, tt.reloads)
+			if w.Code != tt.status || line["outcome"] != tt.outcome {
+				t.Errorf("status %d, outcome %v; want %d, %s", w.Code, line["outcome"], tt.status, tt.outcome)
+			}
+			if len(asked) != 1 || asked[0] != tt.asked {
+				t.Errorf("asked Keys about %q, want exactly [%q]", asked, tt.asked)
 			}
 		})
 	}

@@ -34,5 +34,5 @@ func main() {
 	// function still starts and answers 503 while it retries.
 	_ = keys.Load(ctx)
 
-	lambda.Start(frontdoor.New(handler.New(keys, log, nil), log))
+	lambda.Start(frontdoor.New(handler.New(keys, log), log))
 }

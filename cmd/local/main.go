@@ -65,7 +65,7 @@ func run(addr string) error {
 	}
 	fmt.Fprintf(os.Stderr, "keygate: listening on http://%s/ (Ctrl-C to stop)\n", ln.Addr())
 
-	srv := localserver.New(handler.New(keys, log, nil))
+	srv := localserver.New(handler.New(keys, log))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -263,17 +264,19 @@ type fixture struct {
 	logs *bytes.Buffer
 }
 
+// keys is a fake handler.Keys over a fixed set.
 type keys struct{ set *apikey.Set }
 
-func (k keys) Keys(context.Context) (*apikey.Set, error) { return k.set, nil }
-
-func (k keys) Reload(context.Context) *apikey.Set { return nil }
+func (k keys) Match(_ context.Context, key string) (apikey.Entry, apikey.Result, error) {
+	e, res := k.set.Match(key, time.Now())
+	return e, res, nil
+}
 
 func newFixture() *fixture {
 	var buf bytes.Buffer
 	lg := slog.New(slog.NewJSONHandler(&buf, nil))
 	set := apikey.NewSet([]apikey.Entry{{Client: "example", Digest: apikey.Digest(rightKey)}})
-	return &fixture{ad: frontdoor.New(handler.New(keys{set}, lg, nil), lg), logs: &buf}
+	return &fixture{ad: frontdoor.New(handler.New(keys{set}, lg), lg), logs: &buf}
 }
 
 // invoke calls Invoke as the runtime does, with a Lambda context, and

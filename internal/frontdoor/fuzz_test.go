@@ -183,7 +183,7 @@ func newFuzzHarness(f *testing.F) *fuzzHarness {
 	}
 	f.Cleanup(func() { printed.Close() })
 	return &fuzzHarness{
-		adapter: frontdoor.New(handler.New(cache, lg, clock), lg),
+		adapter: frontdoor.New(handler.New(cache, lg), lg),
 		logs:    &logs,
 		printed: printed,
 	}

@@ -3,10 +3,15 @@
 // good set when a refresh fails.
 //
 // The semantics follow aws-secretsmanager-caching-go and Powertools
-// Parameters: a refresh interval with jitter, one refresh at a time, the
-// stale value kept on error, and exponential backoff between failed loads.
-// Until a first load succeeds there is no set, and Keys reports
-// ErrUnavailable: the caller fails closed.
+// Parameters: a refresh interval with jitter, one load at a time, the stale
+// value kept on error, and exponential backoff between failed loads. Until a
+// first load succeeds there is no set, and Keys reports ErrUnavailable: the
+// caller fails closed.
+//
+// One mutex guards all of the cache's state and is never held while the
+// Source is read, so no caller ever waits on the lock for the store. Only
+// three callers wait for a load: the one that performs it, Load (cold
+// start), and the caller that owns a re-read for a key the set lacks.
 package keycache
 
 import (
@@ -15,7 +20,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/keygate/keygate/internal/apikey"
@@ -55,8 +59,8 @@ type Options struct {
 	LoadTimeout time.Duration
 	// BackoffBase and BackoffMax shape the retry delay after failed loads.
 	BackoffBase, BackoffMax time.Duration
-	// MissInterval is the least time between two loads that Reload
-	// starts for keys the set does not hold.
+	// MissInterval is the least time between two re-reads for keys the set
+	// does not hold.
 	MissInterval time.Duration
 	// Now and Rand (a float in [0,1)) are injectable for tests.
 	Now  func() time.Time
@@ -72,26 +76,28 @@ const (
 	DefaultMissInterval = 30 * time.Second
 )
 
+// Why a load runs, as its log line's trigger says.
+const (
+	triggerInit    = "init"        // Load, at cold start
+	triggerRefresh = "refresh"     // the set was due
+	triggerMiss    = "unknown_key" // a key the set lacks or holds as expired
+)
+
 // Cache is safe for concurrent use.
 type Cache struct {
 	src Source
 	opt Options
 
-	cur atomic.Pointer[state]
-	// loading is held for the whole of a load: Keys only tries it (a
-	// request never waits for another's refresh), Load waits for it.
-	loading sync.Mutex
-
-	mu       sync.Mutex // serialises loads' bookkeeping
-	failures int
-
-	nextMiss atomic.Int64 // Unix nanoseconds from which Reload may load again
+	mu       sync.Mutex
+	set      *apikey.Set // nil until a load succeeds
+	due      time.Time   // when the scheduled load may start
+	failures int         // scheduled loads failed (or partial) in a row
+	nextMiss time.Time   // when a re-read for an unknown key may start
+	flight   *flight     // the load in progress, if any
 }
 
-type state struct {
-	set *apikey.Set
-	due time.Time // when the next load may start
-}
+// flight is one load; done is closed once its result is in the cache.
+type flight struct{ done chan struct{} }
 
 // New returns a cache over src. Nothing is loaded until Load or Keys.
 func New(src Source, opt Options) *Cache {
@@ -116,108 +122,144 @@ func New(src Source, opt Options) *Cache {
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
-	c := &Cache{src: src, opt: opt}
-	c.cur.Store(&state{})
-	return c
+	return &Cache{src: src, opt: opt}
 }
 
-// Load performs a load now (used at cold start). Its error is also logged.
-// A load already in flight is waited for first, so two never overlap.
+// Load performs a load now (used at cold start), after any load in flight,
+// so two never overlap. Its error is also logged.
 func (c *Cache) Load(ctx context.Context) error {
-	c.loading.Lock()
-	defer c.loading.Unlock()
-	return c.load(ctx)
+	c.mu.Lock()
+	for c.flight != nil {
+		f := c.flight
+		c.mu.Unlock()
+		<-f.done
+		c.mu.Lock()
+	}
+	f := c.begin()
+	c.mu.Unlock()
+	return c.run(ctx, f, triggerInit)
 }
 
 // Keys returns the current set. When the set is due for refresh, exactly one
 // caller performs the load (bounded by LoadTimeout) while the others go on
 // with the set they have; with no set at all, they get ErrUnavailable.
 func (c *Cache) Keys(ctx context.Context) (*apikey.Set, error) {
-	st := c.cur.Load()
-	fresh := c.opt.Now().Before(st.due)
-	if st.set != nil && fresh {
-		return st.set, nil
+	c.mu.Lock()
+	if c.flight != nil || c.opt.Now().Before(c.due) {
+		set := c.set
+		c.mu.Unlock()
+		return orUnavailable(set)
 	}
-	if !fresh && c.loading.TryLock() {
-		// st may predate a load that finished just before TryLock: look
-		// again, or callers arriving together load twice in a row.
-		if st = c.cur.Load(); !c.opt.Now().Before(st.due) {
-			// The refresh belongs to the process, not to this request:
-			// a caller that hangs up must not abort it.
-			_ = c.load(context.WithoutCancel(ctx))
-			st = c.cur.Load()
-		}
-		c.loading.Unlock()
-	}
-	if st.set == nil {
-		return nil, ErrUnavailable
-	}
-	return st.set, nil
+	f := c.begin()
+	c.mu.Unlock()
+	// The refresh belongs to the process, not to this request: a caller
+	// that hangs up must not abort it.
+	_ = c.run(context.WithoutCancel(ctx), f, triggerRefresh)
+	c.mu.Lock()
+	set := c.set
+	c.mu.Unlock()
+	return orUnavailable(set)
 }
 
-// Reload is for a caller that presented a key the set does not hold: a
-// client handed a newly rotated key before this environment's next refresh
-// is then let in at once, not after up to Refresh. It loads now, at most
-// once per MissInterval (keys a caller makes up cost the store little);
-// while another load runs it waits for that one and uses its result, so
-// callers arriving together with the new key all see it. A failed load
-// keeps the refresh schedule as it was. It returns the set to match
-// against again; nil when keys never refresh.
-func (c *Cache) Reload(ctx context.Context) *apikey.Set {
-	if c.opt.Refresh <= 0 {
+// Match reports whether key authorizes, and which entry it matched. An
+// error means no set is loaded (fail closed). A key the set lacks or holds
+// as expired (its expiry may have moved) makes the cache re-read the store
+// at once and match again, so that a key rotated in moments ago works at
+// its first request: at most once per MissInterval (a caller making keys
+// up costs the store little), never for the empty key, never when keys do
+// not refresh. Only the caller that owns that re-read waits for it; a
+// failed re-read leaves the refresh schedule as it was.
+func (c *Cache) Match(ctx context.Context, key string) (apikey.Entry, apikey.Result, error) {
+	set, err := c.Keys(ctx)
+	if err != nil {
+		return apikey.Entry{}, apikey.Invalid, err
+	}
+	entry, res := set.Match(key, c.opt.Now())
+	if res == apikey.OK || key == "" || c.opt.Refresh <= 0 {
+		return entry, res, nil
+	}
+	if fresh := c.reread(ctx); fresh != nil && fresh != set {
+		entry, res = fresh.Match(key, c.opt.Now())
+	}
+	return entry, res, nil
+}
+
+// reread loads for a key the set lacks, if this caller's turn has come,
+// and returns the set to match again (nil when it was not its turn).
+func (c *Cache) reread(ctx context.Context) *apikey.Set {
+	c.mu.Lock()
+	now := c.opt.Now()
+	if now.Before(c.nextMiss) {
+		c.mu.Unlock()
 		return nil
 	}
-	now := c.opt.Now().UnixNano()
-	next := c.nextMiss.Load()
-	turn := now >= next && c.nextMiss.CompareAndSwap(next, now+int64(c.opt.MissInterval))
-	before := c.cur.Load()
-	c.loading.Lock()
-	// A load that finished while this one waited has read the store now.
-	if turn && c.cur.Load() == before {
-		if c.load(context.WithoutCancel(ctx)) != nil {
-			// Made-up keys must not put a store outage's retries on the
-			// callers with right keys: the schedule stays as it was.
-			c.cur.Store(before)
-		}
+	c.nextMiss = now.Add(c.opt.MissInterval)
+	if f := c.flight; f != nil {
+		// A load is already reading the store: its answer is as fresh.
+		c.mu.Unlock()
+		<-f.done
+	} else {
+		f := c.begin()
+		c.mu.Unlock()
+		_ = c.run(context.WithoutCancel(ctx), f, triggerMiss)
 	}
-	c.loading.Unlock()
-	return c.cur.Load().set
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.set
 }
 
-func (c *Cache) load(ctx context.Context) error {
+// begin records a new load in flight; c.mu must be held.
+func (c *Cache) begin() *flight {
+	f := &flight{done: make(chan struct{})}
+	c.flight = f
+	return f
+}
+
+// run performs the load f stands for and records its result.
+func (c *Cache) run(ctx context.Context, f *flight, trigger string) error {
 	ctx, cancel := context.WithTimeout(ctx, c.opt.LoadTimeout)
 	defer cancel()
 	start := c.opt.Now()
 	snap, err := c.src.Load(ctx)
-	took := slog.Float64("duration_ms", ms(c.opt.Now().Sub(start)))
+	if err == nil && snap.Set == nil {
+		err = errNoSet
+	}
 
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	prev := c.cur.Load()
-	if err != nil || snap.Set == nil {
-		if err == nil {
-			err = errNoSet
+	defer func() {
+		c.flight = nil
+		c.mu.Unlock()
+		close(f.done)
+	}()
+	now := c.opt.Now()
+	took := slog.Float64("duration_ms", ms(now.Sub(start)))
+	if err != nil {
+		// A re-read for an unknown key must not put a store outage's
+		// retries on the callers with right keys: only scheduled loads
+		// move the schedule.
+		if trigger != triggerMiss {
+			c.failures++
+			c.due = now.Add(c.backoff(c.failures))
 		}
-		c.failures++
-		retry := c.backoff(c.failures)
-		c.cur.Store(&state{set: prev.set, due: c.opt.Now().Add(retry)})
 		c.opt.Log.LogAttrs(ctx, slog.LevelError, "key load failed",
+			slog.String("trigger", trigger),
 			slog.String("error", err.Error()),
-			slog.Bool("serving_stale", prev.set != nil),
+			slog.Bool("serving_stale", c.set != nil),
 			slog.Int("attempt", c.failures),
-			slog.Float64("retry_in_ms", ms(retry)),
+			slog.Float64("retry_in_ms", ms(max(c.due.Sub(now), 0))),
 			took)
 		return err
 	}
-	due := c.nextRefresh()
+	c.set = snap.Set
 	if snap.Partial {
 		c.failures++
-		due = c.opt.Now().Add(c.backoff(c.failures))
+		c.due = now.Add(c.backoff(c.failures))
 	} else {
 		c.failures = 0
+		c.due = c.nextRefresh(now)
 	}
-	c.cur.Store(&state{set: snap.Set, due: due})
 	attrs := []slog.Attr{
+		slog.String("trigger", trigger),
 		slog.String("source", snap.Source),
 		slog.String("version_id", snap.Version),
 		slog.Int("keys", snap.Set.Len()),
@@ -233,12 +275,12 @@ func (c *Cache) load(ctx context.Context) error {
 
 // nextRefresh spreads a fleet's refreshes over the last tenth of the
 // interval so that environments started together do not read at once.
-func (c *Cache) nextRefresh() time.Time {
+func (c *Cache) nextRefresh(now time.Time) time.Time {
 	if c.opt.Refresh <= 0 {
 		return time.Unix(1<<62, 0) // never
 	}
 	r := c.opt.Refresh
-	return c.opt.Now().Add(r - time.Duration(c.opt.Rand()*float64(r/10)))
+	return now.Add(r - time.Duration(c.opt.Rand()*float64(r/10)))
 }
 
 // backoff is exponential with "equal jitter": half fixed, half random.
@@ -249,6 +291,13 @@ func (c *Cache) backoff(failures int) time.Duration {
 	}
 	d = min(d, c.opt.BackoffMax)
 	return d/2 + time.Duration(c.opt.Rand()*float64(d/2))
+}
+
+func orUnavailable(set *apikey.Set) (*apikey.Set, error) {
+	if set == nil {
+		return nil, ErrUnavailable
+	}
+	return set, nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

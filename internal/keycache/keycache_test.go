@@ -649,55 +649,114 @@ func retryIn(l map[string]any) time.Duration {
 	return time.Duration(math.Round(l["retry_in_ms"].(float64)*1000)) * time.Microsecond
 }
 
-// Reload loads at once for a key the set lacks, at most once per
-// MissInterval, and never for keys that do not refresh.
-func TestReload(t *testing.T) {
-	v1, v2, v3 := setOf("kgOne"), setOf("kgTwo"), setOf("kgThree")
+// Match answers from the set in force; a key the set lacks or holds as
+// expired makes it re-read at once and match again, at most once per
+// MissInterval, never for the empty key or keys that do not refresh.
+func TestMatch(t *testing.T) {
+	now := t0
+	expired := apikey.NewSet([]apikey.Entry{{Client: "old", Digest: apikey.Digest("kgMoved"), Expires: now.Add(-time.Second)}})
+	moved := apikey.NewSet([]apikey.Entry{{Client: "old", Digest: apikey.Digest("kgMoved"), Expires: now.Add(time.Hour)}})
+	v1, v2, v3 := setOf("kgOne"), setOf("kgOne", "kgTwo"), setOf("kgOne", "kgTwo", "kgThree")
 	sets := []*apikey.Set{v1, v2, v3}
 	load := func(_ context.Context, call int) (keycache.Snapshot, error) {
 		return keycache.Snapshot{Set: sets[min(call, len(sets))-1], Source: "test"}, nil
 	}
 	f := newFixture(keycache.Options{Refresh: time.Hour, MissInterval: 30 * time.Second}, load)
-	if f.keys(t) != v1 {
-		t.Fatal("first load")
+	match := func(key string, want apikey.Result, calls int, when string) {
+		t.Helper()
+		_, res, err := f.cache.Match(context.Background(), key)
+		if err != nil || res != want {
+			t.Errorf("%s: Match(%s) = %v, %v; want %v", when, key, res, err, want)
+		}
+		f.wantCalls(t, calls, when)
 	}
-	if got := f.cache.Reload(context.Background()); got != v2 {
-		t.Fatalf("Reload = %v, want the newly loaded set", got)
-	}
-	if f.keys(t) != v2 {
-		t.Error("Keys does not serve what Reload loaded")
+	match("kgOne", apikey.OK, 1, "a key in the first set")
+	match("", apikey.Invalid, 1, "no key: no re-read")
+	match("kgTwo", apikey.OK, 2, "a key rotated in: re-read at once")
+	if l := f.logs.last(t, "key set loaded"); l["trigger"] != "unknown_key" {
+		t.Errorf("the re-read's log line = %v, want trigger unknown_key", l)
 	}
 	f.clk.Advance(29 * time.Second)
-	if got := f.cache.Reload(context.Background()); got != v2 {
-		t.Error("a second Reload within MissInterval did not answer the set in force")
-	}
-	f.wantCalls(t, 2, "after a Reload within MissInterval")
+	match("kgThree", apikey.Invalid, 2, "another new key within MissInterval")
 	f.clk.Advance(time.Second)
-	if got := f.cache.Reload(context.Background()); got != v3 {
-		t.Errorf("Reload after MissInterval = %v, want the next set", got)
+	match("kgThree", apikey.OK, 3, "after MissInterval")
+
+	e := newFixture(keycache.Options{Refresh: time.Hour}, func(_ context.Context, call int) (keycache.Snapshot, error) {
+		if call == 1 {
+			return keycache.Snapshot{Set: expired}, nil
+		}
+		return keycache.Snapshot{Set: moved}, nil
+	})
+	if entry, res, err := e.cache.Match(context.Background(), "kgMoved"); err != nil || res != apikey.OK || entry.Client != "old" {
+		t.Errorf("an expired key whose expiry moved: %v %v %v, want OK for old", entry, res, err)
 	}
-	f.wantCalls(t, 3, "after MissInterval")
+	e.wantCalls(t, 2, "an expired key re-reads")
 
 	static := newFixture(keycache.Options{}, ok(v1)) // Refresh 0: keys from the environment
-	static.keys(t)
-	if static.cache.Reload(context.Background()) != nil {
-		t.Error("Reload answered for keys that never refresh")
+	if _, res, _ := static.cache.Match(context.Background(), "kgTwo"); res != apikey.Invalid {
+		t.Errorf("static keys: Match = %v, want Invalid", res)
 	}
-	static.wantCalls(t, 1, "Reload with Refresh 0")
+	static.wantCalls(t, 1, "Refresh 0 never re-reads")
+
+	down := newFixture(keycache.Options{Refresh: time.Hour}, failing)
+	if _, _, err := down.cache.Match(context.Background(), "kgOne"); !errors.Is(err, keycache.ErrUnavailable) {
+		t.Errorf("no set loaded: Match error = %v, want ErrUnavailable", err)
+	}
 }
 
-// A failed Reload keeps the set in force and the refresh schedule. A
-// Reload while another load runs waits for it and answers its result, so
-// callers arriving together with a new key all get the new set.
-func TestReloadFailureAndConcurrency(t *testing.T) {
-	good, fresh := setOf(secretKey), setOf("kgFresh")
+// A failed re-read keeps the set in force and the refresh schedule: the
+// failure count, the next scheduled retry and every logged retry_in_ms
+// agree.
+func TestMatchRereadFailureKeepsSchedule(t *testing.T) {
+	good := setOf(secretKey)
+	var fail atomic.Bool
+	f := newFixture(keycache.Options{Refresh: time.Hour, MissInterval: time.Second, BackoffBase: time.Second, BackoffMax: time.Minute},
+		func(ctx context.Context, call int) (keycache.Snapshot, error) {
+			if fail.Load() {
+				return failing(ctx, call)
+			}
+			return ok(good)(ctx, call)
+		})
+	f.keys(t)
+	fail.Store(true)
+	f.clk.Advance(time.Hour)
+	f.keys(t) // scheduled failure 1: retry in 500ms (rand 0)
+	f.clk.Advance(500 * time.Millisecond)
+	f.keys(t) // scheduled failure 2: retry in 1s
+	if l := f.logs.last(t, "key load failed"); l["attempt"] != 2.0 || retryIn(l) != time.Second {
+		t.Fatalf("second scheduled failure: %v, want attempt 2, retry in 1s", l)
+	}
+	f.clk.Advance(400 * time.Millisecond)
+	if _, res, err := f.cache.Match(context.Background(), "kgUnknown"); err != nil || res != apikey.Invalid {
+		t.Fatalf("Match during the outage = %v, %v; want Invalid from the stale set", res, err)
+	}
+	f.wantCalls(t, 4, "the re-read ran")
+	l := f.logs.last(t, "key load failed")
+	if l["trigger"] != "unknown_key" || l["attempt"] != 2.0 || retryIn(l) != 600*time.Millisecond {
+		t.Errorf("failed re-read: %v, want trigger unknown_key, attempt 2, retry in 600ms (the schedule, unchanged)", l)
+	}
+	if f.keys(t) != good {
+		t.Error("the stale set is not served after a failed re-read")
+	}
+	f.clk.Advance(600*time.Millisecond - time.Nanosecond)
+	f.keys(t)
+	f.wantCalls(t, 4, "the scheduled retry did not move earlier")
+	f.clk.Advance(time.Nanosecond)
+	f.keys(t)
+	f.wantCalls(t, 5, "the scheduled retry on time")
+	if l := f.logs.last(t, "key load failed"); l["trigger"] != "refresh" || l["attempt"] != 3.0 || retryIn(l) != 2*time.Second {
+		t.Errorf("third scheduled failure: %v, want attempt 3, retry in 2s", l)
+	}
+}
+
+// The caller that owns a re-read joins a load already running and answers
+// its result; a caller without the turn never waits for a load.
+func TestMatchDuringLoad(t *testing.T) {
+	good, fresh := setOf(secretKey), setOf(secretKey, "kgFresh")
 	entered, release := make(chan struct{}), make(chan struct{})
 	var block atomic.Bool
 	f := newFixture(keycache.Options{Refresh: time.Hour, MissInterval: time.Minute}, func(ctx context.Context, call int) (keycache.Snapshot, error) {
-		switch {
-		case call == 2:
-			return failing(ctx, call)
-		case block.Load():
+		if block.Load() {
 			close(entered)
 			<-release
 			return ok(fresh)(ctx, call)
@@ -705,32 +764,35 @@ func TestReloadFailureAndConcurrency(t *testing.T) {
 		return ok(good)(ctx, call)
 	})
 	f.keys(t)
-	if got := f.cache.Reload(context.Background()); got != good {
-		t.Error("a failed Reload did not answer the set in force")
-	}
-	f.clk.Advance(59 * time.Minute)
-	f.keys(t)
-	f.wantCalls(t, 2, "before the hour: a failed Reload must not bring the next refresh forward")
-
 	block.Store(true)
-	f.clk.Advance(time.Minute) // the next Keys refreshes, and blocks in the source
+	f.clk.Advance(time.Hour) // the next Keys refreshes, and blocks in the source
 	go f.cache.Keys(context.Background())
 	<-entered
-	got := make(chan *apikey.Set, 2)
-	for range 2 { // one may load after the running load, the other waits only
-		go func() { got <- f.cache.Reload(context.Background()) }()
+	// Callers arriving together with a new key: one owns the re-read
+	// and joins the blocked load; all the others answer from the set in
+	// force at once, without waiting for it.
+	const callers = 21
+	answers := make(chan apikey.Result, callers)
+	for range callers {
+		go func() {
+			_, res, _ := f.cache.Match(context.Background(), "kgFresh")
+			answers <- res
+		}()
 	}
-	select {
-	case s := <-got:
-		t.Fatalf("Reload answered %v while a load ran, want it to wait", s)
-	case <-time.After(50 * time.Millisecond):
-	}
-	f.wantCalls(t, 3, "while the refresh runs")
-	close(release)
-	for range 2 {
-		if s := <-got; s != fresh {
-			t.Errorf("Reload answered %v, want the set the running load brought", s)
+	deadline := time.After(time.Minute)
+	for range callers - 1 {
+		select {
+		case res := <-answers:
+			if res != apikey.Invalid {
+				t.Fatalf("a caller answered %v while the load was blocked, want Invalid from the set in force", res)
+			}
+		case <-deadline:
+			t.Fatal("callers without the turn waited for the running load")
 		}
 	}
-	f.wantCalls(t, 3, "the refresh only: it read the store while the Reloads waited")
+	close(release)
+	if res := <-answers; res != apikey.OK {
+		t.Errorf("the owner answered %v, want OK from the load it joined", res)
+	}
+	f.wantCalls(t, 2, "the refresh only: the owner joined it")
 }

@@ -73,7 +73,7 @@ func Keygate(log *slog.Logger) lambda.Handler {
 	if err := keys.Load(context.Background()); err != nil {
 		panic("bench: a static key failed to load: " + err.Error()) // ExampleKey is a constant
 	}
-	return frontdoor.New(handler.New(keys, log, nil), log)
+	return frontdoor.New(handler.New(keys, log), log)
 }
 
 // Direct is the hand-written baseline for door, with the same key set and

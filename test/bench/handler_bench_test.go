@@ -23,7 +23,7 @@ func BenchmarkServeHTTP(b *testing.B) {
 	if err := keys.Load(b.Context()); err != nil {
 		b.Fatal(err)
 	}
-	keygate := handler.New(keys, log, nil)
+	keygate := handler.New(keys, log)
 	tests := []struct {
 		name   string
 		key    string

@@ -367,7 +367,7 @@ func newStackLog(t *testing.T, logs *logSink, env ...string) *stack {
 			t.Errorf("%d log lines hold a key", leaks)
 		}
 	})
-	return &stack{srv: srv, cfg: cfg, cache: cache, h: handler.New(cache, log, nil), logs: logs, log: log, env: getenv}
+	return &stack{srv: srv, cfg: cfg, cache: cache, h: handler.New(cache, log), logs: logs, log: log, env: getenv}
 }
 
 // serve sends one GET / with p to the handler and returns the answer and
