@@ -10,15 +10,19 @@ import (
 	"syscall"
 
 	"github.com/keygate/keygate/internal/keyadmin"
+	"github.com/keygate/keygate/internal/smapi"
+	"github.com/keygate/keygate/internal/smclient"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := keyadmin.Run(ctx, os.Args[1:], keyadmin.Env{
-		Stdout:    os.Stdout,
-		Stderr:    os.Stderr,
-		Getenv:    os.Getenv,
-		NewClient: keyadmin.NewSDKClient,
+		Stdout: os.Stdout,
+		Stderr: os.Stderr,
+		Getenv: os.Getenv,
+		NewClient: func(ctx context.Context, region string) (smapi.Client, string, error) {
+			return smclient.New(ctx, region)
+		},
 	})
 	stop()
 	os.Exit(code)

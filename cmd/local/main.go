@@ -49,7 +49,9 @@ func run(addr string) error {
 		sessionKey = apikey.Generate()
 		src = keysource.NewStatic("generated", sessionKey)
 	} else {
-		src = cfg.Source(ctx, smclient.New, log)
+		src = cfg.Source(ctx, func(ctx context.Context) (keysource.GetSecretValueAPI, string, error) {
+			return smclient.New(ctx, "")
+		}, log)
 	}
 	keys := cfg.Cache(src, log)
 	_ = keys.Load(ctx)

@@ -6,9 +6,7 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -20,15 +18,11 @@ import (
 )
 
 func main() {
-	var level slog.Level
-	levelErr := level.UnmarshalText([]byte(strings.TrimSpace(os.Getenv("LOG_LEVEL"))))
-	if os.Getenv("LOG_LEVEL") == "" {
-		level, levelErr = slog.LevelInfo, nil
-	}
+	level, levelErr := config.LogLevel(os.Getenv)
 	log := config.NewLogger(os.Stdout, level)
 	config.RouteStdLog(log)
 	if levelErr != nil {
-		log.Warn("LOG_LEVEL is not one of debug, info, warn, error: logging at info", "value", os.Getenv("LOG_LEVEL"))
+		log.Warn(levelErr.Error() + ": logging at info")
 	}
 
 	// The same lean client as the api function: the Lambda runtime hands

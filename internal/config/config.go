@@ -59,15 +59,28 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c.Refresh = dur("KEY_REFRESH", DefaultRefresh, 0)
 	c.Grace = dur("KEY_GRACE", DefaultGrace, 0)
 	c.LoadTimeout = dur("KEY_LOAD_TIMEOUT", DefaultLoadTimeout, 100*time.Millisecond)
-	if v := strings.TrimSpace(getenv("LOG_LEVEL")); v != "" {
-		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
-			errs = append(errs, fmt.Sprintf("LOG_LEVEL=%q is not one of debug, info, warn, error", v))
-		}
+	var err error
+	if c.LogLevel, err = LogLevel(getenv); err != nil {
+		errs = append(errs, err.Error())
 	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
 	}
 	return c, nil
+}
+
+// LogLevel reads LOG_LEVEL: debug, info (the default), warn or error. On an
+// error it also returns info, so a binary can log the error and go on.
+func LogLevel(getenv func(string) string) (slog.Level, error) {
+	v := strings.TrimSpace(getenv("LOG_LEVEL"))
+	var level slog.Level
+	if v == "" {
+		return slog.LevelInfo, nil
+	}
+	if err := level.UnmarshalText([]byte(v)); err != nil {
+		return slog.LevelInfo, fmt.Errorf("LOG_LEVEL=%q is not one of debug, info, warn, error", v)
+	}
+	return level, nil
 }
 
 // NewLogger returns the JSON logger every keygate binary uses.

@@ -1,6 +1,6 @@
 // Package keyadmin is the logic of the keygate command-line tool: it lists,
-// adds, revokes and rotates the API keys in keygate's Secrets Manager
-// secret, through the same Secrets Manager API as the function and with the
+// adds, revokes and rotates the smapi.Client keys in keygate's Secrets Manager
+// secret, through the same Secrets Manager smapi.Client as the function and with the
 // same validation (apikey.Document.Marshal), so it never writes a set the
 // function would reject. cmd/keygate only wires it to the process.
 //
@@ -34,24 +34,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/keygate/keygate/internal/apikey"
-)
-
-// API is the part of the Secrets Manager client the tool uses; the SDK
-// client satisfies it.
-type API interface {
-	DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
-	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
-	PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
-	UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error)
-}
-
-var _ API = (*secretsmanager.Client)(nil)
-
-// Staging labels.
-const (
-	stageCurrent  = "AWSCURRENT"
-	stagePending  = "AWSPENDING"
-	stagePrevious = "AWSPREVIOUS"
+	"github.com/keygate/keygate/internal/smapi"
 )
 
 // PreviousSuffix is appended to a client's name to keep its old key during
@@ -75,7 +58,7 @@ var (
 
 // Admin edits one secret.
 type Admin struct {
-	Client   API
+	Client   smapi.Client
 	SecretID string
 	// Region is only used in messages.
 	Region string
@@ -97,7 +80,9 @@ type current struct {
 	created   time.Time
 }
 
-func (a *Admin) readCurrent(ctx context.Context) (current, error) { return a.read(ctx, stageCurrent) }
+func (a *Admin) readCurrent(ctx context.Context) (current, error) {
+	return a.read(ctx, smapi.StageCurrent)
+}
 
 // errUnparsable marks a version that holds no valid key set (binary, or a
 // value the function rejects).
@@ -187,7 +172,7 @@ func (a *Admin) change(ctx context.Context, edit func(doc apikey.Document, now t
 	out, err := a.Client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
 		SecretId:      &a.SecretID,
 		SecretString:  &value,
-		VersionStages: []string{stageCurrent},
+		VersionStages: []string{smapi.StageCurrent},
 	})
 	if err != nil {
 		return Written{}, a.explain(err)
@@ -200,7 +185,7 @@ func (a *Admin) change(ctx context.Context, edit func(doc apikey.Document, now t
 	}
 	w.Carried.Until = carried.Until
 
-	prev := stagePrevious
+	prev := smapi.StagePrevious
 	_, err = a.Client.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
 		SecretId:            &a.SecretID,
 		VersionStage:        &prev,
@@ -221,7 +206,7 @@ func (a *Admin) guard(versions map[string][]string) error {
 		return nil
 	}
 	for id, stages := range versions {
-		if slices.Contains(stages, stagePending) && !slices.Contains(stages, stageCurrent) {
+		if slices.Contains(stages, smapi.StagePending) && !slices.Contains(stages, smapi.StageCurrent) {
 			return fmt.Errorf("%w: version %s of secret %q is AWSPENDING, and finishing the rotation would replace whatever is written now. Wait for the rotation to finish; if it failed, clear it with `aws secretsmanager update-secret-version-stage --secret-id %s --version-stage AWSPENDING --remove-from-version-id %s` (or pass --force)",
 				ErrRotationInProgress, id, a.SecretID, a.SecretID, id)
 		}

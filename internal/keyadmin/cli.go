@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/internal/apikey"
+	"github.com/keygate/keygate/internal/smapi"
+	"github.com/keygate/keygate/internal/smclient"
 )
 
 // Exit statuses of Run.
@@ -97,7 +99,7 @@ type Env struct {
 	Getenv         func(string) string
 	// NewClient builds the Secrets Manager client; region may be empty
 	// (the SDK's default). It returns the region in use.
-	NewClient func(ctx context.Context, region string) (API, string, error)
+	NewClient func(ctx context.Context, region string) (smapi.Client, string, error)
 	// Now and Generate default to time.Now and apikey.Generate.
 	Now      func() time.Time
 	Generate func() string
@@ -296,6 +298,9 @@ func clock(env Env) func() time.Time {
 
 func newAdmin(ctx context.Context, opt options, env Env) (*Admin, error) {
 	client, region, err := env.NewClient(ctx, opt.region)
+	if errors.Is(err, smclient.ErrNoRegion) {
+		return nil, fmt.Errorf("%w, or pass --region", err)
+	}
 	if err != nil {
 		return nil, err
 	}

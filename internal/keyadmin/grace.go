@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/internal/apikey"
+	"github.com/keygate/keygate/internal/smapi"
 )
 
 // Carried says which keys of the AWSPREVIOUS version a change kept working.
@@ -38,7 +39,7 @@ type Carried struct {
 // them.
 func (a *Admin) carryGrace(ctx context.Context, doc apikey.Document, cur current, versions map[string][]string) (apikey.Document, Carried, error) {
 	var c Carried
-	if a.KeyGrace <= 0 || cur.created.IsZero() || !hasStage(versions, stagePrevious) {
+	if a.KeyGrace <= 0 || cur.created.IsZero() || !hasStage(versions, smapi.StagePrevious) {
 		return doc, c, nil
 	}
 	c.Until = cur.created.Add(a.KeyGrace)
@@ -46,7 +47,7 @@ func (a *Admin) carryGrace(ctx context.Context, doc apikey.Document, cur current
 	if !now.Before(c.Until) {
 		return doc, c, nil
 	}
-	prev, err := a.read(ctx, stagePrevious)
+	prev, err := a.read(ctx, smapi.StagePrevious)
 	if errors.Is(err, errUnparsable) {
 		return doc, c, nil // the function ignores it too: no grace to keep
 	}

@@ -19,9 +19,9 @@ const (
 // hours at the function's KEY_GRACE of 24h.
 func rotateTo(t *testing.T, tl *tool, value string) time.Time {
 	t.Helper()
-	id := tl.sm.Fake.Put(secretID, value)
+	id := tl.sm.Put(secretID, value)
 	created := now.Add(-time.Hour)
-	tl.sm.Fake.SetCreated(secretID, id, created)
+	tl.sm.SetCreated(secretID, id, created)
 	return created.Add(24 * time.Hour)
 }
 
@@ -38,7 +38,7 @@ func TestRevokeInRotationGrace(t *testing.T) {
 			t.Fatal("before the revoke the function should take all four keys")
 		}
 	}
-	before := tl.sm.Fake.Stages(secretID)
+	before := tl.sm.Stages(secretID)
 
 	r := tl.run(t, "keys", "revoke", "bob")
 	wantCode(t, r, keyadmin.ExitOK, `revoked "bob" and "bob.previous"`, `until `+stamp(graceEnd)+`, as "alice.previous"`)

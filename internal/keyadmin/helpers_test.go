@@ -10,7 +10,8 @@ import (
 	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/keyadmin"
 	"github.com/keygate/keygate/internal/keysource"
-	"github.com/keygate/keygate/internal/rotation/rotationtest"
+	"github.com/keygate/keygate/internal/smapi"
+	"github.com/keygate/keygate/internal/smfake"
 )
 
 const secretID = "keygate/admin-test"
@@ -36,17 +37,17 @@ type result struct {
 
 // tool runs keygate against one fake Secrets Manager.
 type tool struct {
-	sm  *rotationtest.Service
+	sm  *smfake.Server
 	env map[string]string
 	// client, if set, replaces the SDK client (to interpose on calls).
-	client func(keyadmin.API) keyadmin.API
+	client func(smapi.Client) smapi.Client
 }
 
 func newTool(t *testing.T, secret string) *tool {
 	t.Helper()
-	sm := rotationtest.New(t)
+	sm := smfake.Start(t)
 	if secret != "" {
-		sm.Fake.Put(secretID, secret)
+		sm.Put(secretID, secret)
 	}
 	return &tool{sm: sm, env: map[string]string{"API_KEY_SECRET_ID": secretID}}
 }
@@ -58,12 +59,12 @@ func (tl *tool) run(t *testing.T, args ...string) result {
 		Stdout: &stdout,
 		Stderr: &stderr,
 		Getenv: func(k string) string { return tl.env[k] },
-		NewClient: func(_ context.Context, region string) (keyadmin.API, string, error) {
-			var c keyadmin.API = tl.sm.Client()
+		NewClient: func(_ context.Context, region string) (smapi.Client, string, error) {
+			var c smapi.Client = tl.sm.Client()
 			if tl.client != nil {
 				c = tl.client(c)
 			}
-			return c, tl.sm.Fake.Region, nil
+			return c, tl.sm.Region, nil
 		},
 		Now: func() time.Time { return now },
 	})
@@ -73,7 +74,7 @@ func (tl *tool) run(t *testing.T, args ...string) result {
 // current parses the AWSCURRENT version.
 func (tl *tool) current(t *testing.T) apikey.Document {
 	t.Helper()
-	v, ok := tl.sm.Fake.Value(secretID, "AWSCURRENT")
+	v, ok := tl.sm.Value(secretID, "AWSCURRENT")
 	if !ok {
 		t.Fatal("no AWSCURRENT version")
 	}
@@ -106,7 +107,7 @@ func accepts(set *apikey.Set, key string, at time.Time) bool {
 // lost its labels (no AWSPREVIOUS keeps old keys alive).
 func (tl *tool) checkWritten(t *testing.T, before map[string][]string) {
 	t.Helper()
-	after := tl.sm.Fake.Stages(secretID)
+	after := tl.sm.Stages(secretID)
 	if len(after) != 1 {
 		t.Fatalf("staging labels %v, want only the new AWSCURRENT", after)
 	}
@@ -167,7 +168,7 @@ func material(secret string) []string {
 
 func (tl *tool) value(t *testing.T) string {
 	t.Helper()
-	v, _ := tl.sm.Fake.Value(secretID, "AWSCURRENT")
+	v, _ := tl.sm.Value(secretID, "AWSCURRENT")
 	return v
 }
 

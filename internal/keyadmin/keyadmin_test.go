@@ -12,6 +12,8 @@ import (
 
 	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/keyadmin"
+	"github.com/keygate/keygate/internal/smapi"
+	"github.com/keygate/keygate/internal/smclient"
 	"github.com/keygate/keygate/internal/smfake"
 )
 
@@ -53,7 +55,7 @@ func TestKeysList(t *testing.T) {
 				t.Errorf("--json listing %+v", l)
 			}
 			checkQuiet(t, r, "", tt.secret)
-			if n := tl.sm.Fake.Calls("PutSecretValue") + tl.sm.Fake.Calls("UpdateSecretVersionStage"); n != 0 {
+			if n := tl.sm.Calls("PutSecretValue") + tl.sm.Calls("UpdateSecretVersionStage"); n != 0 {
 				t.Errorf("list wrote (%d calls)", n)
 			}
 		})
@@ -79,7 +81,7 @@ func TestKeysAdd(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tl := newTool(t, tt.secret)
-			before := tl.sm.Fake.Stages(secretID)
+			before := tl.sm.Stages(secretID)
 			r := tl.run(t, append([]string{"keys", "add"}, tt.args...)...)
 			wantCode(t, r, keyadmin.ExitOK, `"bob"`, "only this once")
 			key := strings.TrimSpace(r.stdout)
@@ -132,7 +134,7 @@ func TestKeysAddRefused(t *testing.T) {
 			if r.stdout != "" {
 				t.Errorf("a refused add printed %q", r.stdout)
 			}
-			if tl.value(t) != tt.secret || tl.sm.Fake.Calls("PutSecretValue") != 0 {
+			if tl.value(t) != tt.secret || tl.sm.Calls("PutSecretValue") != 0 {
 				t.Error("a refused add wrote the secret")
 			}
 			checkQuiet(t, r, "", tt.secret)
@@ -146,7 +148,7 @@ func TestKeysRevoke(t *testing.T) {
 	if set := tl.keys(t); !accepts(set, keyB, now) || !accepts(set, keyC, now) {
 		t.Fatal("setup: bob's keys do not work")
 	}
-	before := tl.sm.Fake.Stages(secretID)
+	before := tl.sm.Stages(secretID)
 	r := tl.run(t, "keys", "revoke", "bob")
 	wantCode(t, r, keyadmin.ExitOK, `revoked "bob" and "bob.previous"`)
 	checkQuiet(t, r, "", secret, tl.value(t))
@@ -178,7 +180,7 @@ func TestKeysRevokeRefused(t *testing.T) {
 			tl := newTool(t, tt.secret)
 			r := tl.run(t, "keys", "revoke", tt.who)
 			wantCode(t, r, keyadmin.ExitError, tt.stderrHas...)
-			if tl.value(t) != tt.secret || tl.sm.Fake.Calls("PutSecretValue") != 0 {
+			if tl.value(t) != tt.secret || tl.sm.Calls("PutSecretValue") != 0 {
 				t.Error("a refused revoke wrote the secret")
 			}
 			checkQuiet(t, r, "", tt.secret)
@@ -218,7 +220,7 @@ func TestKeysRotate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tl := newTool(t, tt.secret)
-			before := tl.sm.Fake.Stages(secretID)
+			before := tl.sm.Stages(secretID)
 			r := tl.run(t, append([]string{"keys", "rotate"}, tt.args...)...)
 			wantCode(t, r, keyadmin.ExitOK, "rotated", "only this once")
 			key := strings.TrimSpace(r.stdout)
@@ -301,7 +303,7 @@ func TestKeysRotateRefused(t *testing.T) {
 			tl := newTool(t, tt.secret)
 			r := tl.run(t, append([]string{"keys", "rotate"}, tt.args...)...)
 			wantCode(t, r, keyadmin.ExitError, tt.stderrHas...)
-			if r.stdout != "" || tl.value(t) != tt.secret || tl.sm.Fake.Calls("PutSecretValue") != 0 {
+			if r.stdout != "" || tl.value(t) != tt.secret || tl.sm.Calls("PutSecretValue") != 0 {
 				t.Errorf("a refused rotate printed %q or wrote the secret", r.stdout)
 			}
 			checkQuiet(t, r, "", tt.secret)
@@ -326,21 +328,21 @@ func TestKeysGuards(t *testing.T) {
 		{"rotation in progress, forced", func(t *testing.T, tl *tool) { tl.sm.StartRotation(t, secretID) },
 			[]string{"--force"}, keyadmin.ExitOK, nil},
 		{"rotation grace running: old key kept", func(t *testing.T, tl *tool) {
-			id := tl.sm.Fake.Put(secretID, rotated)
-			tl.sm.Fake.SetCreated(secretID, id, now.Add(-time.Hour))
+			id := tl.sm.Put(secretID, rotated)
+			tl.sm.SetCreated(secretID, id, now.Add(-time.Hour))
 		}, nil, keyadmin.ExitOK, []string{`until ` + stamp(now.Add(23*time.Hour)) + `, as "alice.previous"`}},
 		{"rotation grace over", func(t *testing.T, tl *tool) {
-			id := tl.sm.Fake.Put(secretID, rotated)
-			tl.sm.Fake.SetCreated(secretID, id, now.Add(-25*time.Hour))
+			id := tl.sm.Put(secretID, rotated)
+			tl.sm.SetCreated(secretID, id, now.Add(-25*time.Hour))
 		}, nil, keyadmin.ExitOK, nil},
 		{"rotation grace over by KEY_GRACE", func(t *testing.T, tl *tool) {
-			id := tl.sm.Fake.Put(secretID, rotated)
-			tl.sm.Fake.SetCreated(secretID, id, now.Add(-2*time.Hour))
+			id := tl.sm.Put(secretID, rotated)
+			tl.sm.SetCreated(secretID, id, now.Add(-2*time.Hour))
 			tl.env["KEY_GRACE"] = "1h"
 		}, nil, keyadmin.ExitOK, nil},
 		{"rotation grace running by --key-grace", func(t *testing.T, tl *tool) {
-			id := tl.sm.Fake.Put(secretID, rotated)
-			tl.sm.Fake.SetCreated(secretID, id, now.Add(-2*time.Hour))
+			id := tl.sm.Put(secretID, rotated)
+			tl.sm.SetCreated(secretID, id, now.Add(-2*time.Hour))
 			tl.env["KEY_GRACE"] = "1h"
 		}, []string{"--key-grace", "3h"}, keyadmin.ExitOK, []string{`until ` + stamp(now.Add(time.Hour)) + `, as "alice.previous"`}},
 	}
@@ -348,10 +350,10 @@ func TestKeysGuards(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tl := newTool(t, secret)
 			tt.setup(t, tl)
-			before, _ := tl.sm.Fake.Value(secretID, "AWSCURRENT")
+			before, _ := tl.sm.Value(secretID, "AWSCURRENT")
 			r := tl.run(t, append([]string{"keys", "add", "bob"}, tt.args...)...)
 			wantCode(t, r, tt.code, tt.stderrHas...)
-			after, _ := tl.sm.Fake.Value(secretID, "AWSCURRENT")
+			after, _ := tl.sm.Value(secretID, "AWSCURRENT")
 			if written := after != before; written != (tt.code == keyadmin.ExitOK) {
 				t.Errorf("written %v, want %v", written, tt.code == keyadmin.ExitOK)
 			}
@@ -365,7 +367,7 @@ func TestKeysGuards(t *testing.T) {
 // racingClient lets another writer in between the tool's read and its
 // write, the window the re-read closes.
 type racingClient struct {
-	keyadmin.API
+	smapi.Client
 	reads int
 	race  func()
 }
@@ -375,21 +377,21 @@ func (c *racingClient) GetSecretValue(ctx context.Context, in *secretsmanager.Ge
 	if c.reads == 2 {
 		c.race()
 	}
-	return c.API.GetSecretValue(ctx, in, optFns...)
+	return c.Client.GetSecretValue(ctx, in, optFns...)
 }
 
 func TestKeysConcurrentChange(t *testing.T) {
 	tl := newTool(t, `{"api_keys":{"alice":"`+keyA+`"}}`)
 	other := `{"api_keys":{"alice":"` + keyA + `","carol":"` + keyC + `"}}`
-	tl.client = func(c keyadmin.API) keyadmin.API {
-		return &racingClient{API: c, race: func() {
-			id := tl.sm.Fake.Put(secretID, other)
-			tl.sm.Fake.SetCreated(secretID, id, now.Add(-48*time.Hour)) // no grace check in the way
+	tl.client = func(c smapi.Client) smapi.Client {
+		return &racingClient{Client: c, race: func() {
+			id := tl.sm.Put(secretID, other)
+			tl.sm.SetCreated(secretID, id, now.Add(-48*time.Hour)) // no grace check in the way
 		}}
 	}
 	r := tl.run(t, "keys", "add", "bob")
 	wantCode(t, r, keyadmin.ExitError, "changed while this command ran", "run the command again")
-	if r.stdout != "" || tl.value(t) != other || tl.sm.Fake.Calls("PutSecretValue") != 0 {
+	if r.stdout != "" || tl.value(t) != other || tl.sm.Calls("PutSecretValue") != 0 {
 		t.Error("the tool overwrote a concurrent change")
 	}
 }
@@ -406,15 +408,15 @@ func TestKeysServiceErrors(t *testing.T) {
 	}{
 		{"missing secret", func(tl *tool) { tl.env["API_KEY_SECRET_ID"] = "keygate/missing" }, []string{"list"}, keyadmin.ExitError, false,
 			[]string{`secret "keygate/missing" was not found in us-east-1`, "--secret-id", "--region"}},
-		{"no permission to read", func(tl *tool) { tl.sm.Fake.Deny(secretID, true) }, []string{"list"}, keyadmin.ExitError, false,
+		{"no permission to read", func(tl *tool) { tl.sm.Deny(secretID, true) }, []string{"list"}, keyadmin.ExitError, false,
 			[]string{"secretsmanager:GetSecretValue on secret", "denied", "PutSecretValue"}},
-		{"no permission to write", func(tl *tool) { tl.sm.Fake.Fail("PutSecretValue", smfake.AccessDeniedFault) }, []string{"add", "bob"}, keyadmin.ExitError, false,
+		{"no permission to write", func(tl *tool) { tl.sm.Fail("PutSecretValue", smfake.AccessDeniedFault) }, []string{"add", "bob"}, keyadmin.ExitError, false,
 			[]string{"secretsmanager:PutSecretValue on secret", "denied"}},
-		{"label clean-up fails after the write", func(tl *tool) { tl.sm.Fake.Fail("UpdateSecretVersionStage", smfake.ThrottlingFault) }, []string{"add", "bob"}, keyadmin.ExitError, true,
+		{"label clean-up fails after the write", func(tl *tool) { tl.sm.Fail("UpdateSecretVersionStage", smfake.ThrottlingFault) }, []string{"add", "bob"}, keyadmin.ExitError, true,
 			[]string{"could not remove AWSPREVIOUS", "aws secretsmanager update-secret-version-stage", "only this once"}},
-		{"invalid secret", func(tl *tool) { tl.sm.Fake.Put(secretID, "not a key") }, []string{"list"}, keyadmin.ExitError, false,
+		{"invalid secret", func(tl *tool) { tl.sm.Put(secretID, "not a key") }, []string{"list"}, keyadmin.ExitError, false,
 			[]string{"not a valid key set", "put-secret-value"}},
-		{"service unreachable", func(tl *tool) { tl.sm.Fake.Fail(smfake.AnyOperation, smfake.ConnectionResetFault) }, []string{"list"}, keyadmin.ExitError, false,
+		{"service unreachable", func(tl *tool) { tl.sm.Fail(smfake.AnyOperation, smfake.ConnectionResetFault) }, []string{"list"}, keyadmin.ExitError, false,
 			[]string{"secretsmanager:GetSecretValue", "failed"}},
 	}
 	for _, tt := range tests {
@@ -473,7 +475,7 @@ func TestUsage(t *testing.T) {
 			code := keyadmin.Run(context.Background(), tt.args, keyadmin.Env{
 				Stdout: &stdout, Stderr: &stderr,
 				Getenv: func(k string) string { return env[k] },
-				NewClient: func(context.Context, string) (keyadmin.API, string, error) {
+				NewClient: func(context.Context, string) (smapi.Client, string, error) {
 					t.Error("a usage error reached Secrets Manager")
 					return nil, "", context.Canceled
 				},
@@ -488,18 +490,18 @@ func TestUsage(t *testing.T) {
 // The --secret-id flag wins over API_KEY_SECRET_ID, before or after NAME.
 func TestSecretIDFlag(t *testing.T) {
 	tl := newTool(t, "")
-	tl.sm.Fake.Put("other", `{"api_keys":{"alice":"`+keyA+`"}}`)
+	tl.sm.Put("other", `{"api_keys":{"alice":"`+keyA+`"}}`)
 	tl.env["API_KEY_SECRET_ID"] = "keygate/missing"
 	r := tl.run(t, "keys", "add", "--secret-id", "other", "bob", "--store-key")
 	wantCode(t, r, keyadmin.ExitOK, "other")
-	if v, _ := tl.sm.Fake.Value("other", "AWSCURRENT"); !strings.Contains(v, `"bob"`) {
+	if v, _ := tl.sm.Value("other", "AWSCURRENT"); !strings.Contains(v, `"bob"`) {
 		t.Error("bob was not added to the secret the flag names")
 	}
 }
 
-// NewSDKClient: the SDK's default configuration, pointed at the fake
-// through the standard endpoint variable.
-func TestNewSDKClient(t *testing.T) {
+// The SDK's default configuration (smclient, as cmd/keygate wires it),
+// pointed at the fake through the standard endpoint variable.
+func TestDefaultChainClient(t *testing.T) {
 	tl := newTool(t, `{"api_keys":{"alice":"`+keyA+`"}}`)
 	empty := t.TempDir() + "/empty"
 	if err := os.WriteFile(empty, nil, 0o600); err != nil {
@@ -512,7 +514,10 @@ func TestNewSDKClient(t *testing.T) {
 	run := func(args ...string) result {
 		var stdout, stderr strings.Builder
 		code := keyadmin.Run(context.Background(), args, keyadmin.Env{
-			Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }, NewClient: keyadmin.NewSDKClient,
+			Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" },
+			NewClient: func(ctx context.Context, region string) (smapi.Client, string, error) {
+				return smclient.New(ctx, region)
+			},
 		})
 		return result{code, stdout.String(), stderr.String()}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/keycache"
 	"github.com/keygate/keygate/internal/keysource"
+	"github.com/keygate/keygate/internal/smapi"
 	"github.com/keygate/keygate/internal/smfake"
 )
 
@@ -113,7 +114,7 @@ func TestCurrentOnly(t *testing.T) {
 			}
 			for k, client := range tt.keys {
 				e, res := match(t, snap, k, created.AddDate(10, 0, 0))
-				if res != apikey.OK || e.Client != client || e.Stage != keysource.StageCurrent || !e.Expires.IsZero() {
+				if res != apikey.OK || e.Client != client || e.Stage != smapi.StageCurrent || !e.Expires.IsZero() {
 					t.Errorf("key of %s: %v %+v, want authorized forever from AWSCURRENT", client, res, e)
 				}
 			}
@@ -171,7 +172,7 @@ func TestGrace(t *testing.T) {
 			if res != tt.want {
 				t.Errorf("old key: %v, want %v", res, tt.want)
 			}
-			if res != apikey.Invalid && (e.Stage != keysource.StagePrevious || !e.Expires.Equal(tt.wantExpires)) {
+			if res != apikey.Invalid && (e.Stage != smapi.StagePrevious || !e.Expires.Equal(tt.wantExpires)) {
 				t.Errorf("old key entry %+v, want AWSPREVIOUS expiring %v", e, tt.wantExpires)
 			}
 			if _, res := match(t, snap, newKey, tt.at.AddDate(1, 0, 0)); res != apikey.OK {
@@ -248,7 +249,7 @@ type faultOnPrevious struct {
 }
 
 func (f faultOnPrevious) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
-	if aws.ToString(in.VersionStage) == keysource.StagePrevious {
+	if aws.ToString(in.VersionStage) == smapi.StagePrevious {
 		f.srv.FailN("GetSecretValue", 1, f.fault)
 	}
 	return f.client.GetSecretValue(ctx, in, opts...)
@@ -270,7 +271,7 @@ func TestPreviousReadErrorIsPartial(t *testing.T) {
 				t.Fatalf("partial %v warnings %v, want a partial snapshot with one warning", snap.Partial, snap.Warnings)
 			}
 			// The warning must tell that only the previous version failed.
-			for _, want := range []string{secretName, "(" + keysource.StagePrevious + ")", "us-east-1"} {
+			for _, want := range []string{secretName, "(" + smapi.StagePrevious + ")", "us-east-1"} {
 				if !strings.Contains(snap.Warnings[0], want) {
 					t.Errorf("warning %q does not name %q", snap.Warnings[0], want)
 				}

@@ -6,13 +6,12 @@ import (
 	"fmt"
 	"time"
 
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/keycache"
+	"github.com/keygate/keygate/internal/smapi"
 )
 
 // GetSecretValueAPI is the one call keygate makes; it mirrors the SDK
@@ -20,12 +19,6 @@ import (
 type GetSecretValueAPI interface {
 	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 }
-
-// Staging labels Secrets Manager moves during rotation.
-const (
-	StageCurrent  = "AWSCURRENT"
-	StagePrevious = "AWSPREVIOUS"
-)
 
 // SecretsManager loads keys from one secret: every key of the AWSCURRENT
 // version, plus those of AWSPREVIOUS until Grace after the current version
@@ -41,7 +34,7 @@ type SecretsManager struct {
 
 // Load reads and parses the secret.
 func (s *SecretsManager) Load(ctx context.Context) (keycache.Snapshot, error) {
-	cur, err := s.get(ctx, StageCurrent)
+	cur, err := s.get(ctx, smapi.StageCurrent)
 	if err != nil {
 		return keycache.Snapshot{}, err
 	}
@@ -50,7 +43,7 @@ func (s *SecretsManager) Load(ctx context.Context) (keycache.Snapshot, error) {
 		return keycache.Snapshot{}, err
 	}
 	snap := keycache.Snapshot{Source: "secretsmanager", Version: str(cur.VersionId)}
-	entries := doc.Entries(StageCurrent)
+	entries := doc.Entries(smapi.StageCurrent)
 
 	graceEnd := timeOr(cur.CreatedDate).Add(s.Grace)
 	if s.Grace > 0 && s.now().Before(graceEnd) {
@@ -74,7 +67,7 @@ func (s *SecretsManager) Load(ctx context.Context) (keycache.Snapshot, error) {
 // previous version is normal (never rotated); an unparsable one is skipped
 // with a warning because it can never become valid again.
 func (s *SecretsManager) previous(ctx context.Context, graceEnd time.Time) ([]apikey.Entry, string, error) {
-	out, err := s.get(ctx, StagePrevious)
+	out, err := s.get(ctx, smapi.StagePrevious)
 	var nf *types.ResourceNotFoundException
 	if errors.As(err, &nf) {
 		return nil, "", nil
@@ -86,7 +79,7 @@ func (s *SecretsManager) previous(ctx context.Context, graceEnd time.Time) ([]ap
 	if err != nil {
 		return nil, "ignoring the AWSPREVIOUS version: " + err.Error(), nil
 	}
-	entries := doc.Entries(StagePrevious)
+	entries := doc.Entries(smapi.StagePrevious)
 	for i := range entries {
 		if entries[i].Expires.IsZero() || entries[i].Expires.After(graceEnd) {
 			entries[i].Expires = graceEnd
@@ -117,41 +110,36 @@ func (s *SecretsManager) parse(out *secretsmanager.GetSecretValueOutput) (apikey
 	return doc, nil
 }
 
-// explain turns the service's error codes into messages that name the cause
-// and the fix. The wrapped error keeps the SDK error for errors.As.
+// explain turns a failed read into a message that names the cause and the
+// fix for the function's operator. The wrapped error keeps the SDK error
+// for errors.As.
 func (s *SecretsManager) explain(stage string, err error) error {
-	// One formatted subject and plain concatenation: each Sprintf call site
-	// costs the bootstrap code, and this function is cold.
 	what := fmt.Sprintf("secret %q (%s) in %s", s.SecretID, stage, s.region())
 	const reach = ": check that Secrets Manager is reachable from the function (VPC endpoint or NAT)"
 	var msg string
-	var api smithy.APIError
-	if !errors.As(err, &api) {
-		// Timeouts, resets, refused connections, DNS: the network path, not the secret.
-		if errors.Is(err, context.DeadlineExceeded) {
-			msg = "reading " + what + " timed out" + reach
-		} else {
-			msg = "reading " + what + " failed" + reach
-		}
-		return fmt.Errorf("%s: %w", msg, err)
-	}
-	switch api.ErrorCode() {
-	case "ResourceNotFoundException":
+	switch smapi.Diagnose(err) {
+	case smapi.NotFound:
 		msg = fmt.Sprintf("API_KEY_SECRET_ID is set but the secret %q (%s) was not found in %s: check the name or region", s.SecretID, stage, s.region())
-	case "AccessDeniedException":
+	case smapi.AccessDenied:
 		msg = "access to " + what + " was denied: grant the function's role secretsmanager:GetSecretValue on it (and kms:Decrypt on its key if it uses a customer managed key)"
-	case "DecryptionFailure":
+	case smapi.DecryptFailed:
 		msg = what + " could not be decrypted: grant the function's role kms:Decrypt on the secret's KMS key"
-	case "InvalidRequestException":
+	case smapi.Refused:
 		msg = what + " cannot be read (is it scheduled for deletion? restore it with aws secretsmanager restore-secret)"
-	case "ThrottlingException":
+	case smapi.Throttled:
 		msg = "reading " + what + " was throttled: the cache retries with backoff; lower the request rate to GetSecretValue or raise KEY_REFRESH"
+	case smapi.BadCredentials:
+		msg = "reading " + what + " was refused: the service does not accept the function's credentials (expired or unknown); in Lambda the runtime provides them, elsewhere check AWS_ACCESS_KEY_ID and AWS_SESSION_TOKEN"
+	case smapi.NoCredentials:
+		msg = "reading " + what + " failed: no AWS credentials were found; in Lambda the runtime provides them, elsewhere set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or AWS_PROFILE"
+	case smapi.TimedOut:
+		msg = "reading " + what + " timed out" + reach
+	case smapi.Unreachable:
+		msg = "reading " + what + " failed" + reach
+	case smapi.ServerError:
+		msg = "reading " + what + " failed: Secrets Manager answered with a server error; the cache retries with backoff and recovers when the service does"
 	default:
 		msg = "reading " + what + " failed"
-		var re *awshttp.ResponseError
-		if errors.As(err, &re) && re.HTTPStatusCode() >= 500 {
-			msg += ": Secrets Manager answered with a server error; the cache retries with backoff and recovers when the service does"
-		}
 	}
 	return fmt.Errorf("%s: %w", msg, err)
 }

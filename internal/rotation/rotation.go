@@ -34,18 +34,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/keygate/keygate/internal/apikey"
+	"github.com/keygate/keygate/internal/smapi"
 )
-
-// SecretsManagerAPI is the part of the Secrets Manager client the rotation
-// uses; its methods mirror the SDK client's, which satisfies it.
-type SecretsManagerAPI interface {
-	DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
-	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
-	PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
-	UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error)
-}
-
-var _ SecretsManagerAPI = (*secretsmanager.Client)(nil)
 
 // The steps Secrets Manager invokes, in order.
 const (
@@ -53,13 +43,6 @@ const (
 	StepSet    = "setSecret"
 	StepTest   = "testSecret"
 	StepFinish = "finishSecret"
-)
-
-// Staging labels.
-const (
-	StageCurrent  = "AWSCURRENT"
-	StagePending  = "AWSPENDING"
-	StagePrevious = "AWSPREVIOUS"
 )
 
 var (
@@ -75,13 +58,13 @@ var (
 
 // Rotator runs the rotation steps.
 type Rotator struct {
-	client   SecretsManagerAPI
+	client   smapi.Client
 	log      *slog.Logger
 	generate func() string
 }
 
 // New returns a Rotator that makes keys with apikey.Generate.
-func New(client SecretsManagerAPI, log *slog.Logger) *Rotator {
+func New(client smapi.Client, log *slog.Logger) *Rotator {
 	return &Rotator{client: client, log: log, generate: apikey.Generate}
 }
 
@@ -121,14 +104,14 @@ func (r *Rotator) handle(ctx context.Context, log *slog.Logger, ev events.Secret
 	switch {
 	case !ok:
 		return fmt.Errorf("%w: secret %q has no version %s", ErrNotStaged, ev.SecretID, ev.ClientRequestToken)
-	case slices.Contains(stages, StageCurrent):
+	case slices.Contains(stages, smapi.StageCurrent):
 		log.Info("version already AWSCURRENT: nothing to do")
-		if ev.Step == StepFinish && slices.Contains(stages, StagePending) {
+		if ev.Step == StepFinish && slices.Contains(stages, smapi.StagePending) {
 			// A retried finishSecret whose label removal failed the first time.
 			return r.removePending(ctx, log, ev)
 		}
 		return nil
-	case !slices.Contains(stages, StagePending):
+	case !slices.Contains(stages, smapi.StagePending):
 		return fmt.Errorf("%w: version %s of secret %q is not AWSPENDING", ErrNotStaged, ev.ClientRequestToken, ev.SecretID)
 	}
 

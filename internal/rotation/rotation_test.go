@@ -18,7 +18,7 @@ import (
 
 	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/rotation"
-	"github.com/keygate/keygate/internal/rotation/rotationtest"
+	"github.com/keygate/keygate/internal/smapi"
 	"github.com/keygate/keygate/internal/smfake"
 )
 
@@ -54,8 +54,8 @@ var formats = []struct {
 func TestRotationFormats(t *testing.T) {
 	for _, tt := range formats {
 		t.Run(tt.name, func(t *testing.T) {
-			sm := rotationtest.New(t)
-			oldVersion := sm.Fake.Put(secretID, tt.secret)
+			sm := smfake.Start(t)
+			oldVersion := sm.Put(secretID, tt.secret)
 			token := sm.StartRotation(t, secretID)
 			r, logs := newRotator(sm)
 			ctx := context.Background()
@@ -74,17 +74,17 @@ func TestRotationFormats(t *testing.T) {
 						}
 						pending = v
 					case rotation.StepFinish:
-						checkStages(t, sm.Fake.Stages(secretID), map[string][]string{
-							token:      {rotation.StageCurrent},
-							oldVersion: {rotation.StagePrevious},
+						checkStages(t, sm.Stages(secretID), map[string][]string{
+							token:      {smapi.StageCurrent},
+							oldVersion: {smapi.StagePrevious},
 						})
 					}
 				}
 				if step == rotation.StepTest {
 					// Until finishSecret, the old version stays current.
-					checkStages(t, sm.Fake.Stages(secretID), map[string][]string{
-						oldVersion: {rotation.StageCurrent},
-						token:      {rotation.StagePending},
+					checkStages(t, sm.Stages(secretID), map[string][]string{
+						oldVersion: {smapi.StageCurrent},
+						token:      {smapi.StagePending},
 					})
 				}
 			}
@@ -94,11 +94,11 @@ func TestRotationFormats(t *testing.T) {
 				}
 			}
 
-			checkStages(t, sm.Fake.Stages(secretID), map[string][]string{
-				token:      {rotation.StageCurrent},
-				oldVersion: {rotation.StagePrevious},
+			checkStages(t, sm.Stages(secretID), map[string][]string{
+				token:      {smapi.StageCurrent},
+				oldVersion: {smapi.StagePrevious},
 			})
-			after, ok := sm.Fake.Value(secretID, rotation.StageCurrent)
+			after, ok := sm.Value(secretID, smapi.StageCurrent)
 			if !ok || after != pending {
 				t.Fatal("AWSCURRENT does not hold the value createSecret wrote")
 			}
@@ -151,36 +151,36 @@ func TestRotationNotStaged(t *testing.T) {
 	const unknown = "00000000-0000-4000-8000-000000000000"
 	tests := []struct {
 		name  string
-		setup func(t *testing.T, sm *rotationtest.Service) (token string)
+		setup func(t *testing.T, sm *smfake.Server) (token string)
 		want  error // nil: nothing to do, and no error
 	}{
-		{"rotation not enabled", func(t *testing.T, sm *rotationtest.Service) string {
-			sm.Fake.Put(secretID, keyA)
+		{"rotation not enabled", func(t *testing.T, sm *smfake.Server) string {
+			sm.Put(secretID, keyA)
 			sm.AddPending(secretID, unknown)
 			return unknown
 		}, rotation.ErrNotStaged},
-		{"wrong token", func(t *testing.T, sm *rotationtest.Service) string {
-			sm.Fake.Put(secretID, keyA)
+		{"wrong token", func(t *testing.T, sm *smfake.Server) string {
+			sm.Put(secretID, keyA)
 			sm.StartRotation(t, secretID)
 			return unknown
 		}, rotation.ErrNotStaged},
-		{"version not pending", func(t *testing.T, sm *rotationtest.Service) string {
-			old := sm.Fake.Put(secretID, keyA)
-			sm.Fake.Put(secretID, keyB) // the first becomes AWSPREVIOUS
+		{"version not pending", func(t *testing.T, sm *smfake.Server) string {
+			old := sm.Put(secretID, keyA)
+			sm.Put(secretID, keyB) // the first becomes AWSPREVIOUS
 			sm.StartRotation(t, secretID)
 			return old
 		}, rotation.ErrNotStaged},
-		{"version already current", func(t *testing.T, sm *rotationtest.Service) string {
-			cur := sm.Fake.Put(secretID, keyA)
+		{"version already current", func(t *testing.T, sm *smfake.Server) string {
+			cur := sm.Put(secretID, keyA)
 			sm.StartRotation(t, secretID)
 			return cur
 		}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sm := rotationtest.New(t)
+			sm := smfake.Start(t)
 			token := tt.setup(t, sm)
-			before := sm.Fake.Stages(secretID)
+			before := sm.Stages(secretID)
 			r, logs := newRotator(sm)
 			for _, step := range steps {
 				err := r.Handle(context.Background(), event(token, step))
@@ -188,8 +188,8 @@ func TestRotationNotStaged(t *testing.T) {
 					t.Errorf("%s: error %v, want %v", step, err, tt.want)
 				}
 			}
-			checkStages(t, sm.Fake.Stages(secretID), before)
-			if n := sm.Fake.Calls("PutSecretValue") + sm.Fake.Calls("UpdateSecretVersionStage"); n != 0 {
+			checkStages(t, sm.Stages(secretID), before)
+			if n := sm.Calls("PutSecretValue") + sm.Calls("UpdateSecretVersionStage"); n != 0 {
 				t.Errorf("%d writes, want none", n)
 			}
 			checkNoKeys(t, logs.String(), keyA, keyB)
@@ -198,8 +198,8 @@ func TestRotationNotStaged(t *testing.T) {
 }
 
 func TestRotationBadEvent(t *testing.T) {
-	sm := rotationtest.New(t)
-	sm.Fake.Put(secretID, keyA)
+	sm := smfake.Start(t)
+	sm.Put(secretID, keyA)
 	token := sm.StartRotation(t, secretID)
 	r, _ := newRotator(sm)
 	tests := []struct {
@@ -218,7 +218,7 @@ func TestRotationBadEvent(t *testing.T) {
 			}
 		})
 	}
-	if n := sm.Fake.Calls("DescribeSecret"); n != 0 {
+	if n := sm.Calls("DescribeSecret"); n != 0 {
 		t.Errorf("a malformed event reached Secrets Manager (%d calls)", n)
 	}
 }
@@ -226,15 +226,15 @@ func TestRotationBadEvent(t *testing.T) {
 // A secret with nothing but hash-only entries holds no key a rotation could
 // hand out: createSecret fails and writes nothing.
 func TestRotationHashOnlySecret(t *testing.T) {
-	sm := rotationtest.New(t)
-	sm.Fake.Put(secretID, `{"api_keys":{"carol":{"sha256":"`+hashC+`"}}}`)
+	sm := smfake.Start(t)
+	sm.Put(secretID, `{"api_keys":{"carol":{"sha256":"`+hashC+`"}}}`)
 	token := sm.StartRotation(t, secretID)
 	r, _ := newRotator(sm)
 	err := r.Handle(context.Background(), event(token, rotation.StepCreate))
 	if !errors.Is(err, rotation.ErrNothingToRotate) || !strings.Contains(err.Error(), "keygate keys rotate") {
 		t.Fatalf("error %v, want ErrNothingToRotate naming the fix", err)
 	}
-	if n := sm.Fake.Calls("PutSecretValue"); n != 0 {
+	if n := sm.Calls("PutSecretValue"); n != 0 {
 		t.Errorf("%d PutSecretValue calls, want none", n)
 	}
 }
@@ -257,8 +257,8 @@ func TestRotationTestSecretRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sm := rotationtest.New(t)
-			cur := sm.Fake.Put(secretID, tt.current)
+			sm := smfake.Start(t)
+			cur := sm.Put(secretID, tt.current)
 			token := sm.StartRotation(t, secretID)
 			putPending(t, sm, token, tt.pending)
 			r, logs := newRotator(sm)
@@ -282,9 +282,9 @@ func TestRotationTestSecretRejects(t *testing.T) {
 			if strings.Contains(logs.String(), notAKey) {
 				t.Error("a log line holds the pending value")
 			}
-			checkStages(t, sm.Fake.Stages(secretID), map[string][]string{
-				cur:   {rotation.StageCurrent},
-				token: {rotation.StagePending},
+			checkStages(t, sm.Stages(secretID), map[string][]string{
+				cur:   {smapi.StageCurrent},
+				token: {smapi.StagePending},
 			})
 		})
 	}
@@ -315,14 +315,14 @@ func TestRotationRetriesAfterFaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sm := rotationtest.New(t)
-			old := sm.Fake.Put(secretID, `{"api_keys":{"alice":"`+keyA+`","carol":{"sha256":"`+hashC+`"}}}`)
+			sm := smfake.Start(t)
+			old := sm.Put(secretID, `{"api_keys":{"alice":"`+keyA+`","carol":{"sha256":"`+hashC+`"}}}`)
 			token := sm.StartRotation(t, secretID)
 			r, logs := newRotator(sm)
 			ctx := context.Background()
 			for _, step := range steps {
 				if step == tt.step {
-					sm.Fake.FailN(tt.op, 1, tt.fault)
+					sm.FailN(tt.op, 1, tt.fault)
 					err := r.Handle(ctx, event(token, step))
 					if err == nil {
 						t.Fatalf("%s with %s failing: no error", step, tt.op)
@@ -336,14 +336,14 @@ func TestRotationRetriesAfterFaults(t *testing.T) {
 					t.Fatalf("%s: %v", step, err)
 				}
 			}
-			checkStages(t, sm.Fake.Stages(secretID), map[string][]string{
-				token: {rotation.StageCurrent},
-				old:   {rotation.StagePrevious},
+			checkStages(t, sm.Stages(secretID), map[string][]string{
+				token: {smapi.StageCurrent},
+				old:   {smapi.StagePrevious},
 			})
 			if strings.Count(logs.String(), `"msg":"rotation step failed"`) != 1 {
 				t.Errorf("want one logged failure:\n%s", logs)
 			}
-			after, _ := sm.Fake.Value(secretID, rotation.StageCurrent)
+			after, _ := sm.Value(secretID, smapi.StageCurrent)
 			checkNoKeys(t, logs.String(), keyA, after)
 		})
 	}
@@ -353,8 +353,8 @@ func TestRotationRetriesAfterFaults(t *testing.T) {
 // PutSecretValue, and never to a log.
 func TestRotationToken(t *testing.T) {
 	const rotationToken = "rotation-token-from-secrets-manager-0123456789"
-	sm := rotationtest.New(t)
-	sm.Fake.Put(secretID, keyA)
+	sm := smfake.Start(t)
+	sm.Put(secretID, keyA)
 	token := sm.StartRotation(t, secretID)
 	r, logs := newRotator(sm)
 	ev := event(token, rotation.StepCreate)
@@ -363,7 +363,7 @@ func TestRotationToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	var sent bool
-	for _, req := range sm.Fake.Requests() {
+	for _, req := range sm.Requests() {
 		if req.Operation == "PutSecretValue" {
 			var in struct{ RotationToken string }
 			sent = json.Unmarshal(req.Body, &in) == nil && in.RotationToken == rotationToken
@@ -377,7 +377,7 @@ func TestRotationToken(t *testing.T) {
 	}
 }
 
-func newRotator(sm *rotationtest.Service) (*rotation.Rotator, *syncBuffer) {
+func newRotator(sm *smfake.Server) (*rotation.Rotator, *syncBuffer) {
 	logs := &syncBuffer{}
 	return rotation.New(sm.Client(), slog.New(slog.NewJSONHandler(logs, nil))), logs
 }
@@ -389,7 +389,7 @@ func event(token, step string) events.SecretsManagerSecretRotationEvent {
 }
 
 // value reads one version's SecretString through the SDK.
-func value(t *testing.T, sm *rotationtest.Service, versionID string) string {
+func value(t *testing.T, sm *smfake.Server, versionID string) string {
 	t.Helper()
 	out, err := sm.Client().GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{
 		SecretId: aws.String(secretID), VersionId: &versionID,
@@ -401,11 +401,11 @@ func value(t *testing.T, sm *rotationtest.Service, versionID string) string {
 }
 
 // putPending writes the pending version the way createSecret does.
-func putPending(t *testing.T, sm *rotationtest.Service, token, v string) {
+func putPending(t *testing.T, sm *smfake.Server, token, v string) {
 	t.Helper()
 	_, err := sm.Client().PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
 		SecretId: aws.String(secretID), ClientRequestToken: &token, SecretString: &v,
-		VersionStages: []string{rotation.StagePending},
+		VersionStages: []string{smapi.StagePending},
 	})
 	if err != nil {
 		t.Fatalf("writing the pending version: %v", err)

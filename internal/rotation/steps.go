@@ -13,17 +13,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/keygate/keygate/internal/apikey"
+	"github.com/keygate/keygate/internal/smapi"
 )
 
 // createSecret writes fresh keys as the pending version, once.
 func (r *Rotator) createSecret(ctx context.Context, log *slog.Logger, ev events.SecretsManagerSecretRotationEvent) error {
-	cur, err := r.get(ctx, ev.SecretID, "", StageCurrent)
+	cur, err := r.get(ctx, ev.SecretID, "", smapi.StageCurrent)
 	if err != nil {
 		return err
 	}
 	// Secrets Manager creates the pending version without a value when
 	// rotation starts; a value there means an earlier attempt wrote it.
-	_, err = r.get(ctx, ev.SecretID, ev.ClientRequestToken, StagePending)
+	_, err = r.get(ctx, ev.SecretID, ev.ClientRequestToken, smapi.StagePending)
 	var nf *types.ResourceNotFoundException
 	switch {
 	case err == nil:
@@ -49,7 +50,7 @@ func (r *Rotator) createSecret(ctx context.Context, log *slog.Logger, ev events.
 		SecretId:           &ev.SecretID,
 		ClientRequestToken: &ev.ClientRequestToken,
 		SecretString:       &value,
-		VersionStages:      []string{StagePending},
+		VersionStages:      []string{smapi.StagePending},
 	}
 	if ev.RotationToken != "" {
 		// Present when Secrets Manager rotates through an assumed role or
@@ -71,7 +72,7 @@ func (r *Rotator) createSecret(ctx context.Context, log *slog.Logger, ev events.
 // testSecret checks that the pending version is a key set the function
 // accepts and that it replaces every key the secret holds, and only those.
 func (r *Rotator) testSecret(ctx context.Context, log *slog.Logger, ev events.SecretsManagerSecretRotationEvent) error {
-	pend, err := r.get(ctx, ev.SecretID, ev.ClientRequestToken, StagePending)
+	pend, err := r.get(ctx, ev.SecretID, ev.ClientRequestToken, smapi.StagePending)
 	if err != nil {
 		return err
 	}
@@ -79,7 +80,7 @@ func (r *Rotator) testSecret(ctx context.Context, log *slog.Logger, ev events.Se
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrTestFailed, err)
 	}
-	cur, err := r.get(ctx, ev.SecretID, "", StageCurrent)
+	cur, err := r.get(ctx, ev.SecretID, "", smapi.StageCurrent)
 	if err != nil {
 		return err
 	}
@@ -139,12 +140,12 @@ func sameTime(a, b apikey.KeyEntry) bool {
 func (r *Rotator) finishSecret(ctx context.Context, log *slog.Logger, ev events.SecretsManagerSecretRotationEvent, versions map[string][]string) error {
 	in := &secretsmanager.UpdateSecretVersionStageInput{
 		SecretId:        &ev.SecretID,
-		VersionStage:    strPtr(StageCurrent),
+		VersionStage:    strPtr(smapi.StageCurrent),
 		MoveToVersionId: &ev.ClientRequestToken,
 	}
 	var previous string
 	for id, stages := range versions {
-		if slices.Contains(stages, StageCurrent) {
+		if slices.Contains(stages, smapi.StageCurrent) {
 			previous = id
 			in.RemoveFromVersionId = &previous
 		}
@@ -159,7 +160,7 @@ func (r *Rotator) finishSecret(ctx context.Context, log *slog.Logger, ev events.
 func (r *Rotator) removePending(ctx context.Context, log *slog.Logger, ev events.SecretsManagerSecretRotationEvent) error {
 	_, err := r.client.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
 		SecretId:            &ev.SecretID,
-		VersionStage:        strPtr(StagePending),
+		VersionStage:        strPtr(smapi.StagePending),
 		RemoveFromVersionId: &ev.ClientRequestToken,
 	})
 	if err != nil {

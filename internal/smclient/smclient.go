@@ -1,27 +1,35 @@
-// Package smclient builds the Secrets Manager client from the SDK's standard
-// configuration: AWS_REGION, credentials, and AWS_ENDPOINT_URL_SECRETS_MANAGER
-// or AWS_ENDPOINT_URL to point at an emulator. Nothing AWS-specific is
-// hard-coded.
+// Package smclient builds a Secrets Manager client from the AWS SDK's
+// default configuration chain: environment, shared config and credentials
+// files, SSO, IMDS, and AWS_ENDPOINT_URL_SECRETS_MANAGER or AWS_ENDPOINT_URL
+// to point at an emulator. The local server and the keygate CLI use it; the
+// Lambda bootstraps use the leaner envclient.
 package smclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
-	"github.com/keygate/keygate/internal/keysource"
 )
 
-// New returns a client and the region it uses.
-func New(ctx context.Context) (keysource.GetSecretValueAPI, string, error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
+// ErrNoRegion: neither the environment nor the profile names a region.
+var ErrNoRegion = errors.New("no AWS region is configured for Secrets Manager: set AWS_REGION or a region in your AWS profile")
+
+// New returns a client in region (the configured one when empty) and the
+// region it uses.
+func New(ctx context.Context, region string) (*secretsmanager.Client, string, error) {
+	var opts []func(*config.LoadOptions) error
+	if region != "" {
+		opts = append(opts, config.WithRegion(region))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, "", fmt.Errorf("loading the AWS SDK configuration: %w", err)
 	}
 	if cfg.Region == "" {
-		return nil, "", fmt.Errorf("no AWS region is configured for Secrets Manager: set AWS_REGION or a region in your AWS profile")
+		return nil, "", ErrNoRegion
 	}
 	return secretsmanager.NewFromConfig(cfg), cfg.Region, nil
 }

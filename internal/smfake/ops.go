@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/keygate/keygate/internal/smapi"
 )
 
 // operation carries out one call; the Server's mutex is held.
@@ -159,7 +161,7 @@ func (s *Server) createSecret(op string, body []byte) (any, *apiError) {
 	s.secrets[sec.name] = sec
 	out := versionOut{ARN: sec.arn, Name: sec.name}
 	if hasValue {
-		out.VersionId = sec.addVersion(token, in.SecretString, in.SecretBinary, []string{StageCurrent}, now).id
+		out.VersionId = sec.addVersion(token, in.SecretString, in.SecretBinary, []string{smapi.StageCurrent}, now).id
 	}
 	return out, nil
 }
@@ -183,7 +185,7 @@ func (s *Server) getSecretValue(op string, body []byte) (any, *apiError) {
 			return nil, errorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for VersionId: %s", *in.VersionId)
 		}
 	default:
-		stage := StageCurrent
+		stage := smapi.StageCurrent
 		if in.VersionStage != nil {
 			stage = *in.VersionStage
 		}
@@ -247,7 +249,7 @@ func (s *Server) putSecretValue(op string, body []byte) (any, *apiError) {
 	}
 	stages := in.VersionStages
 	if len(stages) == 0 {
-		stages = []string{StageCurrent}
+		stages = []string{smapi.StageCurrent}
 	}
 	v := sec.addVersion(token, in.SecretString, in.SecretBinary, stages, time.Now())
 	return versionOut{ARN: sec.arn, Name: sec.name, VersionId: v.id, VersionStages: slices.Clone(v.stages)}, nil
@@ -321,7 +323,7 @@ func (s *Server) updateSecretVersionStage(op string, body []byte) (any, *apiErro
 		if in.RemoveFromVersionId == nil {
 			return nil, errorf("InvalidParameterException", "You must specify MoveToVersionId, RemoveFromVersionId, or both.")
 		}
-		if label == StageCurrent {
+		if label == smapi.StageCurrent {
 			// AWSCURRENT is never removed, only moved to another version.
 			return nil, errorf("InvalidParameterException", "You can only move staging label AWSCURRENT to a different secret version. It can't be completely removed.")
 		}
@@ -338,7 +340,7 @@ func (s *Server) updateSecretVersionStage(op string, body []byte) (any, *apiErro
 	}
 	sec.attach(label, to)
 	sec.lastChanged = now
-	if label == StageCurrent && holder != to {
+	if label == smapi.StageCurrent && holder != to {
 		// Moving AWSCURRENT is how a rotation finishes (finishSecret).
 		sec.lastRotated = now
 	}
@@ -489,7 +491,7 @@ func (s *Server) rotateSecret(op string, body []byte) (any, *apiError) {
 			out.VersionId = *in.ClientRequestToken
 		}
 		if sec.versions[out.VersionId] == nil {
-			sec.addVersion(out.VersionId, nil, nil, []string{StagePending}, time.Now())
+			sec.addVersion(out.VersionId, nil, nil, []string{smapi.StagePending}, time.Now())
 		}
 	}
 	return out, nil

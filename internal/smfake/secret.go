@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/keygate/keygate/internal/smapi"
 )
 
 // secret is one secret's state. The Server's mutex guards it.
@@ -99,11 +101,11 @@ func (s *secret) attach(label string, v *version) {
 		old.remove(label)
 	}
 	v.stages = append(v.stages, label)
-	if label == StageCurrent && old != nil {
-		if prev := s.holder(StagePrevious); prev != nil {
-			prev.remove(StagePrevious)
+	if label == smapi.StageCurrent && old != nil {
+		if prev := s.holder(smapi.StagePrevious); prev != nil {
+			prev.remove(smapi.StagePrevious)
 		}
-		old.stages = append(old.stages, StagePrevious)
+		old.stages = append(old.stages, smapi.StagePrevious)
 	}
 }
 

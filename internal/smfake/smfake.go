@@ -22,6 +22,7 @@
 package smfake
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"maps"
@@ -29,12 +30,15 @@ import (
 	"net/http/httptest"
 	"slices"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/keygate/keygate/internal/smapi"
 )
 
 // Account is the AWS account ID in every ARN the fake makes.
@@ -42,13 +46,6 @@ const Account = "123456789012"
 
 // DefaultRegion is the region of a server made by New.
 const DefaultRegion = "us-east-1"
-
-// Staging labels the service gives meaning to.
-const (
-	StageCurrent  = "AWSCURRENT"
-	StagePrevious = "AWSPREVIOUS"
-	StagePending  = "AWSPENDING"
-)
 
 // Dummy credentials that Client and Env hand out; the fake accepts any.
 const (
@@ -164,7 +161,7 @@ func (s *Server) AddPending(name, token string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if sec := s.secrets[name]; sec != nil && sec.versions[token] == nil {
-		sec.addVersion(token, nil, nil, []string{StagePending}, time.Now())
+		sec.addVersion(token, nil, nil, []string{smapi.StagePending}, time.Now())
 	}
 }
 
@@ -182,7 +179,7 @@ func (s *Server) Put(name, value string) string {
 	}
 	sec.deleted = time.Time{}
 	id := newUUID()
-	sec.addVersion(id, &value, nil, []string{StageCurrent}, time.Now())
+	sec.addVersion(id, &value, nil, []string{smapi.StageCurrent}, time.Now())
 	return id
 }
 
@@ -274,4 +271,31 @@ func (s *Server) Secrets() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Sorted(maps.Keys(s.secrets))
+}
+
+// Start is New for a test: the server stops when the test ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	s := New()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// RotationLambdaARN is the (never invoked) function StartRotation names.
+const RotationLambdaARN = "arn:aws:lambda:us-east-1:" + Account + ":function:keygate-rotation"
+
+// StartRotation does what RotateSecret does in the real service before it
+// invokes createSecret: it turns rotation on and creates the value-less
+// AWSPENDING version. It returns that version's ID, the rotation steps'
+// ClientRequestToken.
+func (s *Server) StartRotation(t testing.TB, name string) string {
+	t.Helper()
+	out, err := s.Client().RotateSecret(context.Background(), &secretsmanager.RotateSecretInput{
+		SecretId:          &name,
+		RotationLambdaARN: aws.String(RotationLambdaARN),
+	})
+	if err != nil {
+		t.Fatalf("smfake: RotateSecret: %v", err)
+	}
+	return aws.ToString(out.VersionId)
 }

@@ -23,7 +23,7 @@ import (
 	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/keyadmin"
 	"github.com/keygate/keygate/internal/rotation"
-	"github.com/keygate/keygate/internal/rotation/rotationtest"
+	"github.com/keygate/keygate/internal/smfake"
 	"github.com/keygate/keygate/test/rie"
 )
 
@@ -33,11 +33,11 @@ const rotSecret = "keygate/rotated"
 // through its four steps (each retried, as Secrets Manager retries) under
 // the Runtime Interface Emulator, against the fake Secrets Manager.
 func TestRotationFunctionUnderRIE(t *testing.T) {
-	sm := rotationtest.New(t)
+	sm := smfake.Start(t)
 	alice := apikey.Generate()
 	carolHash := apikey.HashEntry(apikey.Generate(), nil).SHA256
 	secret := `{"api_keys":{"alice":"` + alice + `","carol":{"sha256":"` + carolHash + `"}}}`
-	old := sm.Fake.Put(rotSecret, secret)
+	old := sm.Put(rotSecret, secret)
 	token := sm.StartRotation(t, rotSecret)
 	rot := rie.Start(t, rie.Build(t, "./cmd/rotate", false), rie.Options{Env: sm.Env()})
 
@@ -53,10 +53,10 @@ func TestRotationFunctionUnderRIE(t *testing.T) {
 			}
 		}
 	}
-	if got := sm.Fake.Stages(rotSecret); len(got) != 2 || strings.Join(got[token], ",") != "AWSCURRENT" || strings.Join(got[old], ",") != "AWSPREVIOUS" {
+	if got := sm.Stages(rotSecret); len(got) != 2 || strings.Join(got[token], ",") != "AWSCURRENT" || strings.Join(got[old], ",") != "AWSPREVIOUS" {
 		t.Errorf("staging labels %v, want %s AWSCURRENT and %s AWSPREVIOUS only", got, token, old)
 	}
-	value, _ := sm.Fake.Value(rotSecret, "AWSCURRENT")
+	value, _ := sm.Value(rotSecret, "AWSCURRENT")
 	doc, err := apikey.Parse(value)
 	if err != nil {
 		t.Fatalf("the rotated secret does not parse: %v", err)
@@ -82,12 +82,12 @@ func TestRotationFunctionUnderRIE(t *testing.T) {
 // fails; after it the old key gets 401, and keeps getting it.
 func TestRotationWithoutDowntime(t *testing.T) {
 	const grace = 6 * time.Second
-	sm := rotationtest.New(t)
+	sm := smfake.Start(t)
 	oldKey := apikey.Generate()
-	oldVersion := sm.Fake.Put(rotSecret, oldKey)
+	oldVersion := sm.Put(rotSecret, oldKey)
 	api := rie.Start(t, rie.Build(t, "./cmd/api", false), rie.Options{
 		MaxConcurrency: 4,
-		Env:            append(sm.Fake.Env(), "API_KEY_SECRET_ID="+rotSecret, "KEY_REFRESH=1s", "KEY_GRACE="+grace.String()),
+		Env:            append(sm.Env(), "API_KEY_SECRET_ID="+rotSecret, "KEY_REFRESH=1s", "KEY_GRACE="+grace.String()),
 	})
 	rot := rie.Start(t, rie.Build(t, "./cmd/rotate", false), rie.Options{Env: sm.Env()})
 	template := rotTemplate(t)
@@ -148,7 +148,7 @@ func TestRotationWithoutDowntime(t *testing.T) {
 	rotRun(t, rot, token, rotation.StepCreate)
 	// AWSPENDING never authorizes, even once the function has re-read
 	// the secret with the pending version in it.
-	pendingKey, ok := sm.Fake.Value(rotSecret, "AWSPENDING")
+	pendingKey, ok := sm.Value(rotSecret, "AWSPENDING")
 	if !ok {
 		t.Fatal("createSecret wrote no AWSPENDING version")
 	}
@@ -163,7 +163,7 @@ func TestRotationWithoutDowntime(t *testing.T) {
 	for _, step := range []string{rotation.StepSet, rotation.StepTest, rotation.StepFinish} {
 		rotRun(t, rot, token, step)
 	}
-	newKey, _ := sm.Fake.Value(rotSecret, "AWSCURRENT")
+	newKey, _ := sm.Value(rotSecret, "AWSCURRENT")
 	if newKey != pendingKey || newKey == oldKey {
 		t.Fatal("AWSCURRENT is not the pending version after finishSecret")
 	}
@@ -236,7 +236,7 @@ func TestRotationWithoutDowntime(t *testing.T) {
 	}
 	t.Logf("%d calls; grace period ended %s after the new version was loaded; first old-key 401 %s after it ended; in grace: %d old-key, %d new-key calls succeeded",
 		len(calls), graceEnd.Sub(newStart).Round(time.Millisecond), first401.Sub(graceEnd).Round(time.Millisecond), oldInGrace, newInGrace)
-	if st := sm.Fake.Stages(rotSecret); strings.Join(st[oldVersion], ",") != "AWSPREVIOUS" || strings.Join(st[token], ",") != "AWSCURRENT" {
+	if st := sm.Stages(rotSecret); strings.Join(st[oldVersion], ",") != "AWSPREVIOUS" || strings.Join(st[token], ",") != "AWSCURRENT" {
 		t.Errorf("staging labels %v", st)
 	}
 	rotCheckOutput(t, api, oldKey, newKey)
@@ -248,11 +248,11 @@ func TestRotationWithoutDowntime(t *testing.T) {
 // a day: the CLI leaves no AWSPREVIOUS version to keep its key alive. The
 // other client is never rejected.
 func TestRotationRevokedClient(t *testing.T) {
-	sm := rotationtest.New(t)
+	sm := smfake.Start(t)
 	alice, bob := apikey.Generate(), apikey.Generate()
-	sm.Fake.Put(rotSecret, `{"api_keys":{"alice":{"sha256":"`+apikey.HashEntry(alice, nil).SHA256+`"},"bob":{"sha256":"`+apikey.HashEntry(bob, nil).SHA256+`"}}}`)
+	sm.Put(rotSecret, `{"api_keys":{"alice":{"sha256":"`+apikey.HashEntry(alice, nil).SHA256+`"},"bob":{"sha256":"`+apikey.HashEntry(bob, nil).SHA256+`"}}}`)
 	api := rie.Start(t, rie.Build(t, "./cmd/api", false), rie.Options{
-		Env: append(sm.Fake.Env(), "API_KEY_SECRET_ID="+rotSecret, "KEY_REFRESH=1s", "KEY_GRACE=24h"),
+		Env: append(sm.Env(), "API_KEY_SECRET_ID="+rotSecret, "KEY_REFRESH=1s", "KEY_GRACE=24h"),
 	})
 	template := rotTemplate(t)
 	aliceEv, bobEv := rotEvent(t, template, alice), rotEvent(t, template, bob)
@@ -297,26 +297,26 @@ func TestRotationRevokedClient(t *testing.T) {
 // unknown key makes the function load the secret again, once. Made-up
 // keys right after that cause no further reads (one per 30 s at most).
 func TestRotatedKeyWorksAtOnce(t *testing.T) {
-	sm := rotationtest.New(t)
+	sm := smfake.Start(t)
 	oldKey, newKey := apikey.Generate(), apikey.Generate()
-	sm.Fake.Put(rotSecret, oldKey)
+	sm.Put(rotSecret, oldKey)
 	api := rie.Start(t, rie.Build(t, "./cmd/api", false), rie.Options{
-		Env: append(sm.Fake.Env(), "API_KEY_SECRET_ID="+rotSecret, "KEY_REFRESH=1h", "KEY_GRACE=24h"),
+		Env: append(sm.Env(), "API_KEY_SECRET_ID="+rotSecret, "KEY_REFRESH=1h", "KEY_GRACE=24h"),
 	})
 	template := rotTemplate(t)
 	oldEv, newEv := rotEvent(t, template, oldKey), rotEvent(t, template, newKey)
 	if st := rotStatus(t, api, oldEv); st != http.StatusOK {
 		t.Fatalf("before the rotation: %d, want 200", st)
 	}
-	sm.Fake.Put(rotSecret, newKey) // put-secret-value: the manual rotation
-	reads := sm.Fake.Calls("GetSecretValue")
+	sm.Put(rotSecret, newKey) // put-secret-value: the manual rotation
+	reads := sm.Calls("GetSecretValue")
 	if st := rotStatus(t, api, newEv); st != http.StatusOK {
 		t.Fatalf("the new key at once: %d, want 200", st)
 	}
 	if st := rotStatus(t, api, oldEv); st != http.StatusOK {
 		t.Errorf("the old key in its grace: %d, want 200", st)
 	}
-	afterReload := sm.Fake.Calls("GetSecretValue")
+	afterReload := sm.Calls("GetSecretValue")
 	if afterReload == reads {
 		t.Fatal("the function did not read the secret again for the unknown key")
 	}
@@ -325,7 +325,7 @@ func TestRotatedKeyWorksAtOnce(t *testing.T) {
 			t.Fatalf("a made-up key: %d, want 401", st)
 		}
 	}
-	if n := sm.Fake.Calls("GetSecretValue"); n != afterReload {
+	if n := sm.Calls("GetSecretValue"); n != afterReload {
 		t.Errorf("made-up keys caused %d more reads within 30 s, want none", n-afterReload)
 	}
 	rotCheckOutput(t, api, oldKey, newKey)
@@ -336,12 +336,12 @@ func TestRotatedKeyWorksAtOnce(t *testing.T) {
 // keys at the function's next refresh, while alice's old key keeps its
 // grace (keyadmin carries it into the new version as alice.previous).
 func TestRotationEmergencyRevokeInGrace(t *testing.T) {
-	sm := rotationtest.New(t)
+	sm := smfake.Start(t)
 	a1, b1, a2, b2 := apikey.Generate(), apikey.Generate(), apikey.Generate(), apikey.Generate()
-	sm.Fake.Put(rotSecret, `{"api_keys":{"alice":"`+a1+`","bob":"`+b1+`"}}`)
-	sm.Fake.Put(rotSecret, `{"api_keys":{"alice":"`+a2+`","bob":"`+b2+`"}}`)
+	sm.Put(rotSecret, `{"api_keys":{"alice":"`+a1+`","bob":"`+b1+`"}}`)
+	sm.Put(rotSecret, `{"api_keys":{"alice":"`+a2+`","bob":"`+b2+`"}}`)
 	api := rie.Start(t, rie.Build(t, "./cmd/api", false), rie.Options{
-		Env: append(sm.Fake.Env(), "API_KEY_SECRET_ID="+rotSecret, "KEY_REFRESH=1s", "KEY_GRACE=24h"),
+		Env: append(sm.Env(), "API_KEY_SECRET_ID="+rotSecret, "KEY_REFRESH=1s", "KEY_GRACE=24h"),
 	})
 	template := rotTemplate(t)
 	ev := map[string][]byte{}
@@ -381,11 +381,11 @@ func TestRotationEmergencyRevokeInGrace(t *testing.T) {
 // rotates keeps working during --grace next to the new one, a key it
 // revokes stops.
 func TestRotationKeygateCLI(t *testing.T) {
-	sm := rotationtest.New(t)
+	sm := smfake.Start(t)
 	seed := apikey.Generate()
-	sm.Fake.Put(rotSecret, `{"api_keys":{"seed":{"sha256":"`+apikey.HashEntry(seed, nil).SHA256+`"}}}`)
+	sm.Put(rotSecret, `{"api_keys":{"seed":{"sha256":"`+apikey.HashEntry(seed, nil).SHA256+`"}}}`)
 	api := rie.Start(t, rie.Build(t, "./cmd/api", false), rie.Options{
-		Env: append(sm.Fake.Env(), "API_KEY_SECRET_ID="+rotSecret, "KEY_REFRESH=1s"),
+		Env: append(sm.Env(), "API_KEY_SECRET_ID="+rotSecret, "KEY_REFRESH=1s"),
 	})
 	keygate := rie.Build(t, "./cmd/keygate", false) // a plain Linux build of the CLI
 	dir := t.TempDir()
@@ -396,7 +396,7 @@ func TestRotationKeygateCLI(t *testing.T) {
 	run := func(args ...string) (stdout, stderr string) {
 		t.Helper()
 		cmd := exec.Command(keygate, args...)
-		cmd.Env = append(sm.Fake.Env(), "PATH="+os.Getenv("PATH"), "HOME="+dir,
+		cmd.Env = append(sm.Env(), "PATH="+os.Getenv("PATH"), "HOME="+dir,
 			"AWS_CONFIG_FILE="+empty, "AWS_SHARED_CREDENTIALS_FILE="+empty, "AWS_EC2_METADATA_DISABLED=true",
 			"API_KEY_SECRET_ID="+rotSecret)
 		var out, errb strings.Builder
