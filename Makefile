@@ -1,23 +1,31 @@
-# keygate — build, run and test.
+# keygate: build, run and test. `make` (or `make help`) lists the targets.
 #
-# `make run`   the local HTTP server on 127.0.0.1:3000 (no AWS, no Docker)
-# `make test`  everything CI runs
-# `make bench` the performance table (README "Performance")
-#
-# Edit with care: several targets are used by `sam build` (build-<LogicalId>)
-# and by the tests.
+# The build-<LogicalId> targets are what `sam build` runs (BuildMethod:
+# makefile); the tests run several others. Edit with care.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
 GO ?= go
+
+# The architecture is template.yaml's (Globals: Architectures), and only
+# there: sam deploy ships what the template says, so the build follows it.
+TEMPLATE_ARCH := $(shell sed -n 's/^ *Architectures: *\[ *\([a-z0-9_]*\) *\] *$$/\1/p' template.yaml)
+ifeq ($(TEMPLATE_ARCH),arm64)
+LAMBDA_GOARCH := arm64
+else ifeq ($(TEMPLATE_ARCH),x86_64)
+LAMBDA_GOARCH := amd64
+else
+$(error template.yaml must set exactly one architecture, "Architectures: [arm64]" or "Architectures: [x86_64]", in Globals; found "$(TEMPLATE_ARCH)")
+endif
 
 # Lambda build: static, stripped, reproducible, without the RPC mode the
 # provided.al2023 runtime never uses (lambda.norpc keeps net/rpc out).
-LAMBDA_GOARCH ?= arm64
 LAMBDA_BUILD := CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_GOARCH) $(GO) build -trimpath -tags lambda.norpc -ldflags='-s -w -buildid='
 
 # Python tools, pinned, in a project-local virtual environment.
 PYTHON ?= python3
+PYTHON_MIN := 3.11
 VENV := .venv
 SAM_CLI_VERSION := 1.170.0
 CFN_LINT_VERSION := 1.58.0
@@ -27,99 +35,100 @@ VENV_PINS := aws-sam-cli==$(SAM_CLI_VERSION) cfn-lint==$(CFN_LINT_VERSION) moto[
 VENV_STAMP := $(VENV)/keygate-pins.txt
 SAM := SAM_CLI_TELEMETRY=$${SAM_CLI_TELEMETRY:-0} $(VENV)/bin/sam
 
-.PHONY: all build run test vet unit bench bench-smoke fuzz fuzz-smoke venv deploy local-api clean
+# Flask and gunicorn, the baseline of `make bench`, in a venv of their own.
+BENCH_VENV := bin/bench/venv
+BENCH_REQS := test/bench/flask/requirements.txt
 
-all: build
+.PHONY: help build run test unit harness vet bench bench-smoke fuzz venv deploy local-api clean
 
-build:
-	$(LAMBDA_BUILD) -o bin/bootstrap ./cmd/api
+help: ## list the targets
+	@echo "keygate: make <target>"
+	@awk -F':.*## ' '/^[a-zA-Z_-]+:.*## / { printf "  %-31s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
-# sam build (BuildMethod: makefile) calls these with ARTIFACTS_DIR set.
-build-KeygateFunction:
+build: ## build both Lambda bootstraps for the template's architecture into bin/
+	$(LAMBDA_BUILD) -o bin/api/bootstrap ./cmd/api
+	$(LAMBDA_BUILD) -o bin/rotate/bootstrap ./cmd/rotate
+	@echo "built bin/api/bootstrap and bin/rotate/bootstrap (linux/$(LAMBDA_GOARCH), from template.yaml)"
+
+build-KeygateFunction: ## (sam build) the API function's bootstrap into $(ARTIFACTS_DIR)
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/api
 
-build-KeygateRotationFunction:
+build-KeygateRotationFunction: ## (sam build) the rotation function's bootstrap into $(ARTIFACTS_DIR)
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/rotate
+
+# The server gets the terminal to itself (a job of its own, in the
+# foreground), so Ctrl-C stops it and not make, and make exits with the
+# server's status: 0 after a clean stop.
+run: ## the local server on 127.0.0.1:3000: no AWS, no Docker (ARGS="-addr …")
+	@$(GO) build -o bin/keygate-local ./cmd/local
+	@if [ -t 0 ]; then set -m; bin/keygate-local $(ARGS) & fg %1 >/dev/null; else exec bin/keygate-local $(ARGS); fi
+
+vet: ## go vet, both modules
+	$(GO) vet ./...
+	cd test && $(GO) vet ./...
+
+unit: ## the product's own tests: only Go, no network service, no venv
+	$(GO) test -race -count=1 ./...
+
+harness: venv ## the proof: end-to-end, emulator, moto, SAM checks, load (module test/)
+	cd test && $(GO) test -race -count=1 ./...
+	cd test && $(GO) test -run '^$$' -bench . -benchtime=1x ./...
+
+test: vet unit harness bench-smoke ## everything CI runs (.ci/run)
 
 # The SAM CLI, cfn-lint and moto, installed on first use and whenever the
 # pins above change; otherwise the venv is reused as it is.
 $(VENV)/bin/python:
-	$(PYTHON) -m venv $(VENV) || { echo "venv: '$(PYTHON) -m venv' failed: install Python 3.10 to 3.14 with its venv module (Debian/Ubuntu: apt-get install python3-venv), or set PYTHON=" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < tuple(map(int, "$(PYTHON_MIN)".split("."))))' 2>/dev/null || { echo "venv: keygate's tools need Python $(PYTHON_MIN) or later as $(PYTHON) (found: $$($(PYTHON) --version 2>&1)); install it, or set PYTHON=" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV) || { echo "venv: '$(PYTHON) -m venv' failed: install Python's venv module (Debian/Ubuntu: apt-get install python3-venv), or set PYTHON=" >&2; exit 1; }
 
-venv: $(VENV)/bin/python
+venv: $(VENV)/bin/python ## the pinned SAM CLI, cfn-lint and moto in .venv
 	@if [ "$$(cat $(VENV_STAMP) 2>/dev/null)" != "$(VENV_PINS)" ]; then \
 		echo "venv: installing $(VENV_PINS) into $(VENV)"; \
 		$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(foreach p,$(VENV_PINS),'$(p)'); \
 		echo "$(VENV_PINS)" > $(VENV_STAMP); \
 	fi
 
-# sam local runs the function in a Docker container (an arm64 one: on an
-# x86 machine Docker needs arm64 emulation, as Docker Desktop has).
-# `make run` is the same handler without Docker or AWS.
-local-api: venv
-	@docker info >/dev/null 2>&1 || { echo "local-api: sam local start-api needs a running Docker engine, and 'docker info' found none. Start Docker and retry, or use 'make run' (the same handler on 127.0.0.1:3000, no Docker, no AWS)." >&2; exit 1; }
-	$(SAM) build
-	$(SAM) local start-api --env-vars events/env.json
-
-# Deploys with samconfig.toml (stack keygate; confirms the change set). Needs
-# AWS credentials and a region in your AWS configuration.
-deploy: venv
-	$(SAM) build
-	$(SAM) deploy
-
-run:
-	$(GO) run ./cmd/local
-
-vet:
-	$(GO) vet ./...
-
-test: vet venv
-	$(GO) test -race -count=1 ./...
-	$(GO) test -run '^$$' -bench . -benchtime=1x ./...
-	$(MAKE) bench-smoke
-	$(MAKE) fuzz-smoke
-
-# The performance table (README "Performance"): keygate against a hello-world
-# bootstrap, a hand-written handler and the seed's Flask app. Flask and
-# gunicorn, pinned in internal/bench/flask/requirements.txt, get their own venv.
-# bench-smoke runs every step once with tiny counts (for make test).
-BENCH_VENV := bin/bench/venv
-
-$(BENCH_VENV)/bin/gunicorn: internal/bench/flask/requirements.txt
+$(BENCH_VENV)/bin/gunicorn: $(BENCH_REQS)
 	$(PYTHON) -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/pip install -q -r internal/bench/flask/requirements.txt
+	$(BENCH_VENV)/bin/pip install -q -r $(BENCH_REQS)
 	touch $@
 
-bench: $(BENCH_VENV)/bin/gunicorn
-	$(GO) run ./internal/bench/cmd/benchtable -venv $(BENCH_VENV)
+bench: $(BENCH_VENV)/bin/gunicorn ## the performance table (docs/performance.md)
+	cd test && $(GO) run ./bench/cmd/benchtable -venv ../$(BENCH_VENV)
 
-bench-smoke: $(BENCH_VENV)/bin/gunicorn
-	$(GO) run ./internal/bench/cmd/benchtable -smoke -venv $(BENCH_VENV)
+bench-smoke: $(BENCH_VENV)/bin/gunicorn ## every step of make bench once, with tiny counts (numbers mean nothing)
+	cd test && $(GO) run ./bench/cmd/benchtable -smoke -venv ../$(BENCH_VENV)
 
-# Fuzz targets (package:target; go test -fuzz takes one at a time). New
-# failing inputs land in the package's testdata/fuzz/: commit them with the
-# fix. fuzz-smoke (part of make test) runs each briefly.
+# Fuzz targets (package:target; go test -fuzz takes one at a time). Their
+# corpora run as ordinary tests in `make unit`. New failing inputs land in
+# the package's testdata/fuzz/: commit them with the fix.
 FUZZ_TARGETS := ./internal/frontdoor:FuzzInvoke ./internal/apikey:FuzzParse ./internal/apikey:FuzzMatch
 FUZZTIME ?= 2m
-FUZZ_SMOKE_TIME ?= 10s
 # Minimizing each new interesting input may take this long (Go's default,
-# 60s, can eat a whole smoke run and makes runs hard to compare).
+# 60s, can eat a whole short run).
 FUZZ_MINIMIZE_TIME ?= 5s
 
-# A target that finds a failure stops the loop and fails make: a loop's
-# status is otherwise only its last command's.
-fuzz:
+fuzz: ## run each fuzz target for FUZZTIME (default 2m); stops at the first failure
 	@for t in $(FUZZ_TARGETS); do \
 		echo "fuzz: $$t for $(FUZZTIME)"; \
 		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime=$(FUZZTIME) \
 			-fuzzminimizetime=$(FUZZ_MINIMIZE_TIME) "$${t%%:*}" || exit 1; \
 	done
 
-fuzz-smoke:
-	$(MAKE) fuzz FUZZTIME=$(FUZZ_SMOKE_TIME)
+# sam local runs the function in a Docker container of the template's
+# architecture. `make run` is the same handler without Docker or AWS.
+local-api: venv ## sam build, then sam local start-api on 127.0.0.1:3000 (needs Docker)
+	@docker info >/dev/null 2>&1 || { echo "local-api: sam local start-api needs a running Docker engine, and 'docker info' found none. Start Docker and retry, or use 'make run' (the same handler on 127.0.0.1:3000, no Docker, no AWS)." >&2; exit 1; }
+	$(SAM) build
+	$(SAM) local start-api --env-vars events/env.json
+
+deploy: venv ## sam build, then sam deploy with samconfig.toml (needs AWS credentials)
+	$(SAM) build
+	$(SAM) deploy
 
 # The emulator tests build bootstraps into the user cache, one tree per
-# clone (internal/rie): this clone's goes too.
-clean:
+# clone (test/rie): this clone's goes too.
+clean: ## remove bin/, .aws-sam/ and this clone's emulator build cache
 	rm -rf bin .aws-sam
 	rm -rf "$${XDG_CACHE_HOME:-$$HOME/.cache}/keygate-test/$$(printf %s "$(CURDIR)" | sha256sum | cut -c1-12)"

@@ -139,9 +139,13 @@ func goBuild(key buildKey, name string, args, env []string) (string, error) {
 	defer os.Remove(tmp.Name())
 
 	cmdArgs := append([]string{"build", "-o", tmp.Name()}, args...)
-	cmdArgs = append(cmdArgs, key.pkg)
+	buildDir, rel, err := repo.GoPackage(key.pkg)
+	if err != nil {
+		return "", err
+	}
+	cmdArgs = append(cmdArgs, rel)
 	cmd := exec.Command("go", cmdArgs...)
-	cmd.Dir = root
+	cmd.Dir = buildDir
 	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+runtime.GOARCH)
 	cmd.Env = append(cmd.Env, env...)
 	var out bytes.Buffer

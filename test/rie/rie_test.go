@@ -17,7 +17,7 @@ import (
 	"github.com/keygate/keygate/test/rie"
 )
 
-const probePkg = "./internal/rie/testdata/probe"
+const probePkg = "./test/rie/testdata/probe"
 
 func invokeJSON(t *testing.T, f *rie.Function, in any, out any) {
 	t.Helper()

@@ -106,7 +106,7 @@ func TestSAMTranslation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	script := filepath.Join(root, "internal", "samcheck", "testdata", "translate.py")
+	script := filepath.Join(root, "test", "samcheck", "testdata", "translate.py")
 	file := filepath.Join(t.TempDir(), "translated.json")
 	run(t, 2*time.Minute, nil, "python", script, "template.yaml", file)
 

@@ -184,7 +184,7 @@ func TestFunctions(t *testing.T) {
 			if f.CodeUri == nil || f.CodeUri.String == nil || *f.CodeUri.String != "." {
 				t.Errorf("%s: CodeUri must be . (the module root)", name)
 			}
-			target := regexp.MustCompile(`(?m)^build-` + name + `:\n\t(.*)$`).FindStringSubmatch(makefile)
+			target := regexp.MustCompile(`(?m)^build-` + name + `:.*\n\t(.*)$`).FindStringSubmatch(makefile)
 			if target == nil {
 				t.Errorf("Makefile has no target build-%s for sam build", name)
 			} else if !strings.Contains(target[1], "$(ARTIFACTS_DIR)/bootstrap") || !strings.HasSuffix(strings.TrimSpace(target[1]), " "+pkg) {

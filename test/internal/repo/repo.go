@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Root returns the product's root directory: the nearest directory above
@@ -53,4 +54,22 @@ func Tool(name string) (string, error) {
 		return "", fmt.Errorf("%s not found (%v): run make venv", path, err)
 	}
 	return path, nil
+}
+
+// GoPackage returns where to run `go build` for pkg, a path relative to the
+// repository root ("./cmd/api", "./test/bench/hello", or a module path such
+// as a tool's), and pkg as seen from there: the harness's own packages and
+// tools belong to the module in test/, the product's to the root module.
+func GoPackage(pkg string) (dir, rel string, err error) {
+	root, err := Root()
+	if err != nil {
+		return "", "", err
+	}
+	switch {
+	case strings.HasPrefix(pkg, "./test/"):
+		return filepath.Join(root, "test"), "./" + strings.TrimPrefix(pkg, "./test/"), nil
+	case strings.HasPrefix(pkg, "./"):
+		return root, pkg, nil
+	}
+	return filepath.Join(root, "test"), pkg, nil // a dependency: test/go.mod pins the tools
 }

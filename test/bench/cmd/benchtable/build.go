@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+
+	"github.com/keygate/keygate/test/internal/repo"
 )
 
 // binaries are the programs measured, built in this run.
@@ -49,15 +51,15 @@ func buildAll(ctx context.Context, root, dir string) (binaries, error) {
 		{b.local, "./cmd/local", host, false},
 		{b.bombardier, "github.com/codesenberg/bombardier", host, false},
 		{b.keygate, "./cmd/api", host, true},
-		{b.hello, "./internal/bench/hello", host, true},
-		{b.direct, "./internal/bench/directfn", host, true},
-		{b.floorPlain, "./internal/bench/floor/plain", host, true},
-		{b.floorSDK, "./internal/bench/floor/sdk", host, true},
+		{b.hello, "./test/bench/hello", host, true},
+		{b.direct, "./test/bench/directfn", host, true},
+		{b.floorPlain, "./test/bench/floor/plain", host, true},
+		{b.floorSDK, "./test/bench/floor/sdk", host, true},
 	}
 	if host != deployArch {
 		steps = append(steps,
 			buildStep{filepath.Join(dir, deployArch, "keygate"), "./cmd/api", deployArch, true},
-			buildStep{filepath.Join(dir, deployArch, "hello"), "./internal/bench/hello", deployArch, true})
+			buildStep{filepath.Join(dir, deployArch, "hello"), "./test/bench/hello", deployArch, true})
 	}
 	sizes := map[string]map[string]int64{}
 	for _, s := range steps {
@@ -68,8 +70,13 @@ func buildAll(ctx context.Context, root, dir string) (binaries, error) {
 			env = append(env, "CGO_ENABLED=0")
 		}
 		args = append(args, s.pkg)
+		dir, rel, err := repo.GoPackage(s.pkg)
+		if err != nil {
+			return b, err
+		}
+		args[len(args)-1] = rel
 		cmd := exec.CommandContext(ctx, goTool(), args...)
-		cmd.Dir, cmd.Env = root, env
+		cmd.Dir, cmd.Env = dir, env
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Run(); err != nil {
@@ -87,7 +94,7 @@ func buildAll(ctx context.Context, root, dir string) (binaries, error) {
 		}
 	}
 	for arch, m := range sizes {
-		b.sizes[arch] = [2]int64{m["./cmd/api"], m["./internal/bench/hello"]}
+		b.sizes[arch] = [2]int64{m["./cmd/api"], m["./test/bench/hello"]}
 	}
 	return b, nil
 }

@@ -41,7 +41,7 @@ func throughput(ctx context.Context, bins binaries, o options, dir string) (thro
 	res := throughputResult{workers: runtime.NumCPU()}
 	gunicorn := filepath.Join(o.venv, "bin", "gunicorn")
 	if _, err := os.Stat(gunicorn); err != nil {
-		return res, fmt.Errorf("no gunicorn in %s: `make bench` installs flask and gunicorn there (pip install -r internal/bench/flask/requirements.txt)", o.venv)
+		return res, fmt.Errorf("no gunicorn in %s: `make bench` installs flask and gunicorn there (pip install -r test/bench/flask/requirements.txt)", o.venv)
 	}
 	servers := []struct {
 		name string
@@ -53,7 +53,7 @@ func throughput(ctx context.Context, bins binaries, o options, dir string) (thro
 		}},
 		{"Flask under gunicorn", &res.flask, func(addr string) *exec.Cmd {
 			c := exec.CommandContext(ctx, gunicorn, "--workers", strconv.Itoa(res.workers), "--bind", addr,
-				"--chdir", filepath.Join(o.root, "internal", "bench", "flask"), "--log-level", "warning", "app:app")
+				"--chdir", filepath.Join(o.root, "test", "bench", "flask"), "--log-level", "warning", "app:app")
 			return c
 		}},
 	}

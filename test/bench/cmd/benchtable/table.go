@@ -93,7 +93,7 @@ func floorNote(plainInit, sdkInit, warm float64) string {
 		}
 		return fmt.Sprintf("%s, %s the %.2f× goal", fmtRatio(floor, goal), side, goal)
 	}
-	return "Floors (package internal/bench/floor, same run): the least a function can do and keep keygate's contract for one front door — " +
+	return "Floors (package test/bench/floor, same run): the least a function can do and keep keygate's contract for one front door — " +
 		"fetch the key at cold start, decode the event, compare the header, answer. " +
 		"Against hello, its INIT is " + reach(plainInit, goalInit) + " with the key read over plain unsigned HTTP (floor/plain: lower than any real function can go), " +
 		reach(sdkInit, goalInit) + " with the SDK client keygate must use (floor/sdk); " +
