@@ -52,6 +52,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/internal/doortest"
+
 	"github.com/aws/aws-lambda-go/events"
 
 	samples "github.com/keygate/keygate/events"
@@ -381,134 +383,17 @@ func (o fuzzOracle) outcome() string {
 	return "invalid"
 }
 
-// fuzzAnswer is the union of the doors' response shapes.
-type fuzzAnswer struct {
-	StatusCode        int                 `json:"statusCode"`
-	StatusDescription string              `json:"statusDescription"`
-	Headers           map[string]string   `json:"headers"`
-	MultiValueHeaders map[string][]string `json:"multiValueHeaders"`
-	Body              string              `json:"body"`
-	IsBase64Encoded   bool                `json:"isBase64Encoded"`
-}
-
-// The fields of aws-lambda-go's APIGatewayProxyResponse,
-// APIGatewayV2HTTPResponse and ALBTargetGroupResponse.
-var fuzzShapes = map[frontdoor.Kind][]string{
-	frontdoor.REST:        {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"},
-	frontdoor.HTTPAPI:     {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded", "cookies"},
-	frontdoor.FunctionURL: {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded", "cookies"},
-	frontdoor.ALB:         {"statusCode", "statusDescription", "headers", "multiValueHeaders", "body", "isBase64Encoded"},
-}
-
-var fuzzBodies = map[int]string{
-	http.StatusOK:               `{"message":"OK: Authorized"}`,
-	http.StatusBadRequest:       `{"message":"ERROR: Bad Request"}`,
-	http.StatusUnauthorized:     `{"message":"ERROR: Unauthorized"}`,
-	http.StatusNotFound:         `{"message":"ERROR: Not Found"}`,
-	http.StatusMethodNotAllowed: `{"message":"ERROR: Method Not Allowed"}`,
-}
-
 // decodeFuzzAnswer checks the answer's shape, body and headers for the
 // door the event came through (an unknown event gets the REST shape).
-func decodeFuzzAnswer(t *testing.T, o fuzzOracle, out []byte) fuzzAnswer {
+func decodeFuzzAnswer(t *testing.T, o fuzzOracle, out []byte) doortest.Answer {
 	t.Helper()
-	var r fuzzAnswer
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(out, &r); err != nil {
-		t.Fatalf("the answer is not a JSON response: %v: %s", err, out)
+	a := doortest.Decode(t, out)
+	door := string(o.kind)
+	if o.kind == frontdoor.Unknown {
+		door = string(frontdoor.REST)
 	}
-	if err := json.Unmarshal(out, &fields); err != nil {
-		t.Fatalf("the answer is not a JSON object: %v: %s", err, out)
-	}
-	shape, ok := fuzzShapes[o.kind]
-	if !ok {
-		shape = fuzzShapes[frontdoor.REST]
-	}
-	for f := range fields {
-		if !containsString(shape, f) {
-			t.Fatalf("field %q is not part of the %s response shape: %s", f, o.kind, out)
-		}
-	}
-	if _, ok := fields["statusCode"]; !ok {
-		t.Fatalf("answer without statusCode: %s", out)
-	}
-	wantBody, ok := fuzzBodies[r.StatusCode]
-	if !ok {
-		t.Fatalf("status %d: %s", r.StatusCode, out)
-	}
-	if r.StatusCode != http.StatusBadRequest && strings.EqualFold(o.method, http.MethodHead) {
-		wantBody = ""
-	}
-	if r.Body != wantBody || r.IsBase64Encoded {
-		t.Fatalf("body %q (base64 %v), want %q", r.Body, r.IsBase64Encoded, wantBody)
-	}
-
-	var hdr map[string][]string
-	switch o.kind {
-	case frontdoor.HTTPAPI, frontdoor.FunctionURL:
-		if len(r.MultiValueHeaders) > 0 {
-			t.Fatalf("payload 2.0 answer with multiValueHeaders, which the door ignores: %s", out)
-		}
-		hdr = mergeHeaders(r.Headers, nil)
-	case frontdoor.ALB:
-		if want := fmt.Sprintf("%d %s", r.StatusCode, http.StatusText(r.StatusCode)); r.StatusDescription != want {
-			t.Fatalf("statusDescription %q, want %q", r.StatusDescription, want)
-		}
-		if o.albMulti {
-			if len(r.Headers) > 0 || len(r.MultiValueHeaders) == 0 {
-				t.Fatalf("the ALB sent multiValueHeaders, so it reads only them from the answer: %s", out)
-			}
-			hdr = mergeHeaders(nil, r.MultiValueHeaders)
-		} else {
-			if len(r.MultiValueHeaders) > 0 {
-				t.Fatalf("single-value ALB answer with multiValueHeaders: %s", out)
-			}
-			hdr = mergeHeaders(r.Headers, nil)
-		}
-	default:
-		// API Gateway REST merges both maps.
-		hdr = mergeHeaders(r.Headers, r.MultiValueHeaders)
-	}
-	want := map[string]string{}
-	for k, v := range handler.SecurityHeaders {
-		want[k] = v
-	}
-	switch r.StatusCode {
-	case http.StatusUnauthorized:
-		want["WWW-Authenticate"] = `ApiKey header="x-api-key"`
-	case http.StatusMethodNotAllowed:
-		want["Allow"] = "GET, HEAD"
-	}
-	for name, v := range want {
-		if got := hdr[http.CanonicalHeaderKey(name)]; len(got) != 1 || got[0] != v {
-			t.Fatalf("header %s = %q, want exactly %q: %s", name, got, v, out)
-		}
-	}
-	return r
-}
-
-func mergeHeaders(single map[string]string, multi map[string][]string) map[string][]string {
-	out := map[string][]string{}
-	for k, vs := range multi {
-		k = http.CanonicalHeaderKey(k)
-		out[k] = append(out[k], vs...)
-	}
-	for k, v := range single {
-		k = http.CanonicalHeaderKey(k)
-		if !containsString(out[k], v) {
-			out[k] = append(out[k], v)
-		}
-	}
-	return out
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	doortest.Check(t, door, o.albMulti, o.method, a, a.StatusCode)
+	return a
 }
 
 type fuzzLogLine struct {

@@ -1,9 +1,7 @@
 package keycache_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/keygate/keygate/internal/logtest"
 
 	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/keycache"
@@ -98,63 +98,16 @@ func failing(context.Context, int) (keycache.Snapshot, error) {
 	return keycache.Snapshot{}, errStore
 }
 
-// logs captures the cache's JSON log lines.
-type logs struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func (l *logs) Lines(t *testing.T) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(l.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("log line is not JSON: %q", line)
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
-// last returns the last line with message msg.
-func (l *logs) last(t *testing.T, msg string) map[string]any {
-	t.Helper()
-	lines := l.Lines(t)
-	for i := len(lines) - 1; i >= 0; i-- {
-		if lines[i]["msg"] == msg {
-			return lines[i]
-		}
-	}
-	t.Fatalf("no %q log line in:\n%s", msg, l.String())
-	return nil
-}
-
 type fixture struct {
 	clk   *clock
 	src   *source
 	cache *keycache.Cache
-	logs  *logs
+	logs  *logtest.Buffer
 	rand  atomic.Value // float64
 }
 
 func newFixture(opt keycache.Options, load func(context.Context, int) (keycache.Snapshot, error)) *fixture {
-	f := &fixture{clk: newClock(), src: &source{load: load}, logs: &logs{}}
+	f := &fixture{clk: newClock(), src: &source{load: load}, logs: &logtest.Buffer{}}
 	f.rand.Store(0.0)
 	opt.Now = f.clk.Now
 	opt.Rand = func() float64 { return f.rand.Load().(float64) }
@@ -230,7 +183,7 @@ func TestUnavailableUntilFirstSuccess(t *testing.T) {
 		t.Fatal("Keys after recovery returned another set")
 	}
 	f.wantCalls(t, 2, "after the backoff")
-	if l := f.logs.last(t, "key load failed"); l["serving_stale"] != false {
+	if l := f.logs.Last(t, "key load failed"); l["serving_stale"] != false {
 		t.Errorf("serving_stale = %v, want false before any success", l["serving_stale"])
 	}
 }
@@ -302,7 +255,7 @@ func TestStaleIfError(t *testing.T) {
 		}
 	}
 	f.wantCalls(t, 6, "after five failed refreshes")
-	l := f.logs.last(t, "key load failed")
+	l := f.logs.Last(t, "key load failed")
 	if l["serving_stale"] != true || l["error"] != errStore.Error() || l["attempt"] != 5.0 {
 		t.Errorf("failure log = %v, want serving_stale true, the error, attempt 5", l)
 	}
@@ -330,7 +283,7 @@ func TestBackoff(t *testing.T) {
 				f.clk.Advance(want - time.Nanosecond)
 				_, _ = f.cache.Keys(context.Background())
 				f.wantCalls(t, calls, fmt.Sprintf("retry %d one nanosecond early", i+1))
-				l := f.logs.last(t, "key load failed")
+				l := f.logs.Last(t, "key load failed")
 				if got := retryIn(l); got != want.Truncate(time.Microsecond) {
 					t.Errorf("failure %d: retry_in_ms = %v, want %v", i+1, got, want)
 				}
@@ -349,7 +302,7 @@ func TestDefaultBackoff(t *testing.T) {
 	var got []time.Duration
 	for range 8 {
 		_ = f.cache.Load(context.Background())
-		got = append(got, retryIn(f.logs.last(t, "key load failed")))
+		got = append(got, retryIn(f.logs.Last(t, "key load failed")))
 	}
 	// rand 0: half of 200ms, 400ms, … capped at 5s.
 	want := []time.Duration{100, 200, 400, 800, 1600, 2500, 2500, 2500}
@@ -376,7 +329,7 @@ func TestRecoveryResetsBackoff(t *testing.T) {
 		f.clk.Advance(time.Hour)
 		f.keys(t)
 	}
-	if l := f.logs.last(t, "key load failed"); l["attempt"] != 4.0 || retryIn(l) != 4*time.Second {
+	if l := f.logs.Last(t, "key load failed"); l["attempt"] != 4.0 || retryIn(l) != 4*time.Second {
 		t.Fatalf("after 4 failures: %v, want attempt 4, retry_in_ms 4000", l)
 	}
 	fail.Store(false)
@@ -385,7 +338,7 @@ func TestRecoveryResetsBackoff(t *testing.T) {
 	fail.Store(true)
 	f.clk.Advance(time.Hour)
 	f.keys(t)
-	if l := f.logs.last(t, "key load failed"); l["attempt"] != 1.0 || retryIn(l) != 500*time.Millisecond {
+	if l := f.logs.Last(t, "key load failed"); l["attempt"] != 1.0 || retryIn(l) != 500*time.Millisecond {
 		t.Fatalf("first failure after recovery: %v, want attempt 1, retry_in_ms 500", l)
 	}
 }
@@ -404,7 +357,7 @@ func TestPartial(t *testing.T) {
 	if f.keys(t) != partial {
 		t.Fatal("partial set not served")
 	}
-	l := f.logs.last(t, "key set loaded")
+	l := f.logs.Last(t, "key set loaded")
 	if l["partial"] != true || fmt.Sprint(l["warnings"]) != "[previous unreadable]" {
 		t.Errorf("load log = %v, want partial true and the warning", l)
 	}
@@ -571,7 +524,7 @@ func TestLoadTimeout(t *testing.T) {
 	if !sawDeadline.Load() {
 		t.Error("the source's context had no deadline within LoadTimeout")
 	}
-	if l := f.logs.last(t, "key load failed"); !strings.Contains(fmt.Sprint(l["error"]), "deadline exceeded") {
+	if l := f.logs.Last(t, "key load failed"); !strings.Contains(fmt.Sprint(l["error"]), "deadline exceeded") {
 		t.Errorf("failure log = %v, want the deadline error", l)
 	}
 }
@@ -615,7 +568,7 @@ func TestLogs(t *testing.T) {
 		return keycache.Snapshot{Set: setOf(secretKey, "kgSecondSecret99"), Source: "secretsmanager", Version: "ver-123"}, nil
 	})
 	f.keys(t)
-	l := f.logs.last(t, "key set loaded")
+	l := f.logs.Last(t, "key set loaded")
 	want := map[string]any{"level": "INFO", "source": "secretsmanager", "version_id": "ver-123", "keys": 2.0, "partial": false}
 	for k, v := range want {
 		if l[k] != v {
@@ -627,7 +580,7 @@ func TestLogs(t *testing.T) {
 	}
 	f.clk.Advance(time.Hour)
 	f.keys(t)
-	l = f.logs.last(t, "key load failed")
+	l = f.logs.Last(t, "key load failed")
 	for _, k := range []string{"error", "serving_stale", "attempt", "retry_in_ms", "duration_ms"} {
 		if _, has := l[k]; !has {
 			t.Errorf("key load failed: no %s in %v", k, l)
@@ -673,7 +626,7 @@ func TestMatch(t *testing.T) {
 	match("kgOne", apikey.OK, 1, "a key in the first set")
 	match("", apikey.Invalid, 1, "no key: no re-read")
 	match("kgTwo", apikey.OK, 2, "a key rotated in: re-read at once")
-	if l := f.logs.last(t, "key set loaded"); l["trigger"] != "unknown_key" {
+	if l := f.logs.Last(t, "key set loaded"); l["trigger"] != "unknown_key" {
 		t.Errorf("the re-read's log line = %v, want trigger unknown_key", l)
 	}
 	f.clk.Advance(29 * time.Second)
@@ -723,7 +676,7 @@ func TestMatchRereadFailureKeepsSchedule(t *testing.T) {
 	f.keys(t) // scheduled failure 1: retry in 500ms (rand 0)
 	f.clk.Advance(500 * time.Millisecond)
 	f.keys(t) // scheduled failure 2: retry in 1s
-	if l := f.logs.last(t, "key load failed"); l["attempt"] != 2.0 || retryIn(l) != time.Second {
+	if l := f.logs.Last(t, "key load failed"); l["attempt"] != 2.0 || retryIn(l) != time.Second {
 		t.Fatalf("second scheduled failure: %v, want attempt 2, retry in 1s", l)
 	}
 	f.clk.Advance(400 * time.Millisecond)
@@ -731,7 +684,7 @@ func TestMatchRereadFailureKeepsSchedule(t *testing.T) {
 		t.Fatalf("Match during the outage = %v, %v; want Invalid from the stale set", res, err)
 	}
 	f.wantCalls(t, 4, "the re-read ran")
-	l := f.logs.last(t, "key load failed")
+	l := f.logs.Last(t, "key load failed")
 	if l["trigger"] != "unknown_key" || l["attempt"] != 2.0 || retryIn(l) != 600*time.Millisecond {
 		t.Errorf("failed re-read: %v, want trigger unknown_key, attempt 2, retry in 600ms (the schedule, unchanged)", l)
 	}
@@ -744,7 +697,7 @@ func TestMatchRereadFailureKeepsSchedule(t *testing.T) {
 	f.clk.Advance(time.Nanosecond)
 	f.keys(t)
 	f.wantCalls(t, 5, "the scheduled retry on time")
-	if l := f.logs.last(t, "key load failed"); l["trigger"] != "refresh" || l["attempt"] != 3.0 || retryIn(l) != 2*time.Second {
+	if l := f.logs.Last(t, "key load failed"); l["trigger"] != "refresh" || l["attempt"] != 3.0 || retryIn(l) != 2*time.Second {
 		t.Errorf("third scheduled failure: %v, want attempt 3, retry in 2s", l)
 	}
 }

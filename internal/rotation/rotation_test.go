@@ -1,7 +1,6 @@
 package rotation_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,8 +8,9 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/keygate/keygate/internal/logtest"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -377,8 +377,8 @@ func TestRotationToken(t *testing.T) {
 	}
 }
 
-func newRotator(sm *smfake.Server) (*rotation.Rotator, *syncBuffer) {
-	logs := &syncBuffer{}
+func newRotator(sm *smfake.Server) (*rotation.Rotator, *logtest.Buffer) {
+	logs := &logtest.Buffer{}
 	return rotation.New(sm.Client(), slog.New(slog.NewJSONHandler(logs, nil))), logs
 }
 
@@ -473,22 +473,4 @@ func checkJSONLines(t *testing.T, logs string) {
 			t.Errorf("log record without step and secret_id: %s", line)
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

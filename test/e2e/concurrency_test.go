@@ -10,6 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/test/internal/wait"
+
+	"github.com/keygate/keygate/internal/doortest"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
@@ -68,7 +72,7 @@ func TestConcurrentInvocationsDuringRecovery(t *testing.T) {
 					t.Errorf("invoke: %v", err)
 					return
 				}
-				var r response
+				var r doortest.Answer
 				if err := json.Unmarshal(out, &r); err != nil {
 					t.Errorf("answer %s: %v", out, err)
 					return
@@ -93,7 +97,7 @@ func TestConcurrentInvocationsDuringRecovery(t *testing.T) {
 		wg.Wait()
 	}()
 
-	eventually(t, 30*time.Second, "parallel 503s before the secret exists", func() (bool, string) {
+	wait.Until(t, 30*time.Second, "parallel 503s before the secret exists", func() (bool, string) {
 		return unavailable.Load() >= workers, "503s: " + itoa(int(unavailable.Load()))
 	})
 	if _, err := smClient(endpoint).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
@@ -101,7 +105,7 @@ func TestConcurrentInvocationsDuringRecovery(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("CreateSecret: %v", err)
 	}
-	eventually(t, 30*time.Second, "parallel 200s after the secret appears", func() (bool, string) {
+	wait.Until(t, 30*time.Second, "parallel 200s after the secret appears", func() (bool, string) {
 		return ok.Load() >= 4*workers, "200s: " + itoa(int(ok.Load()))
 	})
 	if n := initCount(f); n != 1 {

@@ -8,6 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/test/internal/wait"
+
+	"github.com/keygate/keygate/internal/doortest"
+
 	"github.com/aws/aws-lambda-go/events"
 )
 
@@ -26,11 +30,11 @@ func TestEventsWithKeyFromEnvironment(t *testing.T) {
 	for _, fx := range fxs {
 		t.Run(fx.Name, func(t *testing.T) {
 			r := invoke(t, f, fx.Payload)
-			checkResponse(t, fx.Door, fx.MultiValue, fx.Method, r, fx.Want.Status)
+			doortest.Check(t, fx.Door, fx.MultiValue, fx.Method, r, fx.Want.Status)
 		})
 	}
 	// One log line per request, and a warning that API_KEY is for local use.
-	eventually(t, 10*time.Second, "request log lines", func() (bool, string) {
+	wait.Until(t, 10*time.Second, "request log lines", func() (bool, string) {
 		n := strings.Count(f.Logs(), `"msg":"request"`)
 		return n == len(fxs), "lines: " + itoa(n)
 	})
@@ -122,13 +126,13 @@ func TestMalformedEvents(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			bad++
 			r := invoke(t, f, tc.payload)
-			checkResponse(t, tc.door, tc.multi, "", r, http.StatusBadRequest)
+			doortest.Check(t, tc.door, tc.multi, "", r, http.StatusBadRequest)
 			// The same environment goes on serving.
 			r = invoke(t, f, rest.Payload)
-			checkResponse(t, rest.Door, rest.MultiValue, rest.Method, r, http.StatusOK)
+			doortest.Check(t, rest.Door, rest.MultiValue, rest.Method, r, http.StatusOK)
 		})
 	}
-	eventually(t, 10*time.Second, "bad event log lines", func() (bool, string) {
+	wait.Until(t, 10*time.Second, "bad event log lines", func() (bool, string) {
 		n := strings.Count(f.Logs(), `"msg":"bad event"`)
 		return n == bad, "lines: " + itoa(n)
 	})

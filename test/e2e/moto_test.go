@@ -9,6 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/test/internal/wait"
+
+	"github.com/keygate/keygate/internal/doortest"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -52,7 +56,7 @@ func checkEvents(t *testing.T, f *rie.Function, fxs []fixture, unavailable bool)
 			if unavailable {
 				want = http.StatusServiceUnavailable
 			}
-			checkResponse(t, fx.Door, fx.MultiValue, fx.Method, invoke(t, f, fx.Payload), want)
+			doortest.Check(t, fx.Door, fx.MultiValue, fx.Method, invoke(t, f, fx.Payload), want)
 		})
 	}
 }
@@ -62,7 +66,7 @@ func checkEvents(t *testing.T, f *rie.Function, fxs []fixture, unavailable bool)
 // seen from outside.
 func waitForStatus(t *testing.T, f *rie.Function, fx fixture, want int) {
 	t.Helper()
-	eventually(t, 30*time.Second, "waiting for "+fx.Name+" to get "+itoa(want), func() (bool, string) {
+	wait.Until(t, 30*time.Second, "waiting for "+fx.Name+" to get "+itoa(want), func() (bool, string) {
 		r := invoke(t, f, fx.Payload)
 		return r.StatusCode == want, "status " + itoa(r.StatusCode)
 	})

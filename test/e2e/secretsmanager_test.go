@@ -8,6 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/test/internal/wait"
+
+	"github.com/keygate/keygate/internal/doortest"
+
 	"github.com/keygate/keygate/internal/smfake"
 	"github.com/keygate/keygate/test/rie"
 )
@@ -55,7 +59,7 @@ func TestEventsWithKeyFromSecretsManager(t *testing.T) {
 			f := startWithSecret(t, srv, id)
 			for _, fx := range fxs {
 				t.Run(fx.Name, func(t *testing.T) {
-					checkResponse(t, fx.Door, fx.MultiValue, fx.Method, invoke(t, f, fx.Payload), fx.Want.Status)
+					doortest.Check(t, fx.Door, fx.MultiValue, fx.Method, invoke(t, f, fx.Payload), fx.Want.Status)
 				})
 			}
 			// One key-load line naming the source and the version.
@@ -190,8 +194,8 @@ func TestStoreOutageWhileWarm(t *testing.T) {
 
 	srv.Fail("GetSecretValue", smfake.UnavailableFault)
 	failedBefore := srv.Calls("GetSecretValue")
-	eventually(t, 30*time.Second, "a failed refresh", func() (bool, string) {
-		checkResponse(t, fxs[0].Door, false, fxs[0].Method, invoke(t, f, fxs[0].Payload), http.StatusOK)
+	wait.Until(t, 30*time.Second, "a failed refresh", func() (bool, string) {
+		doortest.Check(t, fxs[0].Door, false, fxs[0].Method, invoke(t, f, fxs[0].Payload), http.StatusOK)
 		n := srv.Calls("GetSecretValue") - failedBefore
 		return n > 0 && strings.Contains(f.Logs(), `"serving_stale":true`), "failed reads: " + itoa(n)
 	})

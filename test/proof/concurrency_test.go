@@ -8,6 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/test/internal/wait"
+
+	"github.com/keygate/keygate/internal/doortest"
+
 	"github.com/keygate/keygate/internal/smfake"
 )
 
@@ -77,8 +81,8 @@ func TestConcurrentInvocationsDuringRefresh(t *testing.T) {
 					t.Errorf("invoke (%s, %s): %v", r.door, kinds[r.kind].name, err)
 					return
 				}
-				a := decodeAnswer(t, out)
-				checkHygiene(t, a.StatusCode, a.header(), a.Body, false)
+				a := doortest.Decode(t, out)
+				doortest.CheckHygiene(t, a.StatusCode, a.Merged(), a.Body, false)
 				mu.Lock()
 				results = append(results, result{r.kind, r.door, start, end, a.StatusCode})
 				mu.Unlock()
@@ -99,7 +103,7 @@ func TestConcurrentInvocationsDuringRefresh(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	switched := time.Now()
 	srv.Put(secretID, secretFor(t, keyB))
-	eventually(t, 30*time.Second, "key B accepted after the switch", func() (bool, string) {
+	wait.Until(t, 30*time.Second, "key B accepted after the switch", func() (bool, string) {
 		n := count(1, http.StatusOK)
 		return n >= 50, fmt.Sprintf("%d B→200", n)
 	})

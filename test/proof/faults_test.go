@@ -10,6 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/test/internal/wait"
+
+	"github.com/keygate/keygate/internal/doortest"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
@@ -87,7 +91,7 @@ func (s *stack) hammer(t *testing.T, d time.Duration, want []expectation) hammer
 					failed.Store(true)
 					t.Errorf("%s: the caller waited %s, more than KEY_LOAD_TIMEOUT (%s) + %s", e.p.name, took, loadTimeout, margin)
 				}
-				checkHygiene(t, res.StatusCode, res.Header, body, false)
+				doortest.CheckHygiene(t, res.StatusCode, res.Header, body, false)
 				// Pace the callers: the point is many refresh attempts
 				// under traffic, not a CPU-bound loop that could starve
 				// the process it measures.
@@ -136,7 +140,7 @@ func TestStoreFaultDuringRefresh(t *testing.T) {
 
 			s.srv.Clear()
 			s.srv.Put(secretID, secretFor(t, keyB))
-			eventually(t, 15*time.Second, "key B after the store returns", func() (bool, string) {
+			wait.Until(t, 15*time.Second, "key B after the store returns", func() (bool, string) {
 				got := status(s, presentB)
 				return got == http.StatusOK, fmt.Sprint(got)
 			})
@@ -178,7 +182,7 @@ func TestStoreFaultAtColdStart(t *testing.T) {
 				tc.name, took.Round(time.Millisecond), st.requests, st.slowest.Round(time.Millisecond), bound)
 
 			s.srv.Clear()
-			eventually(t, 15*time.Second, "key A after the store returns", func() (bool, string) {
+			wait.Until(t, 15*time.Second, "key A after the store returns", func() (bool, string) {
 				got := status(s, presentA)
 				return got == http.StatusOK, fmt.Sprint(got)
 			})
@@ -275,7 +279,7 @@ func TestFunctionStoreHang(t *testing.T) {
 						t.Errorf("invoke: %v", err)
 						return
 					}
-					a := decodeAnswer(t, out)
+					a := doortest.Decode(t, out)
 					if a.StatusCode != e.status {
 						t.Errorf("%s: %d, want %d", e.p.name, a.StatusCode, e.status)
 					}
@@ -298,7 +302,7 @@ func TestFunctionStoreHang(t *testing.T) {
 		if err != nil {
 			t.Fatalf("invoke: %v", err)
 		}
-		return decodeAnswer(t, out).StatusCode
+		return doortest.Decode(t, out).StatusCode
 	}
 
 	n, slowest := invokeAll(1500*time.Millisecond, []expectation{
@@ -308,7 +312,7 @@ func TestFunctionStoreHang(t *testing.T) {
 	t.Logf("bootstrap, store hanging at cold start: INIT %.0f ms; %d invocations, all 503, slowest %s (bound %s)",
 		inits[0], n, slowest.Round(time.Millisecond), bound)
 	srv.Clear()
-	eventually(t, 15*time.Second, "key A after the store returns", func() (bool, string) {
+	wait.Until(t, 15*time.Second, "key A after the store returns", func() (bool, string) {
 		got := statusOf(presentA)
 		return got == http.StatusOK, fmt.Sprint(got)
 	})
@@ -326,7 +330,7 @@ func TestFunctionStoreHang(t *testing.T) {
 		n, slowest.Round(time.Millisecond), bound)
 	srv.Clear()
 	srv.Put(secretID, secretFor(t, keyB))
-	eventually(t, 15*time.Second, "key B after the store returns", func() (bool, string) {
+	wait.Until(t, 15*time.Second, "key B after the store returns", func() (bool, string) {
 		got := statusOf(presentB)
 		return got == http.StatusOK, fmt.Sprint(got)
 	})

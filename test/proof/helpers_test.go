@@ -48,16 +48,6 @@ func secretFor(t *testing.T, key string) string {
 	return string(b)
 }
 
-// The bodies keygate answers with.
-var bodies = map[int]string{
-	http.StatusOK:                 `{"message":"OK: Authorized"}`,
-	http.StatusBadRequest:         `{"message":"ERROR: Bad Request"}`,
-	http.StatusUnauthorized:       `{"message":"ERROR: Unauthorized"}`,
-	http.StatusNotFound:           `{"message":"ERROR: Not Found"}`,
-	http.StatusMethodNotAllowed:   `{"message":"ERROR: Method Not Allowed"}`,
-	http.StatusServiceUnavailable: `{"message":"ERROR: Service Unavailable"}`,
-}
-
 // presented is what a request carries in x-api-key.
 type presented struct {
 	name string
@@ -182,80 +172,6 @@ func or(s, def string) string {
 		return s
 	}
 	return def
-}
-
-// answer is the union of the doors' response shapes, with the headers
-// the door's caller gets.
-type answer struct {
-	StatusCode        int                 `json:"statusCode"`
-	Headers           map[string]string   `json:"headers"`
-	MultiValueHeaders map[string][]string `json:"multiValueHeaders"`
-	Body              string              `json:"body"`
-	IsBase64Encoded   bool                `json:"isBase64Encoded"`
-	raw               string
-}
-
-func decodeAnswer(t testing.TB, out []byte) answer {
-	t.Helper()
-	a := answer{raw: string(out)}
-	if err := json.Unmarshal(out, &a); err != nil {
-		t.Fatalf("the answer is not JSON: %v: %s", err, out)
-	}
-	return a
-}
-
-// header returns the answer's headers as the door's caller sees them:
-// both maps merged (API Gateway merges them; an ALB reads the one its
-// target group is set to, and keygate fills only that one).
-func (a answer) header() http.Header {
-	h := http.Header{}
-	for k, vs := range a.MultiValueHeaders {
-		for _, v := range vs {
-			h.Add(k, v)
-		}
-	}
-	for k, v := range a.Headers {
-		if !containsString(h.Values(k), v) {
-			h.Add(k, v)
-		}
-	}
-	return h
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// checkHygiene checks what every answer carries: the fixed body for its
-// status, the security headers, and for a 401 the challenge naming the
-// header.
-func checkHygiene(t testing.TB, status int, h http.Header, body string, head bool) {
-	t.Helper()
-	want, ok := bodies[status]
-	if !ok {
-		t.Errorf("status %d", status)
-	}
-	if head {
-		want = ""
-	}
-	if body != want {
-		t.Errorf("status %d: body %q, want %q", status, body, want)
-	}
-	for k, v := range handler.SecurityHeaders {
-		if got := h.Values(k); len(got) != 1 || got[0] != v {
-			t.Errorf("status %d: %s = %q, want exactly %q", status, k, got, v)
-		}
-	}
-	if status == http.StatusUnauthorized {
-		if got := h.Values("WWW-Authenticate"); len(got) != 1 || got[0] != `ApiKey header="x-api-key"` {
-			t.Errorf("401: WWW-Authenticate = %q, want the challenge naming x-api-key", got)
-		}
-	}
 }
 
 // logSink takes log output from many goroutines: it counts lines and
@@ -383,23 +299,6 @@ func (s *stack) serve(p presented) (*http.Response, string, time.Duration) {
 	took := time.Since(start)
 	res := rec.Result()
 	return res, rec.Body.String(), took
-}
-
-// eventually polls check until it is done or bound passes (a guard
-// against a hang, not a timing assertion).
-func eventually(t *testing.T, bound time.Duration, what string, check func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(bound)
-	for {
-		done, state := check()
-		if done {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still %s after %s", what, state, bound)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func countLines(logs, msg string) int {

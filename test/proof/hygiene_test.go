@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/internal/doortest"
+
 	"github.com/keygate/keygate/internal/frontdoor"
 	"github.com/keygate/keygate/internal/localserver"
 )
@@ -64,13 +66,13 @@ func TestResponseHygiene(t *testing.T) {
 	}
 	adDown := frontdoor.New(down.h, down.log)
 
-	invoke := func(t *testing.T, ad *frontdoor.Adapter, payload []byte) answer {
+	invoke := func(t *testing.T, ad *frontdoor.Adapter, payload []byte) doortest.Answer {
 		t.Helper()
 		out, err := ad.Invoke(ctx, payload)
 		if err != nil {
 			t.Fatalf("Invoke: %v", err)
 		}
-		return decodeAnswer(t, out)
+		return doortest.Decode(t, out)
 	}
 	for _, d := range doors(t) {
 		t.Run(d.name, func(t *testing.T) {
@@ -93,20 +95,20 @@ func TestResponseHygiene(t *testing.T) {
 				if a.StatusCode != c.status {
 					t.Errorf("%s: %d, want %d", c.name, a.StatusCode, c.status)
 				}
-				checkHygiene(t, a.StatusCode, a.header(), a.Body, c.method == http.MethodHead)
-				if c.status == http.StatusMethodNotAllowed && a.header().Get("Allow") != "GET, HEAD" {
+				doortest.CheckHygiene(t, a.StatusCode, a.Merged(), a.Body, c.method == http.MethodHead)
+				if c.status == http.StatusMethodNotAllowed && a.Merged().Get("Allow") != "GET, HEAD" {
 					t.Errorf("405 without Allow: GET, HEAD")
 				}
 			}
 
-			var first answer
+			var first doortest.Answer
 			outcomes := map[string]bool{}
 			for i, r := range refusals {
 				a := invoke(t, ad, d.event(t, r.p, "", r.path))
 				if a.StatusCode != http.StatusUnauthorized {
 					t.Fatalf("%s at %q: %d, want 401", r.p.name, or(r.path, "/"), a.StatusCode)
 				}
-				checkHygiene(t, a.StatusCode, a.header(), a.Body, false)
+				doortest.CheckHygiene(t, a.StatusCode, a.Merged(), a.Body, false)
 				if got := lastOutcome(t, s.logs.String()); got != r.outcome {
 					t.Errorf("%s: logged outcome %q, want %q", r.p.name, got, r.outcome)
 				}
@@ -115,9 +117,9 @@ func TestResponseHygiene(t *testing.T) {
 					first = a
 					continue
 				}
-				if a.Body != first.Body || !reflect.DeepEqual(a.header(), first.header()) {
+				if a.Body != first.Body || !reflect.DeepEqual(a.Merged(), first.Merged()) {
 					t.Errorf("the 401 for %s at %q differs from the one for %s:\n%s\n%s",
-						r.p.name, or(r.path, "/"), refusals[0].p.name, a.raw, first.raw)
+						r.p.name, or(r.path, "/"), refusals[0].p.name, a.Raw, first.Raw)
 				}
 			}
 			if len(outcomes) != 4 {
@@ -172,7 +174,7 @@ func TestResponseHygieneLocalServer(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("right key: %d", status)
 	}
-	checkHygiene(t, status, h, body, false)
+	doortest.CheckHygiene(t, status, h, body, false)
 	var firstH http.Header
 	var firstBody string
 	for i, r := range refusals {
@@ -180,7 +182,7 @@ func TestResponseHygieneLocalServer(t *testing.T) {
 		if status != http.StatusUnauthorized {
 			t.Fatalf("%s: %d, want 401", r.p.name, status)
 		}
-		checkHygiene(t, status, h, body, false)
+		doortest.CheckHygiene(t, status, h, body, false)
 		if got := lastOutcome(t, s.logs.String()); got != r.outcome {
 			t.Errorf("%s: logged outcome %q, want %q", r.p.name, got, r.outcome)
 		}

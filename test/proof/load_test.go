@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/internal/doortest"
+
 	"github.com/keygate/keygate/internal/localserver"
 	"github.com/keygate/keygate/internal/smfake"
 )
@@ -144,7 +146,7 @@ func TestLoadLocalServer(t *testing.T) {
 			return 0, err
 		}
 		if i%97 == 0 {
-			checkHygiene(t, res.StatusCode, res.Header, string(body), m.method == http.MethodHead)
+			doortest.CheckHygiene(t, res.StatusCode, res.Header, string(body), m.method == http.MethodHead)
 		}
 		return res.StatusCode, nil
 	}
@@ -239,9 +241,9 @@ func TestLoadFunction(t *testing.T) {
 		if err != nil {
 			return 0, err
 		}
-		a := decodeAnswer(t, out)
+		a := doortest.Decode(t, out)
 		if i%97 == 0 {
-			checkHygiene(t, a.StatusCode, a.header(), a.Body, loadMix[i%len(loadMix)].method == http.MethodHead)
+			doortest.CheckHygiene(t, a.StatusCode, a.Merged(), a.Body, loadMix[i%len(loadMix)].method == http.MethodHead)
 		}
 		return a.StatusCode, nil
 	}

@@ -5,33 +5,18 @@
 package proc
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os/exec"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/keygate/keygate/internal/logtest"
 )
 
 // Output is a child's stdout and stderr, safe for concurrent use.
-type Output struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *Output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-// String returns everything written so far.
-func (o *Output) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
+type Output = logtest.Buffer
 
 // FreePorts returns n distinct loopback ports that were free a moment ago.
 // Another process may take one before the caller binds it: callers retry

@@ -1,0 +1,184 @@
+// Package doortest checks the answers keygate gives through its front
+// doors, for the tests of both modules: the fixed bodies as the
+// requirements spell them, the headers every answer carries, and each
+// door's response shape. It is test support: no binary imports it.
+package doortest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// Bodies are the only bodies keygate sends, as the requirements spell them.
+var Bodies = map[int]string{
+	http.StatusOK:                 `{"message":"OK: Authorized"}`,
+	http.StatusBadRequest:         `{"message":"ERROR: Bad Request"}`,
+	http.StatusUnauthorized:       `{"message":"ERROR: Unauthorized"}`,
+	http.StatusNotFound:           `{"message":"ERROR: Not Found"}`,
+	http.StatusMethodNotAllowed:   `{"message":"ERROR: Method Not Allowed"}`,
+	http.StatusServiceUnavailable: `{"message":"ERROR: Service Unavailable"}`,
+}
+
+// Challenge is the WWW-Authenticate value of every 401.
+const Challenge = `ApiKey header="x-api-key"`
+
+// Answer is the union of the front doors' response shapes.
+type Answer struct {
+	StatusCode        int                 `json:"statusCode"`
+	StatusDescription string              `json:"statusDescription"`
+	Headers           map[string]string   `json:"headers"`
+	MultiValueHeaders map[string][]string `json:"multiValueHeaders"`
+	Body              string              `json:"body"`
+	IsBase64Encoded   bool                `json:"isBase64Encoded"`
+	// Fields are the JSON members present; Raw is the answer as sent.
+	Fields map[string]json.RawMessage `json:"-"`
+	Raw    string                     `json:"-"`
+}
+
+// Decode parses an invocation's answer; it fails t unless it is a JSON
+// object.
+func Decode(t testing.TB, out []byte) Answer {
+	t.Helper()
+	a := Answer{Raw: string(out)}
+	if err := json.Unmarshal(out, &a); err != nil {
+		t.Fatalf("the answer is not a JSON response: %v: %s", err, out)
+	}
+	if err := json.Unmarshal(out, &a.Fields); err != nil {
+		t.Fatalf("the answer is not a JSON object: %v: %s", err, out)
+	}
+	return a
+}
+
+// Merged returns both header maps as one, a value the multi-value map
+// repeats counted once: the headers an API Gateway caller gets (an ALB
+// reads one map, and keygate fills only that one).
+func (a Answer) Merged() http.Header {
+	h := http.Header{}
+	for k, vs := range a.MultiValueHeaders {
+		for _, v := range vs {
+			h.Add(k, v)
+		}
+	}
+	for k, v := range a.Headers {
+		if !slices.Contains(h.Values(k), v) {
+			h.Add(k, v)
+		}
+	}
+	return h
+}
+
+// The fields each door's response may carry (aws-lambda-go's
+// APIGatewayProxyResponse, APIGatewayV2HTTPResponse, ALBTargetGroupResponse).
+var allowedFields = map[string][]string{
+	"rest":        {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"},
+	"httpapi":     {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded", "cookies"},
+	"functionurl": {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded", "cookies"},
+	"alb":         {"statusCode", "statusDescription", "headers", "multiValueHeaders", "body", "isBase64Encoded"},
+}
+
+// Check checks a, the answer to a request of method through door (rest,
+// httpapi, functionurl, alb; multiValue: the request carried
+// multiValueHeaders, which an ALB answer must mirror): its status, its
+// fixed body, its shape, and the headers the door's caller gets. It
+// returns those headers.
+func Check(t testing.TB, door string, multiValue bool, method string, a Answer, wantStatus int) http.Header {
+	t.Helper()
+	if a.StatusCode != wantStatus {
+		t.Errorf("status %d, want %d (answer %s)", a.StatusCode, wantStatus, a.Raw)
+	}
+	if a.IsBase64Encoded {
+		t.Errorf("body base64-encoded: %s", a.Raw)
+	}
+	// A 400 is built before the request, so even a HEAD event gets its body.
+	head := strings.EqualFold(method, http.MethodHead) && a.StatusCode != http.StatusBadRequest
+	required := []string{"statusCode", "body"}
+	if head {
+		required = required[:1] // aws-lambda-go omits an empty body
+	}
+	for _, f := range required {
+		if _, ok := a.Fields[f]; !ok {
+			t.Errorf("answer lacks %q: %s", f, a.Raw)
+		}
+	}
+	allowed, ok := allowedFields[door]
+	if !ok {
+		t.Fatalf("unknown door %q", door)
+	}
+	for f := range a.Fields {
+		if !slices.Contains(allowed, f) {
+			t.Errorf("field %q is not part of the %s response shape: %s", f, door, a.Raw)
+		}
+	}
+	// Which header map the front door reads.
+	var h http.Header
+	switch door {
+	case "rest":
+		// API Gateway merges both.
+		h = a.Merged()
+		if len(h) == 0 {
+			t.Errorf("REST answer without headers: %s", a.Raw)
+		}
+	case "httpapi", "functionurl":
+		// Payload 2.0 has no multiValueHeaders: anything there is lost.
+		if len(a.MultiValueHeaders) > 0 {
+			t.Errorf("payload 2.0 answer puts headers in multiValueHeaders, which %s ignores: %s", door, a.Raw)
+		}
+		h = Answer{Headers: a.Headers}.Merged()
+	case "alb":
+		if want := fmt.Sprintf("%d %s", a.StatusCode, http.StatusText(a.StatusCode)); a.StatusDescription != want {
+			t.Errorf("statusDescription %q, want %q", a.StatusDescription, want)
+		}
+		// The ALB reads the map the target group's setting selects,
+		// and the request shows which one that is.
+		if multiValue {
+			if len(a.Headers) > 0 {
+				t.Errorf("multi-value ALB answer also sets headers: %s", a.Raw)
+			}
+			h = Answer{MultiValueHeaders: a.MultiValueHeaders}.Merged()
+		} else {
+			if len(a.MultiValueHeaders) > 0 {
+				t.Errorf("single-value ALB answer sets multiValueHeaders: %s", a.Raw)
+			}
+			h = Answer{Headers: a.Headers}.Merged()
+		}
+	}
+	CheckHygiene(t, wantStatus, h, a.Body, head)
+	return h
+}
+
+// CheckHygiene checks what every answer carries: the fixed body for its
+// status (none for HEAD), exactly one of each security header, and the
+// challenge of a 401 and the Allow of a 405.
+func CheckHygiene(t testing.TB, status int, h http.Header, body string, head bool) {
+	t.Helper()
+	want, ok := Bodies[status]
+	if !ok {
+		t.Errorf("status %d is not one keygate answers with", status)
+	}
+	if head {
+		want = ""
+	}
+	if body != want {
+		t.Errorf("status %d: body %q, want %q", status, body, want)
+	}
+	headers := map[string]string{
+		"Content-Type":           "application/json",
+		"Cache-Control":          "no-store",
+		"X-Content-Type-Options": "nosniff",
+	}
+	switch status {
+	case http.StatusUnauthorized:
+		headers["WWW-Authenticate"] = Challenge
+	case http.StatusMethodNotAllowed:
+		headers["Allow"] = "GET, HEAD"
+	}
+	for k, v := range headers {
+		if got := h.Values(k); len(got) != 1 || got[0] != v {
+			t.Errorf("status %d: %s = %q, want exactly %q", status, k, got, v)
+		}
+	}
+}
