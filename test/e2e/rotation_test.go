@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/test/internal/wait"
+
 	"github.com/keygate/keygate/test/internal/repo"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -139,7 +141,7 @@ func TestRotationWithoutDowntime(t *testing.T) {
 	wg.Add(2)
 	go client("old", oldKey)
 	go client("old", oldKey)
-	rotEventually(t, 30*time.Second, "the old key working before the rotation", func() (bool, string) {
+	wait.Until(t, 30*time.Second, "the old key working before the rotation", func() (bool, string) {
 		n := count("old", func(c rotCall) bool { return c.status == http.StatusOK })
 		return n >= 4, strconv.Itoa(n) + " answers 200"
 	})
@@ -153,7 +155,7 @@ func TestRotationWithoutDowntime(t *testing.T) {
 		t.Fatal("createSecret wrote no AWSPENDING version")
 	}
 	loads := strings.Count(api.Logs(), `"msg":"key set loaded"`)
-	rotEventually(t, 30*time.Second, "a key refresh after createSecret", func() (bool, string) {
+	wait.Until(t, 30*time.Second, "a key refresh after createSecret", func() (bool, string) {
 		n := strings.Count(api.Logs(), `"msg":"key set loaded"`)
 		return n > loads, strconv.Itoa(n) + " loads"
 	})
@@ -188,7 +190,7 @@ func TestRotationWithoutDowntime(t *testing.T) {
 	go client("new", newKey)
 	go client("new", newKey)
 
-	rotEventually(t, 30*time.Second+grace, "the old key rejected after the grace period", func() (bool, string) {
+	wait.Until(t, 30*time.Second+grace, "the old key rejected after the grace period", func() (bool, string) {
 		n := count("old", func(c rotCall) bool { return c.status == http.StatusUnauthorized })
 		return n > 0, "no 401 yet"
 	})
@@ -200,7 +202,7 @@ func TestRotationWithoutDowntime(t *testing.T) {
 		}
 	}
 	mu.Unlock()
-	rotEventually(t, 30*time.Second, "traffic with both keys after the old key's end", func() (bool, string) {
+	wait.Until(t, 30*time.Second, "traffic with both keys after the old key's end", func() (bool, string) {
 		o := count("old", func(c rotCall) bool { return c.sent.After(first401) })
 		n := count("new", func(c rotCall) bool { return c.sent.After(first401) })
 		return o >= 4 && n >= 4, strconv.Itoa(o) + " old and " + strconv.Itoa(n) + " new calls"
@@ -270,7 +272,7 @@ func TestRotationRevokedClient(t *testing.T) {
 	// Until the function's next refresh bob may still pass; from the load
 	// of the new version on, never. Alice always passes.
 	loaded := false
-	rotEventually(t, 30*time.Second, "the function loading the version without bob", func() (bool, string) {
+	wait.Until(t, 30*time.Second, "the function loading the version without bob", func() (bool, string) {
 		loaded = strings.Contains(api.Logs(), `"version_id":"`+r.VersionID+`"`)
 		if st := rotStatus(t, api, aliceEv); st != http.StatusOK {
 			t.Fatalf("alice got %d during the revocation", st)
@@ -360,7 +362,7 @@ func TestRotationEmergencyRevokeInGrace(t *testing.T) {
 	if strings.Join(r.Carried.Entries, ",") != "alice.previous" {
 		t.Fatalf("carried %v, want alice.previous", r.Carried.Entries)
 	}
-	rotEventually(t, 30*time.Second, "the function loading the version without bob", func() (bool, string) {
+	wait.Until(t, 30*time.Second, "the function loading the version without bob", func() (bool, string) {
 		for _, k := range []string{"a1", "a2"} {
 			if st := rotStatus(t, api, ev[k]); st != http.StatusOK {
 				t.Fatalf("alice's key %s got %d during the revocation", k, st)
@@ -410,7 +412,7 @@ func TestRotationKeygateCLI(t *testing.T) {
 	waitStatus := func(key string, want int) {
 		t.Helper()
 		ev := rotEvent(t, template, key)
-		rotEventually(t, 30*time.Second, "a key's status after a keygate change", func() (bool, string) {
+		wait.Until(t, 30*time.Second, "a key's status after a keygate change", func() (bool, string) {
 			st := rotStatus(t, api, ev)
 			return st == want, "status " + strconv.Itoa(st)
 		})
@@ -569,23 +571,6 @@ func rotCheckOutput(t *testing.T, f *rie.Function, keys ...string) {
 // rotEmulatorLine matches the emulator's own lines (its log in both
 // formats; START, END and REPORT around each invocation).
 var rotEmulatorLine = regexp.MustCompile(`^(\d{2} \w{3} \d{4} [\d:,]+ \[\w+\] \(rapid\) |time=\S+ level=\w+ |(START|END|REPORT) RequestId: )`)
-
-// rotEventually calls check until it reports done, for at most bound: a
-// guard against a hang, not a timing assertion.
-func rotEventually(t *testing.T, bound time.Duration, what string, check func() (done bool, state string)) {
-	t.Helper()
-	deadline := time.Now().Add(bound)
-	for {
-		done, state := check()
-		if done {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still %s after %s", what, state, bound)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 func rotMarshal(t *testing.T, v any) []byte {
 	t.Helper()

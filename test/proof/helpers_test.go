@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/keygate/keygate/internal/config"
 	"github.com/keygate/keygate/internal/keycache"
 	"github.com/keygate/keygate/internal/keysource"
+	"github.com/keygate/keygate/internal/localserver"
 	"github.com/keygate/keygate/internal/smclient/envclient"
 	"github.com/keygate/keygate/internal/smfake"
 )
@@ -303,4 +305,18 @@ func (s *stack) serve(p presented) (*http.Response, string, time.Duration) {
 
 func countLines(logs, msg string) int {
 	return strings.Count(logs, fmt.Sprintf(`"msg":%q`, msg))
+}
+
+// listen serves the stack's handler through the local server on a free
+// loopback port until the test ends, and returns its base URL.
+func (s *stack) listen(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := localserver.New(s.h)
+	go server.Serve(ln)
+	t.Cleanup(func() { server.Close() })
+	return "http://" + ln.Addr().String()
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"reflect"
 	"slices"
@@ -16,7 +15,6 @@ import (
 	"github.com/keygate/keygate/internal/doortest"
 
 	"github.com/keygate/keygate/internal/frontdoor"
-	"github.com/keygate/keygate/internal/localserver"
 )
 
 // refusals are the ways a request can fail authentication, and the
@@ -137,18 +135,12 @@ func TestResponseHygieneLocalServer(t *testing.T) {
 	if err := s.cache.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	server := localserver.New(s.h)
-	go server.Serve(ln)
-	t.Cleanup(func() { server.Close() })
+	base := s.listen(t)
 	client := &http.Client{Timeout: 10 * time.Second}
 	t.Cleanup(client.CloseIdleConnections)
 
 	get := func(p presented, path string) (http.Header, string, int) {
-		req, err := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+or(path, "/"), nil)
+		req, err := http.NewRequest(http.MethodGet, base+or(path, "/"), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"runtime"
 	"sync"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/keygate/keygate/internal/doortest"
 
-	"github.com/keygate/keygate/internal/localserver"
 	"github.com/keygate/keygate/internal/smfake"
 )
 
@@ -116,14 +114,7 @@ func TestLoadLocalServer(t *testing.T) {
 	if err := s.cache.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	server := localserver.New(s.h)
-	go server.Serve(ln)
-	t.Cleanup(func() { server.Close() })
-	base := "http://" + ln.Addr().String()
+	base := s.listen(t)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: loadWorkers}, Timeout: 10 * time.Second}
 	t.Cleanup(client.CloseIdleConnections)
 
