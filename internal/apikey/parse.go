@@ -204,8 +204,8 @@ func parseEntry(raw json.RawMessage) (KeyEntry, error) {
 	return e, nil
 }
 
-// formatErr is ErrFormat with what is wrong. One fmt.Errorf site instead of
-// one per fault: each inlines, and the bootstrap's size is budgeted.
+// formatErr is ErrFormat with what is wrong, so that every fault in a
+// secret's format can be told apart from other errors with errors.Is.
 func formatErr(detail string) error { return fmt.Errorf("%w: %s", ErrFormat, detail) }
 
 // checkKey rejects keys that no client could send in an x-api-key header:

@@ -92,7 +92,7 @@ func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
 // so that everything a binary prints is one JSON object per line:
 // aws-lambda-go reports a failed invocation, a recovered panic and a
 // broken runtime API with the standard log package. (slog.SetDefault would
-// too, at level INFO, for 1.7 kB more of bootstrap.)
+// route them too, but at level INFO: these lines report failures.)
 func RouteStdLog(logger *slog.Logger) {
 	log.SetFlags(0)
 	log.SetOutput(stdLogWriter{logger})

@@ -122,8 +122,7 @@ func Options(getenv func(string) string) (secretsmanager.Options, error) {
 // credentials are the ones the Lambda runtime puts in the environment.
 // Container credential endpoints (AWS_CONTAINER_CREDENTIALS_*) are left
 // out on purpose: Lambda sets them only for SnapStart, which OS-only
-// runtimes such as provided.al2023 do not offer, and their client costs
-// 70 kB of the size budget.
+// runtimes such as provided.al2023 do not offer.
 func credentials(getenv func(string) string) (aws.CredentialsProvider, error) {
 	id := firstOf(getenv, "AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY")
 	secret := firstOf(getenv, "AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY")
