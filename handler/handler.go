@@ -70,6 +70,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serve writes the answer and reports what it decided, for the log line.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (status int, outcome, client string) {
 	key, outcome := presentedKey(r.Header)
+	if conflictingKeys(r.Context()) {
+		key, outcome = "", outcomeAmbiguous
+	}
 	entry, res, err := h.keys.Match(r.Context(), key)
 	// The key store comes first: while no key set is loaded every request,
 	// with or without a key, gets 503 (fail closed, and callers can tell an

@@ -49,3 +49,17 @@ func RequestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey{}).(string)
 	return id
 }
+
+type conflictKey struct{}
+
+// WithConflictingKeys marks a request whose front door described it more
+// than once, in ways that disagree about x-api-key (two header maps): its
+// key is ambiguous, and the handler answers 401 whatever the headers hold.
+func WithConflictingKeys(ctx context.Context) context.Context {
+	return context.WithValue(ctx, conflictKey{}, true)
+}
+
+func conflictingKeys(ctx context.Context) bool {
+	v, _ := ctx.Value(conflictKey{}).(bool)
+	return v
+}

@@ -6,16 +6,46 @@ import (
 )
 
 // probe and probeContext hold the few fields that tell the doors apart.
+// Every field is raw, so that a field of the wrong type (the decode of the
+// whole event will reject it) does not hide which door sent the event.
 type probe struct {
-	Version        string          `json:"version"`
-	HTTPMethod     string          `json:"httpMethod"`
-	RequestContext json.RawMessage `json:"requestContext"`
+	Version           json.RawMessage `json:"version"`
+	HTTPMethod        json.RawMessage `json:"httpMethod"`
+	RequestContext    json.RawMessage `json:"requestContext"`
+	MultiValueHeaders json.RawMessage `json:"multiValueHeaders"`
+}
+
+// multiHeaders decodes the event's multiValueHeaders: nil when it is
+// absent or null, an error when it is not an object of string lists.
+func (p probe) multiHeaders() (map[string][]string, error) {
+	var m map[string][]string
+	if len(p.MultiValueHeaders) == 0 {
+		return nil, nil
+	}
+	err := json.Unmarshal(p.MultiValueHeaders, &m)
+	return m, err
+}
+
+// multiValue reports whether the event carries well-formed multi-value
+// headers (for an ALB: its target group has them enabled).
+func (p probe) multiValue() bool {
+	m, err := p.multiHeaders()
+	return err == nil && m != nil
 }
 
 type probeContext struct {
 	ELB        json.RawMessage `json:"elb"`
 	HTTP       json.RawMessage `json:"http"`
-	DomainName string          `json:"domainName"`
+	DomainName json.RawMessage `json:"domainName"`
+}
+
+// str is raw's string value, or "" when it is not a string.
+func str(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
 }
 
 // Detect tells which front door sent payload:
@@ -27,24 +57,30 @@ type probeContext struct {
 //
 // Anything else, invalid JSON included, is Unknown.
 func Detect(payload []byte) Kind {
+	kind, _ := detect(payload)
+	return kind
+}
+
+// detect is Detect, with the probe it decoded.
+func detect(payload []byte) (Kind, probe) {
 	var p probe
 	if err := json.Unmarshal(payload, &p); err != nil || len(p.RequestContext) == 0 {
-		return Unknown
+		return Unknown, p
 	}
 	var rc probeContext
 	if err := json.Unmarshal(p.RequestContext, &rc); err != nil {
-		return Unknown
+		return Unknown, p
 	}
 	switch {
 	case len(rc.ELB) > 0 && string(rc.ELB) != "null":
-		return ALB
-	case p.Version == "2.0" && len(rc.HTTP) > 0:
-		if strings.Contains(rc.DomainName, ".lambda-url.") {
-			return FunctionURL
+		return ALB, p
+	case str(p.Version) == "2.0" && len(rc.HTTP) > 0:
+		if strings.Contains(str(rc.DomainName), ".lambda-url.") {
+			return FunctionURL, p
 		}
-		return HTTPAPI
-	case p.HTTPMethod != "":
-		return REST
+		return HTTPAPI, p
+	case str(p.HTTPMethod) != "":
+		return REST, p
 	}
-	return Unknown
+	return Unknown, p
 }

@@ -16,10 +16,11 @@ import (
 // These messages reach logs; none repeats event content, which may hold a
 // key in the wrong place.
 var (
-	errUnknownEvent = errors.New("event is not from API Gateway (REST or HTTP API), a Function URL or an ALB: invoke the function through one of them, or with a file from events/")
-	errDecode       = errors.New("event does not decode as its front door's JSON shape")
-	errConvert      = errors.New("event could not be converted to an HTTP request (bad base64 body?)")
-	errRequestLine  = errors.New("event has an invalid HTTP method, path, host or query string")
+	errUnknownEvent  = errors.New("event is not from API Gateway (REST or HTTP API), a Function URL or an ALB: invoke the function through one of them, or with a file from events/")
+	errDecode        = errors.New("event does not decode as its front door's JSON shape")
+	errConvert       = errors.New("event could not be converted to an HTTP request (bad base64 body?)")
+	errRequestLine   = errors.New("event has an invalid HTTP method, path, host or query string")
+	errDuplicateName = errors.New("event names a JSON member twice in one object, which no front door sends: its meaning depends on the parser, so it is refused")
 )
 
 // checkRequestLine rejects what would make the proxy's http.NewRequest
@@ -73,9 +74,10 @@ func statusLine(code int) string {
 	return strconv.Itoa(code) + " " + http.StatusText(code)
 }
 
-// badRequest is a 400 in the shape the front door expects; for an unknown
-// event the REST shape, which every proxy integration understands.
-func badRequest(kind Kind) any {
+// badRequest is a 400 in the shape the front door expects (for an ALB in
+// multi-value mode, in multiValueHeaders); for an unknown event the REST
+// shape, which every proxy integration understands.
+func badRequest(kind Kind, albMulti bool) any {
 	hdr := make(map[string]string, len(handler.SecurityHeaders))
 	for k, v := range handler.SecurityHeaders {
 		hdr[k] = v
@@ -85,7 +87,11 @@ func badRequest(kind Kind) any {
 	case HTTPAPI, FunctionURL:
 		return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusBadRequest, Headers: hdr, Body: body}
 	case ALB:
-		return events.ALBTargetGroupResponse{StatusCode: http.StatusBadRequest, StatusDescription: statusLine(http.StatusBadRequest), Headers: hdr, Body: body}
+		resp := events.ALBTargetGroupResponse{StatusCode: http.StatusBadRequest, StatusDescription: statusLine(http.StatusBadRequest), Headers: hdr, Body: body}
+		if albMulti {
+			resp.Headers, resp.MultiValueHeaders = nil, multiHeaders(hdr)
+		}
+		return resp
 	}
 	return events.APIGatewayProxyResponse{StatusCode: http.StatusBadRequest, Headers: hdr, Body: body}
 }

@@ -63,20 +63,22 @@ func (a *Adapter) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		ctx = handler.WithRequestID(ctx, lc.AwsRequestID)
 	}
-	kind := Detect(payload)
+	kind, p := detect(payload)
 	var (
 		resp any
 		err  error
 	)
-	switch kind {
-	case REST:
+	switch {
+	case kind == Unknown:
+		err = errUnknownEvent
+	case duplicateName(payload):
+		err = errDuplicateName
+	case kind == REST:
 		resp, err = a.rest(ctx, payload)
-	case HTTPAPI, FunctionURL:
-		resp, err = a.httpV2(ctx, payload)
-	case ALB:
+	case kind == ALB:
 		resp, err = a.albTarget(ctx, payload)
 	default:
-		err = errUnknownEvent
+		resp, err = a.httpV2(ctx, payload, p)
 	}
 	if err != nil {
 		a.log.LogAttrs(ctx, slog.LevelWarn, "bad event",
@@ -84,9 +86,10 @@ func (a *Adapter) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 			slog.String("kind", string(kind)),
 			slog.String("error", err.Error()),
 			slog.Int("status", http.StatusBadRequest))
-		if resp == nil {
-			resp = badRequest(kind)
-		}
+		// An ALB reads the header map its target group is set to, and
+		// says which by sending it: answer in that mode whenever the
+		// event shows it, even when another field broke the decode.
+		resp = badRequest(kind, kind == ALB && p.multiValue())
 	}
 	return json.Marshal(resp)
 }
@@ -102,6 +105,9 @@ func (a *Adapter) rest(ctx context.Context, payload []byte) (any, error) {
 	if err := checkBody(ev.IsBase64Encoded, ev.Body); err != nil {
 		return nil, err
 	}
+	if headersConflict(ev.Headers, ev.MultiValueHeaders) {
+		ctx = handler.WithConflictingKeys(ctx)
+	}
 	resp, err := a.v1.ProxyWithContext(ctx, ev)
 	if err != nil {
 		return nil, errConvert
@@ -109,7 +115,7 @@ func (a *Adapter) rest(ctx context.Context, payload []byte) (any, error) {
 	return resp, nil
 }
 
-func (a *Adapter) httpV2(ctx context.Context, payload []byte) (any, error) {
+func (a *Adapter) httpV2(ctx context.Context, payload []byte, p probe) (any, error) {
 	var ev events.APIGatewayV2HTTPRequest
 	if err := json.Unmarshal(payload, &ev); err != nil {
 		return nil, errDecode
@@ -123,6 +129,15 @@ func (a *Adapter) httpV2(ctx context.Context, payload []byte) (any, error) {
 	}
 	if err := checkBody(ev.IsBase64Encoded, ev.Body); err != nil {
 		return nil, err
+	}
+	// Payload 2.0 has no multiValueHeaders, and the proxy ignores one;
+	// an event that carries it anyway describes its headers twice.
+	multi, err := p.multiHeaders()
+	if err != nil {
+		return nil, errDecode
+	}
+	if headersConflict(ev.Headers, multi) {
+		ctx = handler.WithConflictingKeys(ctx)
 	}
 	resp, err := a.v2.ProxyWithContext(ctx, ev)
 	if err != nil {
@@ -138,18 +153,14 @@ func (a *Adapter) albTarget(ctx context.Context, payload []byte) (any, error) {
 	}
 	// The proxy builds the URL from headers["host"], even when the event
 	// carries multiValueHeaders: check that very string.
-	err := checkRequestLine(ev.HTTPMethod, ev.Path, ev.Headers["host"], "")
-	if err == nil {
-		err = checkBody(ev.IsBase64Encoded, ev.Body)
+	if err := checkRequestLine(ev.HTTPMethod, ev.Path, ev.Headers["host"], ""); err != nil {
+		return nil, err
 	}
-	if err != nil {
-		// Answer in the header map this target group reads.
-		bad := badRequest(ALB).(events.ALBTargetGroupResponse)
-		if ev.MultiValueHeaders != nil {
-			bad.MultiValueHeaders = multiHeaders(bad.Headers)
-			bad.Headers = nil
-		}
-		return bad, err
+	if err := checkBody(ev.IsBase64Encoded, ev.Body); err != nil {
+		return nil, err
+	}
+	if headersConflict(ev.Headers, ev.MultiValueHeaders) {
+		ctx = handler.WithConflictingKeys(ctx)
 	}
 	resp, err := a.alb.ProxyWithContext(ctx, ev)
 	if err != nil {

@@ -48,6 +48,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +86,21 @@ var (
 // queries, bodies, cookies, other headers; and break the request line.
 var fuzzEditSeeds = []string{
 	"",
+	// Two descriptions of the headers that disagree, and members named
+	// twice (the event decides by its last one).
+	"hx-api-key:@W",
+	"hx-api-key:@K\nmx-api-key:@W",
+	"mx-api-key:@W",
+	"mX-Api-Key:@K",
+	"dx-api-key\nmx-api-key:@K",
+	"dx-api-key\nhx-api-key:@K",
+	`Ex-api-key:"@W"`,
+	`DHeaders:{"x-api-key":"@K"}`,
+	`Dheaders:{"x-api-key":"@W"}`,
+	`DmultiValueHeaders:{"x-api-key":["@W"]}`,
+	// A broken field beside well-formed multi-value headers.
+	"nbody",
+	"sisBase64Encoded:true",
 	"hx-api-key:@K",
 	"hX-API-KEY:@K",
 	"hx-API-key:@E",
@@ -239,6 +255,9 @@ func (h *fuzzHarness) check(t *testing.T, payload []byte) {
 	want := fuzzExpect(payload)
 	r := decodeFuzzAnswer(t, want, out)
 	line := oneLogLine(t, logs)
+	if want.duplicate && r.StatusCode != http.StatusBadRequest {
+		t.Fatalf("status %d for an event that names a member twice, want 400 (%s)", r.StatusCode, payload)
+	}
 
 	switch r.StatusCode {
 	case http.StatusOK, http.StatusNotFound, http.StatusMethodNotAllowed:
@@ -283,10 +302,29 @@ type fuzzOracle struct {
 	// albMulti: an ALB event with multiValueHeaders (the target group
 	// has them enabled, and reads only them from the answer).
 	albMulti bool
+	// conflict: the event carries two header maps that disagree about
+	// x-api-key, so its key is ambiguous.
+	conflict bool
+	// duplicate: an object of the event names a member twice, so the
+	// event is malformed.
+	duplicate bool
 }
 
 func fuzzExpect(payload []byte) fuzzOracle {
 	o := fuzzOracle{kind: frontdoor.Detect(payload)}
+	if o.kind == frontdoor.Unknown {
+		return o
+	}
+	var probe struct {
+		MultiValueHeaders json.RawMessage `json:"multiValueHeaders"`
+	}
+	json.Unmarshal(payload, &probe)
+	var probeMulti map[string][]string
+	probeErr := json.Unmarshal(probe.MultiValueHeaders, &probeMulti)
+	o.albMulti = o.kind == frontdoor.ALB && probeErr == nil && probeMulti != nil
+	if o.duplicate = fuzzDuplicate(payload); o.duplicate {
+		return o
+	}
 	switch o.kind {
 	case frontdoor.REST:
 		var ev events.APIGatewayProxyRequest
@@ -295,9 +333,16 @@ func fuzzExpect(payload []byte) fuzzOracle {
 		}
 		o.decoded, o.method = true, ev.HTTPMethod
 		o.keys = keyValues(ev.Headers, ev.MultiValueHeaders)
+		o.conflict = fuzzConflict(ev.Headers, ev.MultiValueHeaders)
 	case frontdoor.HTTPAPI, frontdoor.FunctionURL:
 		var ev events.APIGatewayV2HTTPRequest
 		if json.Unmarshal(payload, &ev) != nil {
+			return o
+		}
+		// Not part of payload 2.0, but a second description of the
+		// headers when it is there.
+		multi := probeMulti
+		if len(probe.MultiValueHeaders) > 0 && probeErr != nil {
 			return o
 		}
 		o.decoded, o.method = true, ev.RequestContext.HTTP.Method
@@ -308,6 +353,7 @@ func fuzzExpect(payload []byte) fuzzOracle {
 				o.keys = append(o.keys, strings.Split(v, ",")...)
 			}
 		}
+		o.conflict = fuzzConflict(ev.Headers, multi)
 	case frontdoor.ALB:
 		var ev events.ALBTargetGroupRequest
 		if json.Unmarshal(payload, &ev) != nil {
@@ -315,9 +361,118 @@ func fuzzExpect(payload []byte) fuzzOracle {
 		}
 		o.decoded, o.method = true, ev.HTTPMethod
 		o.keys = keyValues(ev.Headers, ev.MultiValueHeaders)
-		o.albMulti = ev.MultiValueHeaders != nil
+		o.conflict = fuzzConflict(ev.Headers, ev.MultiValueHeaders)
 	}
 	return o
+}
+
+// fuzzConflict: the requirement, "exactly one x-api-key value": when an
+// event describes its headers twice and the descriptions hold different
+// x-api-key values (optional whitespace aside), with at most one in the
+// multi-value map, which value counts is unclear.
+func fuzzConflict(single map[string]string, multi map[string][]string) bool {
+	if single == nil || multi == nil {
+		return false
+	}
+	var h, m []string
+	for _, k := range slices.Sorted(maps.Keys(single)) {
+		if isKeyHeader(k) {
+			h = append(h, strings.Trim(single[k], " \t"))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(multi)) {
+		if isKeyHeader(k) {
+			for _, v := range multi[k] {
+				m = append(m, strings.Trim(v, " \t"))
+			}
+		}
+	}
+	return len(m) <= 1 && !slices.Equal(h, m)
+}
+
+// fuzzDuplicate walks payload with encoding/json's tokenizer (not the code
+// under test) and reports a member named twice in one object: exactly, or,
+// in the objects decoded into structs (the event, its requestContext and
+// that context's objects but authorizer), in any case.
+func fuzzDuplicate(payload []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	type frame struct {
+		object bool
+		fold   bool // struct level: names fold
+		names  []string
+		key    bool // the next token in this object is a name
+		level  int  // 0 event, 1 context, 2 data
+	}
+	var stack []*frame
+	child := func() int {
+		if len(stack) == 0 {
+			return 0
+		}
+		top := stack[len(stack)-1]
+		if !top.object || len(top.names) == 0 {
+			return 2
+		}
+		name := top.names[len(top.names)-1]
+		switch {
+		case top.level == 0 && strings.EqualFold(name, "requestContext"):
+			return 1
+		case top.level == 1 && !strings.EqualFold(name, "authorizer"):
+			return 1
+		}
+		return 2
+	}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.object && top.key {
+			if d, ok := tok.(json.Delim); ok && d == '}' {
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			name := tok.(string)
+			for _, n := range top.names {
+				if n == name || top.fold && strings.EqualFold(n, name) {
+					return true
+				}
+			}
+			top.names = append(top.names, name)
+			top.key = false
+			continue
+		}
+		switch d := tok.(type) {
+		case json.Delim:
+			switch d {
+			case '{':
+				l := child()
+				if top != nil {
+					top.key = top.object
+				}
+				stack = append(stack, &frame{object: true, fold: l < 2, key: true, level: l})
+				continue
+			case '[':
+				if top != nil {
+					top.key = top.object
+				}
+				stack = append(stack, &frame{level: 2})
+				continue
+			default:
+				stack = stack[:len(stack)-1]
+				if len(stack) > 0 {
+					stack[len(stack)-1].key = stack[len(stack)-1].object
+				}
+				continue
+			}
+		}
+		if top != nil {
+			top.key = top.object
+		}
+	}
 }
 
 // keyValues: API Gateway REST sends both maps and the multi-value one
@@ -364,6 +519,8 @@ func isKeyHeader(name string) bool {
 // optional whitespace around it ignored, equal to a configured key.
 func (o fuzzOracle) outcome() string {
 	switch {
+	case o.conflict:
+		return "ambiguous"
 	case len(o.keys) == 0:
 		return "missing"
 	case len(o.keys) > 1:
@@ -495,11 +652,31 @@ func fuzzEdit(payload []byte, edits string) []byte {
 			object(ev, "requestContext")[name] = value
 		case 's':
 			ev[name] = value
+		case 'n':
+			ev[line[1:]] = json.Number("5")
 		}
 	}
 	out, err := json.Marshal(ev)
 	if err != nil {
 		return payload
+	}
+	// Raw edits, which a map cannot express: a member written into an
+	// object as JSON text, before the members it already has (so a name
+	// it repeats comes first and decoding keeps the later one).
+	for _, line := range strings.Split(edits, "\n") {
+		if len(line) < 2 {
+			continue
+		}
+		name, value, _ := strings.Cut(line[1:], ":")
+		member := []byte(strconv.Quote(name) + ":" + value + ",")
+		switch line[0] {
+		case 'D': // into the event
+			out = slices.Insert(out, 1, member...)
+		case 'E': // into the headers object, if it is one
+			if i := bytes.Index(out, []byte(`"headers":{`)); i >= 0 {
+				out = slices.Insert(out, i+len(`"headers":{`), member...)
+			}
+		}
 	}
 	return out
 }
