@@ -21,7 +21,7 @@ func main() {
 		Stderr: os.Stderr,
 		Getenv: os.Getenv,
 		NewClient: func(ctx context.Context, region string) (smapi.Client, string, error) {
-			return smclient.New(ctx, region)
+			return smclient.New(ctx, region, nil)
 		},
 	})
 	stop()

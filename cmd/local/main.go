@@ -50,11 +50,15 @@ func run(addr string) error {
 		src = keysource.NewStatic("generated", sessionKey)
 	} else {
 		src = cfg.Source(ctx, func(ctx context.Context) (keysource.GetSecretValueAPI, string, error) {
-			return smclient.New(ctx, "")
+			return smclient.New(ctx, "", log)
 		}, log)
 	}
 	keys := cfg.Cache(src, log)
-	_ = keys.Load(ctx)
+	if err := keys.Load(ctx); err != nil && cfg.SecretID == "" {
+		// A key given in the environment that does not parse never
+		// will: stop, as for any other setting that does not parse.
+		return err
+	}
 
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -208,6 +208,11 @@ func parseEntry(raw json.RawMessage) (KeyEntry, error) {
 // secret's format can be told apart from other errors with errors.Is.
 func formatErr(detail string) error { return fmt.Errorf("%w: %s", ErrFormat, detail) }
 
+// CouldBeKey reports whether s could be an API key (printable ASCII,
+// without spaces or commas): a setting holding such a value is never echoed
+// in a message, since it may be a key pasted into the wrong variable.
+func CouldBeKey(s string) bool { return checkKey(s) == nil }
+
 // checkKey rejects keys that no client could send in an x-api-key header:
 // HTTP strips surrounding whitespace and API Gateway's HTTP API splits
 // header values on commas.

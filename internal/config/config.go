@@ -9,8 +9,11 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/keygate/keygate/internal/apikey"
 )
 
 // Config is the function's configuration.
@@ -51,7 +54,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 		d, err := time.ParseDuration(v)
 		if err != nil || d < min {
-			errs = append(errs, fmt.Sprintf("%s=%q is not a duration of at least %s (examples: 30s, 5m, 24h)", name, v, min))
+			errs = append(errs, fmt.Sprintf("%s=%s is not a duration of at least %s (examples: 30s, 5m, 24h)", name, shown(v, durationShape), min))
 			return def
 		}
 		return d
@@ -69,6 +72,33 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	return c, nil
 }
 
+// shown is how a message shows a setting's value: quoted when it cannot be
+// an API key or has the short shape the setting expects (a mistyped "300"
+// or "info"), and otherwise only by its length, since a key pasted into the
+// wrong variable must not reach a log.
+func shown(v string, expected func(string) bool) string {
+	if apikey.CouldBeKey(v) && !expected(v) {
+		return fmt.Sprintf("(a value of %d characters, not shown: it could be a key)", len(v))
+	}
+	return strconv.Quote(v)
+}
+
+// durationShape: a number, then at most two letters (300, -1h, 10ms).
+func durationShape(v string) bool {
+	v = strings.TrimPrefix(v, "-")
+	i := 0
+	for i < len(v) && (v[i] >= '0' && v[i] <= '9' || v[i] == '.') {
+		i++
+	}
+	rest := strings.TrimPrefix(v[i:], "µ")
+	return i > 0 && len(v) <= 12 && len(rest) <= 2 && strings.Trim(rest, "abcdefghijklmnopqrstuvwxyz") == ""
+}
+
+// levelShape: a word of at most eight letters (verbose, trace).
+func levelShape(v string) bool {
+	return len(v) <= 8 && strings.Trim(strings.ToLower(v), "abcdefghijklmnopqrstuvwxyz") == ""
+}
+
 // LogLevel reads LOG_LEVEL: debug, info (the default), warn or error. On an
 // error it also returns info, so a binary can log the error and go on.
 func LogLevel(getenv func(string) string) (slog.Level, error) {
@@ -78,7 +108,7 @@ func LogLevel(getenv func(string) string) (slog.Level, error) {
 		return slog.LevelInfo, nil
 	}
 	if err := level.UnmarshalText([]byte(v)); err != nil {
-		return slog.LevelInfo, fmt.Errorf("LOG_LEVEL=%q is not one of debug, info, warn, error", v)
+		return slog.LevelInfo, fmt.Errorf("LOG_LEVEL=%s is not one of debug, info, warn, error", shown(v, levelShape))
 	}
 	return level, nil
 }

@@ -87,8 +87,14 @@ func TestFromEnvInvalid(t *testing.T) {
 		{"KEY_LOAD_TIMEOUT too short", map[string]string{"KEY_LOAD_TIMEOUT": "10ms"}, []string{`KEY_LOAD_TIMEOUT="10ms"`, "at least 100ms"}},
 		{"KEY_LOAD_TIMEOUT zero", map[string]string{"KEY_LOAD_TIMEOUT": "0"}, []string{`KEY_LOAD_TIMEOUT="0"`}},
 		{"LOG_LEVEL unknown", map[string]string{"LOG_LEVEL": "verbose"}, []string{`LOG_LEVEL="verbose"`, "debug, info, warn, error"}},
-		{"all at once", map[string]string{"KEY_REFRESH": "soon", "KEY_GRACE": "1d", "KEY_LOAD_TIMEOUT": "1ms", "LOG_LEVEL": "loud"},
-			[]string{`KEY_REFRESH="soon"`, `KEY_GRACE="1d"`, `KEY_LOAD_TIMEOUT="1ms"`, `LOG_LEVEL="loud"`}},
+		{"all at once", map[string]string{"KEY_REFRESH": "5 minutes", "KEY_GRACE": "1d", "KEY_LOAD_TIMEOUT": "1ms", "LOG_LEVEL": "loud"},
+			[]string{`KEY_REFRESH="5 minutes"`, `KEY_GRACE="1d"`, `KEY_LOAD_TIMEOUT="1ms"`, `LOG_LEVEL="loud"`}},
+		{"a key pasted into KEY_REFRESH is not shown", map[string]string{"KEY_REFRESH": "kgPastedKey0123456789abcdefABCDEF"},
+			[]string{"KEY_REFRESH=(a value of 33 characters, not shown: it could be a key)"}},
+		{"a key pasted into LOG_LEVEL is not shown", map[string]string{"LOG_LEVEL": "kgPastedKey0123456789abcdefABCDEF"},
+			[]string{"LOG_LEVEL=(a value of 33 characters, not shown: it could be a key)"}},
+		{"a word in KEY_GRACE is not shown", map[string]string{"KEY_GRACE": "soon"},
+			[]string{"KEY_GRACE=(a value of 4 characters, not shown"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,6 +106,9 @@ func TestFromEnvInvalid(t *testing.T) {
 				if !strings.Contains(err.Error(), s) {
 					t.Errorf("error %q does not say %q", err, s)
 				}
+			}
+			if strings.Contains(err.Error(), "kgPastedKey") {
+				t.Errorf("error %q holds the pasted key", err)
 			}
 			if !strings.Contains(err.Error(), "examples") && !strings.Contains(err.Error(), "LOG_LEVEL") {
 				t.Errorf("error %q gives no example of a valid value", err)

@@ -516,7 +516,7 @@ func TestDefaultChainClient(t *testing.T) {
 		code := keyadmin.Run(context.Background(), args, keyadmin.Env{
 			Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" },
 			NewClient: func(ctx context.Context, region string) (smapi.Client, string, error) {
-				return smclient.New(ctx, region)
+				return smclient.New(ctx, region, nil)
 			},
 		})
 		return result{code, stdout.String(), stderr.String()}

@@ -519,3 +519,54 @@ func TestFailing(t *testing.T) {
 		}
 	}
 }
+
+// A key pasted into API_KEY_SECRET_ID is not a secret's name: the error
+// says so and which variable to fix, and never holds the value.
+func TestKeyAsSecretIDNotShown(t *testing.T) {
+	srv := start(t)
+	const pasted = "kgPastedKey0123456789abcdefABCDEF"
+	s := &keysource.SecretsManager{Client: srv.Client(), SecretID: pasted, Region: "us-east-1"}
+	_, err := s.Load(context.Background())
+	if err == nil {
+		t.Fatal("Load succeeded")
+	}
+	for _, want := range []string{"API_KEY_SECRET_ID", "not shown: it looks like a key", "was not found in us-east-1"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), pasted) || strings.Contains(err.Error(), pasted[:12]) {
+		t.Errorf("error %q holds the pasted key", err)
+	}
+	// Names and ARNs are shown as they are.
+	for _, id := range []string{"prod/keygate/api-key", "arn:aws:secretsmanager:us-east-1:123456789012:secret:KeygateSecret0123-AbCdEf", "keygate-api-key"} {
+		s.SecretID = id
+		if _, err := s.Load(context.Background()); err == nil || !strings.Contains(err.Error(), `"`+id+`"`) {
+			t.Errorf("secret %s: error %v does not name it", id, err)
+		}
+	}
+}
+
+// A client without credentials: the error says that credentials are
+// missing and where they come from, not that the store is unreachable.
+func TestNoCredentials(t *testing.T) {
+	srv := start(t)
+	srv.Put(secretName, newKey)
+	client := srv.Client(func(o *secretsmanager.Options) {
+		o.Credentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{}, errors.New("no EC2 IMDS role found")
+		})
+	})
+	_, err := source(srv, client, created).Load(context.Background())
+	if err == nil {
+		t.Fatal("Load succeeded without credentials")
+	}
+	for _, want := range []string{"no AWS credentials were found", "AWS_ACCESS_KEY_ID", secretName} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "reachable") {
+		t.Errorf("error %q blames the network", err)
+	}
+}

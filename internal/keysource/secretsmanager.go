@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -101,11 +103,11 @@ func (s *SecretsManager) get(ctx context.Context, stage string) (*secretsmanager
 
 func (s *SecretsManager) parse(out *secretsmanager.GetSecretValueOutput) (apikey.Document, error) {
 	if out.SecretString == nil {
-		return apikey.Document{}, fmt.Errorf("secret %q version %s holds binary data: store the key as a secret string", s.SecretID, str(out.VersionId))
+		return apikey.Document{}, fmt.Errorf("secret %s version %s holds binary data: store the key as a secret string", s.name(), str(out.VersionId))
 	}
 	doc, err := apikey.Parse(*out.SecretString)
 	if err != nil {
-		return apikey.Document{}, fmt.Errorf("secret %q version %s: %w", s.SecretID, str(out.VersionId), err)
+		return apikey.Document{}, fmt.Errorf("secret %s version %s: %w", s.name(), str(out.VersionId), err)
 	}
 	return doc, nil
 }
@@ -114,12 +116,12 @@ func (s *SecretsManager) parse(out *secretsmanager.GetSecretValueOutput) (apikey
 // fix for the function's operator. The wrapped error keeps the SDK error
 // for errors.As.
 func (s *SecretsManager) explain(stage string, err error) error {
-	what := fmt.Sprintf("secret %q (%s) in %s", s.SecretID, stage, s.region())
+	what := fmt.Sprintf("secret %s (%s) in %s", s.name(), stage, s.region())
 	const reach = ": check that Secrets Manager is reachable from the function (VPC endpoint or NAT)"
 	var msg string
 	switch smapi.Diagnose(err) {
 	case smapi.NotFound:
-		msg = fmt.Sprintf("API_KEY_SECRET_ID is set but the secret %q (%s) was not found in %s: check the name or region", s.SecretID, stage, s.region())
+		msg = fmt.Sprintf("API_KEY_SECRET_ID is set but the secret %s (%s) was not found in %s: check the name or region", s.name(), stage, s.region())
 	case smapi.AccessDenied:
 		msg = "access to " + what + " was denied: grant the function's role secretsmanager:GetSecretValue on it (and kms:Decrypt on its key if it uses a customer managed key)"
 	case smapi.DecryptFailed:
@@ -142,6 +144,24 @@ func (s *SecretsManager) explain(stage string, err error) error {
 		msg = "reading " + what + " failed"
 	}
 	return fmt.Errorf("%s: %w", msg, err)
+}
+
+// name is how messages name the secret: quoted, unless the ID looks like a
+// key pasted into API_KEY_SECRET_ID rather than a name or ARN (no "arn:"
+// or "/", 16 or more characters mixing upper case, lower case and digits),
+// which must not reach a log.
+func (s *SecretsManager) name() string {
+	id := s.SecretID
+	var upper, lower, digit bool
+	for _, c := range id {
+		upper = upper || 'A' <= c && c <= 'Z'
+		lower = lower || 'a' <= c && c <= 'z'
+		digit = digit || '0' <= c && c <= '9'
+	}
+	if len(id) >= 16 && upper && lower && digit && !strings.HasPrefix(id, "arn:") && !strings.Contains(id, "/") && apikey.CouldBeKey(id) {
+		return fmt.Sprintf("named by API_KEY_SECRET_ID (%d characters, not shown: it looks like a key, not a secret's name or ARN)", len(id))
+	}
+	return strconv.Quote(id)
 }
 
 func (s *SecretsManager) region() string {

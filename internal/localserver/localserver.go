@@ -22,6 +22,9 @@ func New(h http.Handler) *http.Server {
 		WriteTimeout:      10 * time.Second,
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    64 << 10,
+		// net/http answers "OPTIONS *" itself (200, empty, no log line)
+		// unless told not to: every request must reach the handler.
+		DisableGeneralOptionsHandler: true,
 	}
 }
 

@@ -1,9 +1,12 @@
 package localserver_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,7 +16,11 @@ import (
 	"testing"
 
 	"github.com/keygate/keygate/handler"
+	"github.com/keygate/keygate/internal/doortest"
+	"github.com/keygate/keygate/internal/keycache"
+	"github.com/keygate/keygate/internal/keysource"
 	"github.com/keygate/keygate/internal/localserver"
+	"github.com/keygate/keygate/internal/logtest"
 )
 
 // serve runs the server from New on a free loopback port until the test ends.
@@ -122,5 +129,48 @@ func TestWithRequestID(t *testing.T) {
 	res.Body.Close()
 	if id := res.Header.Get("X-Request-Id"); !idPattern.MatchString(id) || res.Header.Get("X-Seen") != id {
 		t.Errorf("X-Request-Id %q, handler saw %q", id, res.Header.Get("X-Seen"))
+	}
+}
+
+// "OPTIONS * HTTP/1.1" reaches keygate's handler like every other request
+// (net/http would answer it itself: 200, empty, no log line): 401 without
+// a key, 404 with one (the route is not /), JSON and hygiene headers both
+// times, and one log line each.
+func TestOptionsAsteriskReachesHandler(t *testing.T) {
+	const key = "kgLocalServerKey0123456789"
+	var logs logtest.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	cache := keycache.New(keysource.NewStatic("env", key), keycache.Options{Log: log})
+	if err := cache.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, url := serve(t, handler.New(cache, log))
+	for _, tc := range []struct {
+		name, header string
+		status       int
+	}{{"no key", "", 401}, {"right key", "X-Api-Key: " + key + "\r\n", 404}} {
+		t.Run(tc.name, func(t *testing.T) {
+			logs.Reset()
+			conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			fmt.Fprintf(conn, "OPTIONS * HTTP/1.1\r\nHost: keygate\r\n%sConnection: close\r\n\r\n", tc.header)
+			res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			doortest.CheckHygiene(t, tc.status, res.Header, string(body), false)
+			if res.StatusCode != tc.status {
+				t.Errorf("status %d, want %d", res.StatusCode, tc.status)
+			}
+			recs := logs.Records(t)
+			if len(recs) != 1 || recs[0]["msg"] != "request" || recs[0]["route"] != "other" || recs[0]["method"] != "OPTIONS" {
+				t.Errorf("log %v, want one request line for OPTIONS on route other", recs)
+			}
+		})
 	}
 }

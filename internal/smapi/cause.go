@@ -56,13 +56,18 @@ func Diagnose(err error) Cause {
 		}
 		return Other
 	}
-	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+	// The SDK wraps a failed credential lookup in a plain error ("get
+	// identity: get credentials: failed to refresh cached credentials, no
+	// EC2 IMDS role found"); its message is the only mark it leaves, and it
+	// comes before a deadline that the lookup itself may have run into.
+	msg := err.Error()
+	for _, mark := range []string{"get credentials:", "retrieve credentials", "failed to refresh cached credentials"} {
+		if strings.Contains(msg, mark) {
+			return NoCredentials
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return TimedOut
-	// The SDK wraps a failed credential lookup in a plain error; its
-	// message is the only mark it leaves.
-	case strings.Contains(err.Error(), "retrieve credentials"), strings.Contains(err.Error(), "no AWS credentials"):
-		return NoCredentials
 	}
 	return Unreachable
 }

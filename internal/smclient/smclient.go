@@ -9,6 +9,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -18,9 +21,22 @@ import (
 var ErrNoRegion = errors.New("no AWS region is configured for Secrets Manager: set AWS_REGION or a region in your AWS profile")
 
 // New returns a client in region (the configured one when empty) and the
-// region it uses.
-func New(ctx context.Context, region string) (*secretsmanager.Client, string, error) {
-	var opts []func(*config.LoadOptions) error
+// region it uses. The SDK's own warnings (such as "falling back to
+// IMDSv1", plain text on stderr by default) go to log at WARN, or nowhere
+// when log is nil.
+func New(ctx context.Context, region string, log *slog.Logger) (*secretsmanager.Client, string, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	opts := []func(*config.LoadOptions) error{
+		config.WithLogger(logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+			level := slog.LevelWarn
+			if c == logging.Debug {
+				level = slog.LevelDebug
+			}
+			log.Log(context.Background(), level, "aws sdk: "+fmt.Sprintf(format, v...))
+		})),
+	}
 	if region != "" {
 		opts = append(opts, config.WithRegion(region))
 	}
