@@ -9,6 +9,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
 	"github.com/keygate/keygate/internal/keyadmin"
 	"github.com/keygate/keygate/internal/smapi"
 	"github.com/keygate/keygate/internal/smclient"
@@ -22,6 +24,10 @@ func main() {
 		Getenv: os.Getenv,
 		NewClient: func(ctx context.Context, region string) (smapi.Client, string, error) {
 			return smclient.New(ctx, region, nil)
+		},
+		NewLambda: func(ctx context.Context, region string) (keyadmin.LambdaClient, error) {
+			cfg, err := smclient.LoadConfig(ctx, region, nil)
+			return lambda.NewFromConfig(cfg), err
 		},
 	})
 	stop()

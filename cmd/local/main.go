@@ -70,6 +70,12 @@ func run(addr string) error {
 		fmt.Fprintf(os.Stderr, "keygate: no API_KEY or API_KEY_SECRET_ID set, so this session's key is:\n\n  %s\n\ntry:\n\n  curl -i -H 'x-api-key: %s' http://%s/\n\n", sessionKey, sessionKey, ln.Addr())
 	}
 	fmt.Fprintf(os.Stderr, "keygate: listening on http://%s/ (Ctrl-C to stop)\n", ln.Addr())
+	switch {
+	case cfg.SecretID != "":
+		fmt.Fprintf(os.Stderr, "keygate: a key revoked from the secret stops working here at the next refresh (KEY_REFRESH=%s) or a restart; `keygate keys revoke --now` reaches Lambda functions only\n", cfg.Refresh)
+	case cfg.APIKey != "":
+		fmt.Fprintln(os.Stderr, "keygate: the key comes from API_KEY: to revoke it, change API_KEY and restart; no `keygate keys` command reaches it")
+	}
 
 	srv := localserver.New(handler.New(keys, log))
 	errc := make(chan error, 1)

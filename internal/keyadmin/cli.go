@@ -29,7 +29,7 @@ const Usage = `keygate manages the API keys in keygate's Secrets Manager secret.
 Usage:
   keygate keys list   [--json]
   keygate keys add    NAME [--store-key] [--expires TIME | --ttl DURATION] [--convert]
-  keygate keys revoke NAME
+  keygate keys revoke NAME [--now --function FUNCTION]
   keygate keys rotate NAME [--grace DURATION] [--expires TIME | --ttl DURATION] [--convert]
   keygate help
 
@@ -43,12 +43,15 @@ Commands:
           it cannot be shown again. The secret stores its SHA-256 unless
           --store-key is given.
   revoke  Remove NAME (and NAME.previous, the old key a rotation kept).
-          Refuses to remove the last working key.
+          Refuses to remove the last working key. With --now, also make
+          Lambda replace every warm environment of FUNCTION, so that the
+          key is refused within seconds rather than at each environment's
+          next refresh (each then pays one cold start).
   rotate  Generate a new key for NAME, print it once, keep the entry's kind
           and expiry. The old key keeps working as NAME.previous (its
-          SHA-256) for
-          --grace (default 24h; 0 ends it at once), never past its own
-          expiry; an older NAME.previous is replaced. A single-key secret
+          SHA-256; NAME.previous.2, ... while an older one is still in its
+          grace) for --grace (default 24h; 0 ends it at once), never past
+          its own expiry. A single-key secret
           ("default"): --grace 0 replaces the key in place, a grace period
           needs --convert.
 
@@ -66,12 +69,22 @@ Options:
   --force           add, revoke, rotate: write even while a rotation is in
                     progress, or when old keys of a rotation's grace period
                     cannot be kept (they stop working at the next refresh)
+  --now             revoke: restart FUNCTION's environments (needs
+                    lambda:GetFunctionConfiguration and
+                    lambda:UpdateFunctionConfiguration on it)
+  --function NAME   revoke --now: the function (default $KEYGATE_FUNCTION;
+                    the stack's FunctionName output). A local server, or a
+                    function configured with API_KEY, cannot be revoked
+                    this way
   --json            list: print JSON
 
 Every change writes a new version of the secret, checked as the function
-checks it. The function takes a new key at once (an environment re-reads the
-secret when it first sees a key it does not hold, at most every 30 s), and
-drops a removed one at its next refresh (KEY_REFRESH, 5m by default).
+checks it. The function takes a new key at once: an environment re-reads
+the secret when it first sees a key it does not hold, at most once every
+30 s, and made-up keys use that turn too (under a stream of wrong keys, a
+new key can be refused for up to 30 s). It drops a removed key at its next
+read of the secret: its refresh (KEY_REFRESH, 5m by default), or such a
+re-read; --now makes that immediate.
 Credentials and region come from the AWS SDK's usual sources
 (environment, ~/.aws, SSO). Status messages go to stderr; stdout carries
 only the new key (add, rotate) or the list.
@@ -100,6 +113,8 @@ type Env struct {
 	// NewClient builds the Secrets Manager client; region may be empty
 	// (the SDK's default). It returns the region in use.
 	NewClient func(ctx context.Context, region string) (smapi.Client, string, error)
+	// NewLambda builds the Lambda client `revoke --now` uses, in region.
+	NewLambda func(ctx context.Context, region string) (LambdaClient, error)
 	// Now and Generate default to time.Now and apikey.Generate.
 	Now      func() time.Time
 	Generate func() string
@@ -116,6 +131,8 @@ type options struct {
 	secretID, region  string
 	storeKey, convert bool
 	force, json       bool
+	now               bool
+	function          string
 	expires, ttl      string
 	grace, keyGrace   time.Duration
 	positional        []string
@@ -191,7 +208,7 @@ var wants = map[string]struct {
 }{
 	"list":   {0, []string{"json"}},
 	"add":    {1, []string{"store-key", "expires", "ttl", "convert", "force", "key-grace"}},
-	"revoke": {1, []string{"force", "key-grace"}},
+	"revoke": {1, []string{"force", "key-grace", "now", "function"}},
 	"rotate": {1, []string{"grace", "expires", "ttl", "convert", "force", "key-grace"}},
 }
 
@@ -219,6 +236,10 @@ func parseFlags(sub string, args []string, env Env) (options, error) {
 			fs.DurationVar(&opt.keyGrace, f, opt.keyGrace, "")
 		case "force":
 			fs.BoolVar(&opt.force, f, false, "")
+		case "now":
+			fs.BoolVar(&opt.now, f, false, "")
+		case "function":
+			fs.StringVar(&opt.function, f, env.Getenv("KEYGATE_FUNCTION"), "")
 		case "json":
 			fs.BoolVar(&opt.json, f, false, "")
 		case "store-key":
@@ -255,6 +276,8 @@ func parseFlags(sub string, args []string, env Env) (options, error) {
 		return opt, usagef("keys %s: unexpected argument %q", sub, opt.positional[want.names])
 	case strings.TrimSpace(opt.secretID) == "":
 		return opt, usagef("no secret: pass --secret-id NAME_OR_ARN or set API_KEY_SECRET_ID")
+	case opt.now && strings.TrimSpace(opt.function) == "":
+		return opt, usagef("--now needs the Lambda function whose environments to replace: pass --function NAME_OR_ARN (the stack's FunctionName output) or set KEYGATE_FUNCTION. A local server (make run) cannot be reached this way: restart it, or wait for its next refresh (KEY_REFRESH)")
 	case opt.grace < 0:
 		return opt, usagef("--grace must not be negative")
 	case opt.keyGrace < 0:
@@ -356,7 +379,7 @@ func runList(ctx context.Context, a *Admin, opt options, env Env) error {
 }
 
 // shownOnce closes the message after a new key is printed.
-const shownOnce = "The key above is shown only this once: store it safely now. The function accepts it at once: an environment that has not loaded it re-reads the secret when the key first arrives (at most every 30 s).\n"
+const shownOnce = "The key above is shown only this once: store it safely now. The function accepts it at once: an environment that has not loaded it re-reads the secret when the key first arrives, at most once every 30 s; made-up keys use that turn too, so under a stream of wrong keys allow up to 30 s.\n"
 
 func runAdd(ctx context.Context, a *Admin, opt options, env Env) error {
 	name := opt.positional[0]
@@ -376,12 +399,30 @@ func runAdd(ctx context.Context, a *Admin, opt options, env Env) error {
 
 func runRevoke(ctx context.Context, a *Admin, opt options, env Env) error {
 	r, err := a.Revoke(ctx, opt.positional[0])
-	if r.VersionID != "" {
-		fmt.Fprintf(env.Stderr, "revoked %s from secret %s: version %s (previous %s). The function rejects the key after its next refresh (KEY_REFRESH).\n",
-			quoteAll(r.Removed), a.SecretID, r.VersionID, r.PreviousVersionID)
-		reportCarried(env, r.Written)
+	if r.VersionID == "" {
+		return err
 	}
-	return err
+	when := "after its next refresh (KEY_REFRESH); `keygate keys revoke --now` makes Lambda replace the function's environments at once"
+	if opt.now {
+		when = "as soon as its environments are replaced (below)"
+	}
+	fmt.Fprintf(env.Stderr, "revoked %s from secret %s: version %s (previous %s). The function rejects the key %s.\n",
+		quoteAll(r.Removed), a.SecretID, r.VersionID, r.PreviousVersionID, when)
+	reportCarried(env, r.Written)
+	if err != nil || !opt.now {
+		return err
+	}
+	fn := strings.TrimSpace(opt.function)
+	lc, err := env.NewLambda(ctx, a.Region)
+	if err == nil {
+		var rs Restarted
+		if rs, err = a.Restart(ctx, lc, fn); err == nil {
+			fmt.Fprintf(env.Stderr, "function %q: %s set to %s in %s; Lambda replaces every execution environment, so each one's next request is a cold start that reads the secret without the revoked key.\n",
+				fn, EpochVar, rs.Epoch, rs.Took.Round(time.Millisecond))
+			return nil
+		}
+	}
+	return fmt.Errorf("the secret no longer holds the key, but function %q was not restarted, so warm environments accept it until their next refresh (KEY_REFRESH): %w", fn, err)
 }
 
 func runRotate(ctx context.Context, a *Admin, opt options, env Env) error {
@@ -396,9 +437,6 @@ func runRotate(ctx context.Context, a *Admin, opt options, env Env) error {
 			fmt.Fprintf(env.Stderr, "The old key keeps working as %q until %s.\n", r.Previous, stamp(r.PreviousExpires))
 		default:
 			fmt.Fprintln(env.Stderr, "The old key stops working at the next refresh.")
-		}
-		if r.Replaced {
-			fmt.Fprintf(env.Stderr, "The older %q entry from an earlier rotation was replaced.\n", r.Previous)
 		}
 		reportCarried(env, r.Written)
 	}

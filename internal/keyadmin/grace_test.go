@@ -179,3 +179,64 @@ func TestChangePrunesExpiredOldKeys(t *testing.T) {
 		t.Errorf("entries %q, want the expired old keys gone and the rest kept", got)
 	}
 }
+
+// issue 11, case 6: `keys rotate NAME` inside a rotation's grace period.
+// put-secret-value moved svc from K0 to K1, so K0 works for the grace the
+// function gives AWSPREVIOUS; rotating svc then must keep both the key it
+// rotates away (K1, for --grace) and K0 (for what is left of its grace),
+// each under its own name, and say so.
+func TestRotateInRotationGraceKeepsBothOldKeys(t *testing.T) {
+	const k0, k1 = keyA, keyB
+	tl := newTool(t, `{"api_keys":{"svc":"`+k0+`","other":"`+keyE+`"}}`)
+	graceEnd := rotateTo(t, tl, `{"api_keys":{"svc":"`+k1+`","other":"`+keyE+`"}}`)
+
+	r := tl.run(t, "keys", "rotate", "svc", "--grace", "2h")
+	wantCode(t, r, keyadmin.ExitOK)
+	k2 := strings.TrimSpace(r.stdout)
+	set := tl.keys(t)
+	for _, tc := range []struct {
+		what string
+		key  string
+		at   time.Time
+		want bool
+	}{
+		{"the new key", k2, now, true},
+		{"the rotated-away key, in its --grace", k1, now.Add(2*time.Hour - time.Second), true},
+		{"the rotated-away key, after its --grace", k1, now.Add(2 * time.Hour), false},
+		{"the key of the earlier change, in its grace", k0, now, true},
+		{"the key of the earlier change, to the end of its grace", k0, graceEnd.Add(-time.Second), true},
+		{"the key of the earlier change, after its grace", k0, graceEnd, false},
+		{"another client's key", keyE, now, true},
+	} {
+		if got := accepts(set, tc.key, tc.at); got != tc.want {
+			t.Errorf("%s at %s: accepted %v, want %v", tc.what, stamp(tc.at), got, tc.want)
+		}
+	}
+	// The report names each old key by the entry that holds it.
+	doc := tl.current(t)
+	for _, name := range []string{"svc.previous", "svc.previous.2"} {
+		if !strings.Contains(r.stderr, `"`+name+`"`) {
+			t.Errorf("stderr does not name %s:\n%s", name, r.stderr)
+		}
+		if _, ok := doc.Entry(name); !ok {
+			t.Errorf("no entry %s: %v", name, doc.Names())
+		}
+	}
+}
+
+// Two rotations of one client in a row: the first one's old key keeps the
+// rest of its grace; it is not replaced by the second one's.
+func TestRotateTwiceKeepsEachGrace(t *testing.T) {
+	tl := newTool(t, `{"api_keys":{"svc":"`+keyA+`","other":"`+keyE+`"}}`)
+	r := tl.run(t, "keys", "rotate", "svc", "--grace", "3h")
+	wantCode(t, r, keyadmin.ExitOK)
+	k1 := strings.TrimSpace(r.stdout)
+	r = tl.run(t, "keys", "rotate", "svc", "--grace", "1h")
+	wantCode(t, r, keyadmin.ExitOK)
+	k2 := strings.TrimSpace(r.stdout)
+	set := tl.keys(t)
+	if !accepts(set, k2, now) || !accepts(set, keyA, now.Add(3*time.Hour-time.Second)) || accepts(set, keyA, now.Add(3*time.Hour)) ||
+		!accepts(set, k1, now.Add(time.Hour-time.Second)) || accepts(set, k1, now.Add(time.Hour)) {
+		t.Errorf("each old key should keep its own grace: %v", tl.current(t).Names())
+	}
+}

@@ -3,6 +3,7 @@ package keyadmin_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +42,8 @@ type tool struct {
 	env map[string]string
 	// client, if set, replaces the SDK client (to interpose on calls).
 	client func(smapi.Client) smapi.Client
+	// lambda is the Lambda client revoke --now gets (withLambda).
+	lambda keyadmin.LambdaClient
 }
 
 func newTool(t *testing.T, secret string) *tool {
@@ -65,6 +68,12 @@ func (tl *tool) run(t *testing.T, args ...string) result {
 				c = tl.client(c)
 			}
 			return c, tl.sm.Region, nil
+		},
+		NewLambda: func(context.Context, string) (keyadmin.LambdaClient, error) {
+			if tl.lambda == nil {
+				return nil, errors.New("no Lambda in this test")
+			}
+			return tl.lambda, nil
 		},
 		Now: func() time.Time { return now },
 	})

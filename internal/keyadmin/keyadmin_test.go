@@ -268,20 +268,23 @@ func TestKeysRotate(t *testing.T) {
 	}
 }
 
-// A second rotation within the grace period replaces NAME.previous.
+// A second rotation within the grace period keeps the first one's old key
+// for the rest of its grace (as NAME.previous) and the second one's as
+// NAME.previous.2: every caller keeps exactly the grace it was given.
 func TestKeysRotateTwice(t *testing.T) {
 	tl := newTool(t, `{"api_keys":{"alice":"`+keyA+`","bob":"`+keyB+`"}}`)
 	first := tl.run(t, "keys", "rotate", "bob")
 	wantCode(t, first, keyadmin.ExitOK)
 	second := tl.run(t, "keys", "rotate", "bob", "--grace", "1h")
-	wantCode(t, second, keyadmin.ExitOK, `older "bob.previous" entry`)
+	wantCode(t, second, keyadmin.ExitOK, `as "bob.previous.2" until `+stamp(now.Add(time.Hour)))
 	k1, k2 := strings.TrimSpace(first.stdout), strings.TrimSpace(second.stdout)
 	if k1 == k2 {
 		t.Fatal("the two rotations printed the same key")
 	}
 	set := tl.keys(t)
-	if accepts(set, keyB, now) || !accepts(set, k1, now) || !accepts(set, k2, now) || accepts(set, k1, now.Add(time.Hour)) {
-		t.Error("after two rotations: want the newest key, and the one before it for an hour; not the original")
+	if !accepts(set, keyB, now.Add(24*time.Hour-time.Second)) || accepts(set, keyB, now.Add(24*time.Hour)) ||
+		!accepts(set, k1, now) || !accepts(set, k2, now) || accepts(set, k1, now.Add(time.Hour)) {
+		t.Error("after two rotations: want the newest key, the one before it for an hour, and the original for the rest of its 24h")
 	}
 	checkQuiet(t, second, k2, tl.value(t))
 }

@@ -146,8 +146,6 @@ type Rotated struct {
 	// until PreviousExpires.
 	Previous        string
 	PreviousExpires time.Time
-	// Replaced: an older NAME.previous entry was dropped.
-	Replaced bool
 }
 
 // Rotate gives a client a new key. With a grace period the old key stays
@@ -195,12 +193,20 @@ func (a *Admin) Rotate(ctx context.Context, name string, opt RotateOptions) (str
 		if old.Expires != nil && old.Expires.Before(until) {
 			until = *old.Expires
 		}
-		_, r.Replaced = doc.Keys[prevName]
+		// An older key still in its grace (an earlier rotate, or one a
+		// rotation's grace period carried over) keeps it: the key rotated
+		// away takes the next free NAME.previous.N.
+		target := prevName
+		if e, taken := doc.Keys[prevName]; taken && !e.Expired(now) {
+			if target = freePreviousName(doc, name); target == "" {
+				return doc, fmt.Errorf("%w: %q has no free name to keep its old key under (NAME.previous.N would pass 64 characters): rotate with --grace 0, or revoke %q first", ErrInvalidName, name, prevName)
+			}
+		}
 		// Only the hash: the old key need not be readable any more, and a
 		// rotation (which regenerates the keys a secret holds) leaves a
 		// hash-only entry as it is, so the old key keeps its grace.
-		doc.Keys[prevName] = old.Hashed(&until)
-		r.Previous, r.PreviousExpires = prevName, until
+		doc.Keys[target] = old.Hashed(&until)
+		r.Previous, r.PreviousExpires = target, until
 		return doc, nil
 	})
 	r.Written = w

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/aws/smithy-go/logging"
 
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -20,11 +22,21 @@ import (
 // ErrNoRegion: neither the environment nor the profile names a region.
 var ErrNoRegion = errors.New("no AWS region is configured for Secrets Manager: set AWS_REGION or a region in your AWS profile")
 
-// New returns a client in region (the configured one when empty) and the
-// region it uses. The SDK's own warnings (such as "falling back to
-// IMDSv1", plain text on stderr by default) go to log at WARN, or nowhere
-// when log is nil.
+// New returns a Secrets Manager client in region (the configured one when
+// empty) and the region it uses.
 func New(ctx context.Context, region string, log *slog.Logger) (*secretsmanager.Client, string, error) {
+	cfg, err := LoadConfig(ctx, region, log)
+	if err != nil {
+		return nil, "", err
+	}
+	return secretsmanager.NewFromConfig(cfg), cfg.Region, nil
+}
+
+// LoadConfig loads the SDK's configuration for any client (the CLI's
+// Lambda client too), in region when it is not empty. The SDK's own
+// warnings (such as "falling back to IMDSv1", plain text on stderr by
+// default) go to log at WARN, or nowhere when log is nil.
+func LoadConfig(ctx context.Context, region string, log *slog.Logger) (aws.Config, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -42,10 +54,10 @@ func New(ctx context.Context, region string, log *slog.Logger) (*secretsmanager.
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return nil, "", fmt.Errorf("loading the AWS SDK configuration: %w", err)
+		return cfg, fmt.Errorf("loading the AWS SDK configuration: %w", err)
 	}
 	if cfg.Region == "" {
-		return nil, "", ErrNoRegion
+		return cfg, ErrNoRegion
 	}
-	return secretsmanager.NewFromConfig(cfg), cfg.Region, nil
+	return cfg, nil
 }

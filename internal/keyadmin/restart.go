@@ -1,0 +1,125 @@
+package keyadmin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+)
+
+// LambdaClient is the part of the Lambda API that `revoke --now` uses; the
+// SDK client satisfies it.
+type LambdaClient interface {
+	GetFunctionConfiguration(ctx context.Context, in *lambda.GetFunctionConfigurationInput, optFns ...func(*lambda.Options)) (*lambda.GetFunctionConfigurationOutput, error)
+	UpdateFunctionConfiguration(ctx context.Context, in *lambda.UpdateFunctionConfigurationInput, optFns ...func(*lambda.Options)) (*lambda.UpdateFunctionConfigurationOutput, error)
+}
+
+var _ LambdaClient = (*lambda.Client)(nil)
+
+// EpochVar is the variable a restart sets. The function does not read it:
+// any change of a function's configuration makes Lambda replace every
+// execution environment, and that is the point.
+const EpochVar = "KEY_EPOCH"
+
+// ErrNotReadingSecret: the function does not take its keys from the secret,
+// so restarting it would not apply the change.
+var ErrNotReadingSecret = errors.New("the function does not read this secret")
+
+// Restarted says what a restart did.
+type Restarted struct {
+	Function string
+	Epoch    string
+	Took     time.Duration
+}
+
+// Restart makes Lambda replace every warm execution environment of fn, so
+// that a change to the secret (a revoke) takes effect at once instead of at
+// each environment's next refresh. Lambda offers no channel to warm
+// environments; changing the function's configuration (KEY_EPOCH) is the
+// documented way to get fresh ones: each environment's next request is a
+// cold start, which reads the secret.
+//
+// It first checks that fn reads this very secret (API_KEY_SECRET_ID names
+// it): a function configured with API_KEY holds its key in its
+// configuration, and no change to the secret reaches it. It needs
+// lambda:GetFunctionConfiguration and lambda:UpdateFunctionConfiguration on
+// fn, and waits (at most a minute) until Lambda reports the update done.
+func (a *Admin) Restart(ctx context.Context, lc LambdaClient, fn string) (Restarted, error) {
+	start := a.now()
+	r := Restarted{Function: fn}
+	cfg, err := lc.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: &fn})
+	if err != nil {
+		return r, fmt.Errorf("reading the configuration of function %q (needs lambda:GetFunctionConfiguration): %w", fn, err)
+	}
+	vars := map[string]string{}
+	if cfg.Environment != nil {
+		maps.Copy(vars, cfg.Environment.Variables)
+	}
+	if err := a.sameSecret(ctx, fn, vars["API_KEY_SECRET_ID"]); err != nil {
+		return r, err
+	}
+	// Unique per call, so that two revokes in a row both change it.
+	r.Epoch = a.now().UTC().Format(time.RFC3339Nano)
+	vars[EpochVar] = r.Epoch
+	_, err = lc.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
+		FunctionName: &fn,
+		Environment:  &types.Environment{Variables: vars},
+		// Lambda refuses the update if the configuration changed since
+		// it was read, rather than undo that change.
+		RevisionId: cfg.RevisionId,
+	})
+	if err != nil {
+		return r, fmt.Errorf("updating the configuration of function %q (needs lambda:UpdateFunctionConfiguration; if another change got in first, run the command again): %w", fn, err)
+	}
+	if err := waitUpdated(ctx, lc, fn); err != nil {
+		return r, err
+	}
+	r.Took = a.now().Sub(start)
+	return r, nil
+}
+
+// sameSecret checks that the function's API_KEY_SECRET_ID names the
+// secret this Admin edits (as a name or an ARN, either way round).
+func (a *Admin) sameSecret(ctx context.Context, fn, id string) error {
+	if id == "" {
+		return fmt.Errorf("%w: function %q has no API_KEY_SECRET_ID, so it takes its key from API_KEY in its own configuration; no change to secret %q reaches it, and --now cannot revoke a key there: change API_KEY instead", ErrNotReadingSecret, fn, a.SecretID)
+	}
+	mine, err := a.Client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &a.SecretID})
+	if err != nil {
+		return a.explain(err)
+	}
+	theirs, err := a.Client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &id})
+	if err != nil || aws.ToString(theirs.ARN) != aws.ToString(mine.ARN) {
+		return fmt.Errorf("%w: function %q reads the secret its API_KEY_SECRET_ID names, not secret %q: pass the function that reads it (--function), or its secret (--secret-id)", ErrNotReadingSecret, fn, a.SecretID)
+	}
+	return nil
+}
+
+// waitUpdated polls until Lambda has applied the update.
+func waitUpdated(ctx context.Context, lc LambdaClient, fn string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		cfg, err := lc.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: &fn})
+		if err != nil {
+			return fmt.Errorf("waiting for function %q to apply its new configuration: %w", fn, err)
+		}
+		switch cfg.LastUpdateStatus {
+		case types.LastUpdateStatusSuccessful, "":
+			return nil
+		case types.LastUpdateStatusFailed:
+			return fmt.Errorf("function %q failed to apply its new configuration: %s", fn, aws.ToString(cfg.LastUpdateStatusReason))
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("function %q was still applying its new configuration after a minute: check it with aws lambda get-function-configuration", fn)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}

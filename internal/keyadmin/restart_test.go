@@ -1,0 +1,146 @@
+package keyadmin_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/keygate/keygate/internal/keyadmin"
+)
+
+// lambdaFake speaks the two Lambda API calls a restart makes (REST-JSON,
+// as the service does), so that the real SDK client runs.
+type lambdaFake struct {
+	mu       sync.Mutex
+	vars     map[string]string
+	revision int
+	updates  int
+	polls    int // GETs answered InProgress since the last update
+}
+
+func (f *lambdaFake) serve(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r.URL.Path != "/2015-03-31/functions/keygate-fn/configuration" {
+		w.Header().Set("X-Amzn-Errortype", "ResourceNotFoundException")
+		w.WriteHeader(http.StatusNotFound)
+		w.Write([]byte(`{"Type":"User","Message":"Function not found"}`))
+		return
+	}
+	status := "Successful"
+	switch r.Method {
+	case http.MethodPut:
+		var in struct {
+			Environment struct{ Variables map[string]string }
+			RevisionId  string
+		}
+		json.NewDecoder(r.Body).Decode(&in)
+		if in.RevisionId != f.rev() {
+			w.Header().Set("X-Amzn-Errortype", "PreconditionFailedException")
+			w.WriteHeader(http.StatusPreconditionFailed)
+			w.Write([]byte(`{"Type":"User","message":"The Revision Id provided does not match the latest Revision Id."}`))
+			return
+		}
+		f.vars, f.updates, f.polls = in.Environment.Variables, f.updates+1, 0
+		f.revision++
+		status = "InProgress"
+	case http.MethodGet:
+		if f.updates > 0 && f.polls < 1 {
+			f.polls++
+			status = "InProgress"
+		}
+	}
+	json.NewEncoder(w).Encode(map[string]any{
+		"FunctionName":     "keygate-fn",
+		"Environment":      map[string]any{"Variables": f.vars},
+		"RevisionId":       f.rev(),
+		"LastUpdateStatus": status,
+	})
+}
+
+func (f *lambdaFake) rev() string { return "rev-" + string(rune('a'+f.revision)) }
+
+func (f *lambdaFake) env() map[string]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.vars
+}
+
+// withLambda gives the tool a fake Lambda function reading vars.
+func (tl *tool) withLambda(t *testing.T, vars map[string]string) *lambdaFake {
+	f := &lambdaFake{vars: vars}
+	srv := httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(srv.Close)
+	tl.lambda = lambda.New(lambda.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(srv.URL),
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+	})
+	return f
+}
+
+// revoke --now writes the secret, then changes the function's
+// configuration (KEY_EPOCH, every other variable kept, against the revision
+// it read) and waits until Lambda has applied it.
+func TestRevokeNowRestartsTheFunction(t *testing.T) {
+	tl := newTool(t, `{"api_keys":{"alice":"`+keyA+`","bob":"`+keyB+`"}}`)
+	f := tl.withLambda(t, map[string]string{"API_KEY_SECRET_ID": tl.sm.ARN(secretID), "KEY_REFRESH": "5m"})
+	r := tl.run(t, "keys", "revoke", "bob", "--now", "--function", "keygate-fn")
+	wantCode(t, r, keyadmin.ExitOK, `revoked "bob"`, `function "keygate-fn": KEY_EPOCH set to`, "cold start")
+	vars := f.env()
+	if vars["KEY_EPOCH"] == "" || vars["KEY_REFRESH"] != "5m" || vars["API_KEY_SECRET_ID"] != tl.sm.ARN(secretID) {
+		t.Errorf("function environment after the restart: %v", vars)
+	}
+	if f.updates != 1 || f.polls != 1 {
+		t.Errorf("%d updates, %d polls while in progress; want 1 and 1 (it waits until the update is applied)", f.updates, f.polls)
+	}
+	if accepts(tl.keys(t), keyB, now) {
+		t.Error("the revoked key is still in the secret")
+	}
+	checkQuiet(t, r, "", keyA, keyB)
+}
+
+// A function that takes its key from API_KEY, or reads another secret,
+// cannot be revoked this way: the secret is changed, the function is not
+// touched, and the message says why and that the key still works there.
+func TestRevokeNowRefusesFunctionsNotReadingTheSecret(t *testing.T) {
+	for name, vars := range map[string]map[string]string{
+		"API_KEY":      {"API_KEY": keyB},
+		"other secret": {"API_KEY_SECRET_ID": "some/other-secret"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tl := newTool(t, `{"api_keys":{"alice":"`+keyA+`","bob":"`+keyB+`"}}`)
+			f := tl.withLambda(t, vars)
+			r := tl.run(t, "keys", "revoke", "bob", "--now", "--function", "keygate-fn")
+			wantCode(t, r, keyadmin.ExitError, "was not restarted", "until their next refresh", "does not read this secret")
+			if f.updates != 0 {
+				t.Error("the function was updated")
+			}
+			if name == "API_KEY" && !strings.Contains(r.stderr, "change API_KEY instead") {
+				t.Errorf("stderr does not say what to do:\n%s", r.stderr)
+			}
+			checkQuiet(t, r, "", keyA, keyB)
+		})
+	}
+}
+
+// --now needs a function; the message says that a local server cannot be
+// reached this way. Nothing is written.
+func TestRevokeNowNeedsAFunction(t *testing.T) {
+	tl := newTool(t, `{"api_keys":{"alice":"`+keyA+`","bob":"`+keyB+`"}}`)
+	before := tl.value(t)
+	r := tl.run(t, "keys", "revoke", "bob", "--now")
+	wantCode(t, r, keyadmin.ExitUsage, "--function", "KEYGATE_FUNCTION", "local server (make run) cannot be reached")
+	if tl.value(t) != before {
+		t.Error("a usage error wrote the secret")
+	}
+	r = tl.run(t, "keys", "list", "--now")
+	wantCode(t, r, keyadmin.ExitUsage, "-now") // list takes no --now
+}
