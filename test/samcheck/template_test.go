@@ -509,17 +509,44 @@ func TestOptionalFrontDoors(t *testing.T) {
 	})
 }
 
+// TestOperatorPolicy: the policy for the person who manages the keys
+// allows the keygate CLI on this one secret and revoke --now on this one
+// function, nothing else.
+func TestOperatorPolicy(t *testing.T) {
+	forEachScenario(t, func(t *testing.T, s *stack, sc scenario, e expect) {
+		want := []string{
+			"secretsmanager:DescribeSecret on " + e.secret,
+			"secretsmanager:GetSecretValue on " + e.secret,
+			"secretsmanager:PutSecretValue on " + e.secret,
+			"secretsmanager:UpdateSecretVersionStage on " + e.secret,
+			"lambda:GetFunctionConfiguration on " + getAtt(apiFunction+".Arn"),
+			"lambda:UpdateFunctionConfiguration on " + getAtt(apiFunction+".Arn"),
+		}
+		if e.kms != "" {
+			via := " via secretsmanager.us-east-1.amazonaws.com"
+			want = append(want, "kms:Decrypt on "+e.kms+via, "kms:GenerateDataKey on "+e.kms+via)
+		}
+		got := grants(t, "KeygateOperatorPolicy", s.props(t, "KeygateOperatorPolicy")["PolicyDocument"])
+		sort.Strings(got)
+		sort.Strings(want)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("operator policy grants\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+		}
+	})
+}
+
 // TestOutputs: the URL, the secret, and a command that prints the key.
 func TestOutputs(t *testing.T) {
 	forEachScenario(t, func(t *testing.T, s *stack, sc scenario, e expect) {
 		url := "https://" + ref("ServerlessRestApi") + ".execute-api.us-east-1.amazonaws.com/Prod/"
 		read := "aws secretsmanager get-secret-value --region us-east-1 --secret-id " + e.secret + " --query SecretString --output text"
 		want := map[string]string{
-			"ApiUrl":         url,
-			"SecretArn":      e.secret,
-			"ReadKeyCommand": read,
-			"TryCommand":     `curl -sS -H "x-api-key: $(` + read + `)" ` + url,
-			"FunctionName":   ref(apiFunction),
+			"ApiUrl":            url,
+			"SecretArn":         e.secret,
+			"ReadKeyCommand":    read,
+			"TryCommand":        `curl -sS -H "x-api-key: $(` + read + `)" ` + url,
+			"FunctionName":      ref(apiFunction),
+			"OperatorPolicyArn": ref("KeygateOperatorPolicy"),
 		}
 		if e.httpAPI {
 			want["HttpApiUrl"] = getAtt("HttpApi.ApiEndpoint") + "/"
@@ -569,35 +596,48 @@ func checkRole(t *testing.T, s *stack, fnName, role string, want []string) {
 		!reflect.DeepEqual(strs(at(trust[0], "Action")), []string{"sts:AssumeRole"}) {
 		t.Errorf("%s: trust policy %v, want Lambda only", role, r.AssumeRolePolicyDocument)
 	}
-	var got []string
+	var docs []any
 	for _, p := range r.Policies {
-		for _, st := range statements(p.PolicyDocument) {
+		docs = append(docs, p.PolicyDocument)
+	}
+	got := grants(t, role, docs...)
+	sort.Strings(got)
+	sort.Strings(want)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s grants\n  %s\nwant\n  %s", role, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+// grants lists what the policy documents allow ("action on resource [via
+// service]"), and fails t on anything but plain Allow statements without
+// wildcards.
+func grants(t *testing.T, who string, docs ...any) []string {
+	t.Helper()
+	var got []string
+	for _, doc := range docs {
+		for _, st := range statements(doc) {
 			if at(st, "Effect") != "Allow" || at(st, "NotAction") != nil || at(st, "NotResource") != nil {
-				t.Errorf("%s: statement %v: want plain Allow statements", role, st)
+				t.Errorf("%s: statement %v: want plain Allow statements", who, st)
 			}
 			via := ""
 			if c := at(st, "Condition"); c != nil {
 				v, _ := at(c, "StringEquals", "kms:ViaService").(string)
 				if v == "" || len(c.(map[string]any)) != 1 {
-					t.Errorf("%s: statement %v: unexpected condition", role, st)
+					t.Errorf("%s: statement %v: unexpected condition", who, st)
 				}
 				via = " via " + v
 			}
 			for _, a := range strs(at(st, "Action")) {
 				for _, res := range strs(at(st, "Resource")) {
 					if strings.Contains(a, "*") || strings.Contains(res, "*") || res == "" {
-						t.Errorf("%s: %s on %q: no wildcards, no empty resource", role, a, res)
+						t.Errorf("%s: %s on %q: no wildcards, no empty resource", who, a, res)
 					}
 					got = append(got, a+" on "+res+via)
 				}
 			}
 		}
 	}
-	sort.Strings(got)
-	sort.Strings(want)
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("%s grants\n  %s\nwant\n  %s", role, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
-	}
+	return got
 }
 
 // checkLogGroup checks that the function logs to the group its role may
