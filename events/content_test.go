@@ -9,6 +9,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -22,12 +23,16 @@ const (
 	doorHTTPAPI     = "httpapi"
 	doorFunctionURL = "functionurl"
 	doorALB         = "alb"
+	doorTokenAuth   = "authorizer"
+	doorRequestAuth = "requestauthorizer"
+	doorHTTPAuth    = "httpauthorizer"
 )
 
 // Cases every door has, and the ones REST and HTTP API events add.
 var (
 	casesEveryDoor = []string{"valid-key", "wrong-key", "no-key"}
 	casesAPIs      = []string{"key-in-query", "key-in-authorization", "two-keys", "uppercase-header", "unknown-path", "post-root", "unknown-path-no-key"}
+	casesAuth      = []string{"two-keys"}
 )
 
 func all(t *testing.T) []Event {
@@ -85,6 +90,12 @@ func TestEventsDecodeAndReencode(t *testing.T) {
 				v = &lambdaevents.APIGatewayV2HTTPRequest{}
 			case doorALB:
 				v = &lambdaevents.ALBTargetGroupRequest{}
+			case doorTokenAuth:
+				v = &lambdaevents.APIGatewayCustomAuthorizerRequest{}
+			case doorRequestAuth:
+				v = &lambdaevents.APIGatewayCustomAuthorizerRequestTypeRequest{}
+			case doorHTTPAuth:
+				v = &lambdaevents.APIGatewayV2CustomAuthorizerV2Request{}
 			}
 			dec := json.NewDecoder(bytes.NewReader(ev.Payload))
 			dec.DisallowUnknownFields()
@@ -191,6 +202,21 @@ func (ev Event) request(t *testing.T) request {
 		var e lambdaevents.ALBTargetGroupRequest
 		decode(t, ev, &e)
 		r.method, r.path, hdr, mhdr = e.HTTPMethod, e.Path, e.Headers, e.MultiValueHeaders
+	case doorTokenAuth:
+		var e lambdaevents.APIGatewayCustomAuthorizerRequest
+		decode(t, ev, &e)
+		if e.AuthorizationToken != "" {
+			r.keys = []string{e.AuthorizationToken}
+		}
+		return r
+	case doorRequestAuth:
+		var e lambdaevents.APIGatewayCustomAuthorizerRequestTypeRequest
+		decode(t, ev, &e)
+		r.method, r.path, hdr, mhdr = e.HTTPMethod, e.Path, e.Headers, e.MultiValueHeaders
+	case doorHTTPAuth:
+		var e lambdaevents.APIGatewayV2CustomAuthorizerV2Request
+		decode(t, ev, &e)
+		r.method, r.path, hdr = e.RequestContext.HTTP.Method, e.RawPath, e.Headers
 	}
 	h := http.Header{}
 	for k, v := range hdr {
@@ -236,14 +262,29 @@ func TestExpectedAgreesWithContent(t *testing.T) {
 	files := map[string]bool{}
 	for _, ev := range all(t) {
 		files[ev.Name] = true
-		if implied := ev.request(t).status(); implied != ev.Want.Status {
+		r := ev.request(t)
+		if Authorizer(ev.Door) {
+			// The key check alone: no route, no method.
+			implied := "deny"
+			if len(r.keys) == 1 && r.keys[0] == RightKey {
+				implied = "allow"
+			}
+			if implied != ev.Want.Decision {
+				t.Errorf("%s: expected.json says %s, the event asks for %s", ev.Name, ev.Want.Decision, implied)
+			}
+			continue
+		}
+		if implied := r.status(); implied != ev.Want.Status {
 			t.Errorf("%s: expected.json says %d, the event asks for %d", ev.Name, ev.Want.Status, implied)
 		}
 	}
-	for _, door := range []string{doorREST, doorHTTPAPI, doorFunctionURL, doorALB} {
+	for _, door := range []string{doorREST, doorHTTPAPI, doorFunctionURL, doorALB, doorTokenAuth, doorRequestAuth, doorHTTPAuth} {
 		cases := casesEveryDoor
-		if door == doorREST || door == doorHTTPAPI {
+		switch door {
+		case doorREST, doorHTTPAPI:
 			cases = append(append([]string{}, casesEveryDoor...), casesAPIs...)
+		case doorTokenAuth, doorRequestAuth, doorHTTPAuth:
+			cases = append(append([]string{}, casesEveryDoor...), casesAuth...)
 		}
 		for _, c := range cases {
 			if !files[door+"-"+c+".json"] {
@@ -287,6 +328,8 @@ func TestEventsAreConsistent(t *testing.T) {
 				if (len(e.Headers) > 0) == multiValue(ev) || (len(e.MultiValueHeaders) > 0) != multiValue(ev) {
 					t.Errorf("an ALB sends headers or multiValueHeaders (multi-value %v), not both", multiValue(ev))
 				}
+			case doorTokenAuth, doorRequestAuth, doorHTTPAuth:
+				checkAuthorizer(t, ev, r)
 			}
 		})
 	}
@@ -299,6 +342,9 @@ func keysOutsideHeader(t *testing.T, ev Event) bool {
 	if err := json.Unmarshal(ev.Payload, &doc); err != nil {
 		t.Fatal(err)
 	}
+	// An authorizer's identity source is a copy of the x-api-key header.
+	delete(doc, "authorizationToken")
+	delete(doc, "identitySource")
 	for _, m := range []string{"headers", "multiValueHeaders"} {
 		hdr, _ := doc[m].(map[string]any)
 		for k := range hdr {
@@ -403,6 +449,49 @@ func TestEnvFile(t *testing.T) {
 		}
 		if !strings.Contains(body, `env_vars = "events/`+EnvFile+`"`) {
 			t.Errorf("samconfig.toml %s does not set env_vars = \"events/%s\"", section, EnvFile)
+		}
+	}
+}
+
+// checkAuthorizer: an authorizer event names the method (REST: methodArn)
+// or route (HTTP API: routeArn) it guards on the template's API and stage,
+// the HTTP API's identity source is its x-api-key header, and a REST
+// REQUEST event keeps its two header maps in step as API Gateway does.
+func checkAuthorizer(t *testing.T, ev Event, r request) {
+	arn := regexp.MustCompile(`^arn:aws:execute-api:us-east-1:123456789012:([a-z0-9]{10})/(Prod|\$default)/GET/$`)
+	switch ev.Door {
+	case doorTokenAuth:
+		var e lambdaevents.APIGatewayCustomAuthorizerRequest
+		decode(t, ev, &e)
+		if e.Type != "TOKEN" || !arn.MatchString(e.MethodArn) {
+			t.Errorf("type %s, methodArn %s: want TOKEN on the Prod stage", e.Type, e.MethodArn)
+		}
+	case doorRequestAuth:
+		var e lambdaevents.APIGatewayCustomAuthorizerRequestTypeRequest
+		decode(t, ev, &e)
+		if e.Type != "REQUEST" || !arn.MatchString(e.MethodArn) || e.RequestContext.Stage != "Prod" {
+			t.Errorf("type %s, methodArn %s, stage %s: want REQUEST on the Prod stage", e.Type, e.MethodArn, e.RequestContext.Stage)
+		}
+		for k, vs := range e.MultiValueHeaders {
+			if len(vs) == 0 || e.Headers[k] != vs[len(vs)-1] {
+				t.Errorf("header %s: headers has %q, multiValueHeaders %q; API Gateway puts the last value in headers", k, e.Headers[k], vs)
+			}
+		}
+		if len(e.Headers) != len(e.MultiValueHeaders) {
+			t.Errorf("headers has %d names, multiValueHeaders %d", len(e.Headers), len(e.MultiValueHeaders))
+		}
+	case doorHTTPAuth:
+		var e lambdaevents.APIGatewayV2CustomAuthorizerV2Request
+		decode(t, ev, &e)
+		if e.Version != "2.0" || e.Type != "REQUEST" || !arn.MatchString(e.RouteArn) {
+			t.Errorf("version %s, type %s, routeArn %s: want a payload 2.0 REQUEST on the $default stage", e.Version, e.Type, e.RouteArn)
+		}
+		var want []string
+		if v, ok := e.Headers["x-api-key"]; ok {
+			want = []string{v}
+		}
+		if !slices.Equal(e.IdentitySource, want) {
+			t.Errorf("identitySource %q, want the x-api-key header %q", e.IdentitySource, want)
 		}
 	}
 }

@@ -33,16 +33,27 @@ const (
 
 // Want is what the function, configured with RightKey, must answer.
 type Want struct {
-	Status int `json:"status"`
-	// Outcome is the request log line's outcome (authorized, missing,
-	// invalid, ambiguous).
+	// Status is the HTTP status of a front door's event.
+	Status int `json:"status,omitempty"`
+	// Decision is an authorizer event's: allow or deny.
+	Decision string `json:"decision,omitempty"`
+	// Outcome is the log line's outcome (authorized, missing, invalid,
+	// ambiguous).
 	Outcome string `json:"outcome"`
+}
+
+// Authorizer reports whether the door is a Lambda authorizer's (REST
+// TOKEN, REST REQUEST, HTTP API), whose events get a decision.
+func Authorizer(door string) bool {
+	return door == "authorizer" || door == "requestauthorizer" || door == "httpauthorizer"
 }
 
 // Event is one sample event.
 type Event struct {
-	Name    string // file name, e.g. rest-valid-key.json
-	Door    string // the name's prefix: rest, httpapi, functionurl, alb
+	Name string // file name, e.g. rest-valid-key.json
+	// Door is the name's prefix: rest, httpapi, functionurl, alb, or an
+	// authorizer's (authorizer, requestauthorizer, httpauthorizer).
+	Door    string
 	Payload []byte
 	Want    Want
 }

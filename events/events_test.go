@@ -17,28 +17,35 @@ func TestAll(t *testing.T) {
 		if !json.Valid(ev.Payload) {
 			t.Errorf("%s is not JSON", ev.Name)
 		}
-		switch ev.Want.Status {
-		case 200, 401, 404, 405:
-		default:
-			t.Errorf("%s: status %d is not one the function gives a sample event", ev.Name, ev.Want.Status)
-		}
 		switch ev.Want.Outcome {
 		case "authorized", "missing", "invalid", "ambiguous":
 		default:
 			t.Errorf("%s: outcome %q is not one the function logs", ev.Name, ev.Want.Outcome)
 		}
-		if (ev.Want.Status == 401) == (ev.Want.Outcome == "authorized") {
-			t.Errorf("%s: status %d with outcome %q", ev.Name, ev.Want.Status, ev.Want.Outcome)
+		refused := ev.Want.Outcome != "authorized"
+		if Authorizer(ev.Door) {
+			if ev.Want.Status != 0 || ev.Want.Decision != map[bool]string{false: "allow", true: "deny"}[refused] {
+				t.Errorf("%s: an authorizer event wants decision allow or deny as its outcome says, not %+v", ev.Name, ev.Want)
+			}
+		} else {
+			switch ev.Want.Status {
+			case 200, 401, 404, 405:
+			default:
+				t.Errorf("%s: status %d is not one the function gives a sample event", ev.Name, ev.Want.Status)
+			}
+			if ev.Want.Decision != "" || (ev.Want.Status == 401) != refused {
+				t.Errorf("%s: %+v", ev.Name, ev.Want)
+			}
 		}
 		doors[ev.Door]++
 	}
-	for _, door := range []string{"rest", "httpapi", "functionurl", "alb"} {
+	for _, door := range []string{"rest", "httpapi", "functionurl", "alb", "authorizer", "requestauthorizer", "httpauthorizer"} {
 		if doors[door] == 0 {
 			t.Errorf("no %s event", door)
 		}
 	}
-	if len(doors) != 4 {
-		t.Errorf("doors = %v, want the four front doors only", doors)
+	if len(doors) != 7 {
+		t.Errorf("doors = %v, want the four front doors and the three authorizers only", doors)
 	}
 }
 

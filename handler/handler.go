@@ -67,44 +67,72 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.log.LogAttrs(ctx, level, "request", attrs...)
 }
 
-// serve writes the answer and reports what it decided, for the log line.
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (status int, outcome, client string) {
-	key, outcome := presentedKey(r.Header)
-	if conflictingKeys(r.Context()) {
+// Decision is what the key check decided about a request, before any
+// routing.
+type Decision struct {
+	// Outcome is authorized, missing, invalid, ambiguous, expired or
+	// unavailable (no key set is loaded), as logged.
+	Outcome string
+	// Client names the key's holder when the key matched an entry (an
+	// expired one too: the operator needs to know who still uses it, and
+	// the name is not secret).
+	Client string
+}
+
+// Authorized reports whether the request may proceed.
+func (d Decision) Authorized() bool { return d.Outcome == outcomeAuthorized }
+
+// Unavailable reports that no key set is loaded: nothing is authorized.
+func (d Decision) Unavailable() bool { return d.Outcome == outcomeUnavailable }
+
+// Authenticate is the check ServeHTTP makes before it routes: exactly one
+// x-api-key value in hdr, equal to a key in force. Front doors that answer
+// with a decision rather than a response (Lambda authorizers) call it
+// directly. A context marked WithConflictingKeys is ambiguous whatever hdr
+// holds.
+func (h *Handler) Authenticate(ctx context.Context, hdr http.Header) Decision {
+	key, outcome := presentedKey(hdr)
+	if conflictingKeys(ctx) {
 		key, outcome = "", outcomeAmbiguous
 	}
-	entry, res, err := h.keys.Match(r.Context(), key)
-	// The key store comes first: while no key set is loaded every request,
-	// with or without a key, gets 503 (fail closed, and callers can tell an
-	// outage from a bad key).
-	if err != nil {
+	entry, res, err := h.keys.Match(ctx, key)
+	switch {
+	case err != nil:
+		// The key store comes first: while no key set is loaded every
+		// request, with or without a key, is refused as unavailable
+		// (fail closed, and callers can tell an outage from a bad key).
 		// The cause was logged where the load failed.
+		return Decision{Outcome: outcomeUnavailable}
+	case outcome != "":
+		return Decision{Outcome: outcome}
+	}
+	return Decision{Outcome: res.String(), Client: entry.Client}
+}
+
+// serve writes the answer and reports what it decided, for the log line.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (status int, outcome, client string) {
+	d := h.Authenticate(r.Context(), r.Header)
+	switch {
+	case d.Outcome == outcomeUnavailable:
 		writeJSON(w, r, http.StatusServiceUnavailable, msgUnavailable)
-		return http.StatusServiceUnavailable, outcomeUnavailable, ""
-	}
-	if outcome != "" {
+		return http.StatusServiceUnavailable, d.Outcome, ""
+	case !d.Authorized():
 		unauthorized(w, r)
-		return http.StatusUnauthorized, outcome, ""
-	}
-	if res != apikey.OK {
-		unauthorized(w, r)
-		// An expired key names its client: the operator needs to know
-		// who still uses it, and the name is not secret.
-		return http.StatusUnauthorized, res.String(), entry.Client
+		return http.StatusUnauthorized, d.Outcome, d.Client
 	}
 	// Authenticated: only now does the route matter, so that probing paths
 	// without a key learns nothing.
 	switch {
 	case r.URL.Path != "/":
 		writeJSON(w, r, http.StatusNotFound, msgNotFound)
-		return http.StatusNotFound, outcomeAuthorized, entry.Client
+		return http.StatusNotFound, outcomeAuthorized, d.Client
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
 		w.Header().Set("Allow", "GET, HEAD")
 		writeJSON(w, r, http.StatusMethodNotAllowed, msgMethod)
-		return http.StatusMethodNotAllowed, outcomeAuthorized, entry.Client
+		return http.StatusMethodNotAllowed, outcomeAuthorized, d.Client
 	}
 	writeJSON(w, r, http.StatusOK, msgOK)
-	return http.StatusOK, outcomeAuthorized, entry.Client
+	return http.StatusOK, outcomeAuthorized, d.Client
 }
 
 // presentedKey returns the single x-api-key value, or the reason there is

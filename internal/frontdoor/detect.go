@@ -10,6 +10,9 @@ import (
 // whole event will reject it) does not hide which door sent the event.
 type probe struct {
 	Version           json.RawMessage `json:"version"`
+	Type              json.RawMessage `json:"type"`
+	MethodArn         json.RawMessage `json:"methodArn"`
+	RouteArn          json.RawMessage `json:"routeArn"`
 	HTTPMethod        json.RawMessage `json:"httpMethod"`
 	RequestContext    json.RawMessage `json:"requestContext"`
 	MultiValueHeaders json.RawMessage `json:"multiValueHeaders"`
@@ -49,6 +52,10 @@ func str(raw json.RawMessage) string {
 }
 
 // Detect tells which front door sent payload:
+//   - Lambda authorizer events carry a type: TOKEN or REQUEST with a
+//     methodArn (REST API), or REQUEST with version "2.0" and a routeArn
+//     (HTTP API); they are told apart first, since a REST REQUEST event
+//     also carries httpMethod and an HTTP API one requestContext.http;
 //   - ALB events carry requestContext.elb;
 //   - payload 2.0 events (HTTP API and Function URL) carry version "2.0"
 //     and requestContext.http; a Function URL's domain is
@@ -64,7 +71,18 @@ func Detect(payload []byte) Kind {
 // detect is Detect, with the probe it decoded.
 func detect(payload []byte) (Kind, probe) {
 	var p probe
-	if err := json.Unmarshal(payload, &p); err != nil || len(p.RequestContext) == 0 {
+	if err := json.Unmarshal(payload, &p); err != nil {
+		return Unknown, p
+	}
+	switch typ := str(p.Type); {
+	case typ == "TOKEN" && str(p.MethodArn) != "":
+		return TokenAuthorizer, p
+	case typ == "REQUEST" && str(p.MethodArn) != "":
+		return RequestAuthorizer, p
+	case typ == "REQUEST" && str(p.Version) == "2.0" && str(p.RouteArn) != "":
+		return HTTPAuthorizer, p
+	}
+	if len(p.RequestContext) == 0 {
 		return Unknown, p
 	}
 	var rc probeContext

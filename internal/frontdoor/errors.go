@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/keygate/keygate/internal/authorizer"
+
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/keygate/keygate/handler"
@@ -22,6 +24,15 @@ var (
 	errRequestLine   = errors.New("event has an invalid HTTP method, path, host or query string")
 	errDuplicateName = errors.New("event names a JSON member twice in one object, which no front door sends: its meaning depends on the parser, so it is refused")
 )
+
+// errAuthorizerEvent names why an authorizer event was refused before any
+// key was checked; json's errors name fields and types, never values.
+func errAuthorizerEvent(err error) error {
+	if errors.Is(err, authorizer.ErrBadEvent) || errors.Is(err, errDuplicateName) {
+		return err
+	}
+	return errDecode
+}
 
 // checkRequestLine rejects what would make the proxy's http.NewRequest
 // fail, by making the same url.Parse call it will make. The proxy prints the

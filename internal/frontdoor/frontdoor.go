@@ -11,8 +11,11 @@ package frontdoor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
+
+	"github.com/keygate/keygate/internal/authorizer"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -33,26 +36,34 @@ const (
 	HTTPAPI     Kind = "httpapi"     // API Gateway HTTP API, payload 2.0
 	FunctionURL Kind = "functionurl" // Lambda Function URL (payload 2.0 shape)
 	ALB         Kind = "alb"         // Application Load Balancer target group
+
+	TokenAuthorizer   Kind = "authorizer"        // REST API Lambda authorizer, type TOKEN
+	RequestAuthorizer Kind = "requestauthorizer" // REST API Lambda authorizer, type REQUEST
+	HTTPAuthorizer    Kind = "httpauthorizer"    // HTTP API Lambda authorizer, payload 2.0
 )
 
-// Adapter is a lambda.Handler over an http.Handler.
+// Adapter is a lambda.Handler over keygate's handler.
 type Adapter struct {
-	v1  *httpadapter.HandlerAdapter
-	v2  *httpadapter.HandlerAdapterV2
-	alb *httpadapter.HandlerAdapterALB
-	log *slog.Logger
+	v1   *httpadapter.HandlerAdapter
+	v2   *httpadapter.HandlerAdapterV2
+	alb  *httpadapter.HandlerAdapterALB
+	auth *authorizer.Authorizer
+	log  *slog.Logger
 }
 
-// New adapts h. log receives one line per event that could not be served.
-func New(h http.Handler, log *slog.Logger) *Adapter {
+// New adapts h: its HTTP answers for the four front doors, its key check
+// (Authenticate) for authorizer events. log receives one line per event
+// that could not be served, and the authorizer's decisions.
+func New(h *handler.Handler, log *slog.Logger) *Adapter {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Adapter{
-		v1:  httpadapter.New(h),
-		v2:  httpadapter.NewV2(h),
-		alb: httpadapter.NewALB(h),
-		log: log,
+		v1:   httpadapter.New(h),
+		v2:   httpadapter.NewV2(h),
+		alb:  httpadapter.NewALB(h),
+		auth: authorizer.New(h, log),
+		log:  log,
 	}
 }
 
@@ -71,6 +82,8 @@ func (a *Adapter) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	switch {
 	case kind == Unknown:
 		err = errUnknownEvent
+	case kind == TokenAuthorizer || kind == RequestAuthorizer || kind == HTTPAuthorizer:
+		return a.authorize(ctx, kind, payload, p)
 	case duplicateName(payload):
 		err = errDuplicateName
 	case kind == REST:
@@ -81,15 +94,61 @@ func (a *Adapter) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		resp, err = a.httpV2(ctx, payload, p)
 	}
 	if err != nil {
-		a.log.LogAttrs(ctx, slog.LevelWarn, "bad event",
-			slog.String("request_id", handler.RequestID(ctx)),
-			slog.String("kind", string(kind)),
-			slog.String("error", err.Error()),
-			slog.Int("status", http.StatusBadRequest))
+		a.badEvent(ctx, kind, err, slog.Int("status", http.StatusBadRequest))
 		// An ALB reads the header map its target group is set to, and
 		// says which by sending it: answer in that mode whenever the
 		// event shows it, even when another field broke the decode.
 		resp = badRequest(kind, kind == ALB && p.multiValue())
+	}
+	return json.Marshal(resp)
+}
+
+func (a *Adapter) badEvent(ctx context.Context, kind Kind, err error, attrs ...slog.Attr) {
+	a.log.LogAttrs(ctx, slog.LevelWarn, "bad event", append([]slog.Attr{
+		slog.String("request_id", handler.RequestID(ctx)),
+		slog.String("kind", string(kind)),
+		slog.String("error", err.Error()),
+	}, attrs...)...)
+}
+
+// authorize answers an authorizer event. A REST authorizer refuses by
+// failing the invocation (Unauthorized: API Gateway's 401; any other
+// error: its 500), an HTTP API one with isAuthorized false; an event that
+// does not decode is refused, never allowed.
+func (a *Adapter) authorize(ctx context.Context, kind Kind, payload []byte, p probe) ([]byte, error) {
+	if kind == HTTPAuthorizer {
+		var ev events.APIGatewayV2CustomAuthorizerV2Request
+		multi, merr := p.multiHeaders()
+		if err := json.Unmarshal(payload, &ev); err != nil || merr != nil || duplicateName(payload) {
+			a.badEvent(ctx, kind, errDecode)
+			return json.Marshal(events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: false})
+		}
+		return json.Marshal(a.auth.HTTP(ctx, ev, headersConflict(ev.Headers, multi)))
+	}
+	var (
+		resp *events.APIGatewayCustomAuthorizerResponse
+		err  error
+	)
+	switch {
+	case duplicateName(payload):
+		err = errDuplicateName
+	case kind == TokenAuthorizer:
+		var ev events.APIGatewayCustomAuthorizerRequest
+		if err = json.Unmarshal(payload, &ev); err == nil {
+			resp, err = a.auth.Token(ctx, ev)
+		}
+	default:
+		var ev events.APIGatewayCustomAuthorizerRequestTypeRequest
+		if err = json.Unmarshal(payload, &ev); err == nil {
+			resp, err = a.auth.Request(ctx, ev, headersConflict(ev.Headers, ev.MultiValueHeaders))
+		}
+	}
+	switch {
+	case errors.Is(err, authorizer.ErrUnauthorized) || errors.Is(err, authorizer.ErrUnavailable):
+		return nil, err // decided and logged
+	case err != nil:
+		a.badEvent(ctx, kind, errAuthorizerEvent(err))
+		return nil, authorizer.ErrUnauthorized
 	}
 	return json.Marshal(resp)
 }

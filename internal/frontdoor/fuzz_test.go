@@ -233,6 +233,11 @@ func (h *fuzzHarness) invoke(t *testing.T, payload []byte) (out []byte, err erro
 
 func (h *fuzzHarness) check(t *testing.T, payload []byte) {
 	out, err, printed := h.invoke(t, payload)
+	switch frontdoor.Detect(payload) {
+	case frontdoor.TokenAuthorizer, frontdoor.RequestAuthorizer, frontdoor.HTTPAuthorizer:
+		h.checkAuthorizer(t, payload, out, err, printed)
+		return
+	}
 	if err != nil {
 		t.Fatalf("Invoke returned an error (the runtime would record a failed invocation): %v", err)
 	}
