@@ -182,3 +182,53 @@ func CheckHygiene(t testing.TB, status int, h http.Header, body string, head boo
 		}
 	}
 }
+
+// Decision checks an authorizer's answer for door (authorizer and
+// requestauthorizer: REST; httpauthorizer: HTTP API). body is the answer,
+// failure the invocation's error message ("" when it succeeded). Allow is,
+// for REST, an IAM policy allowing execute-api:Invoke on resource (every
+// method and path of the stage) for principal client with the client in
+// the context; for an HTTP API, isAuthorized true with the client in the
+// context. Deny is the failure "Unauthorized" (REST) or isAuthorized false.
+func Decision(t testing.TB, door string, body []byte, failure string, allow bool, client, resource string) {
+	t.Helper()
+	if door == "httpauthorizer" {
+		var r struct {
+			IsAuthorized *bool          `json:"isAuthorized"`
+			Context      map[string]any `json:"context"`
+		}
+		if failure != "" || json.Unmarshal(body, &r) != nil || r.IsAuthorized == nil {
+			t.Fatalf("answer %s (failure %q): want a simple authorizer response", body, failure)
+		}
+		if *r.IsAuthorized != allow || allow && r.Context["client"] != client {
+			t.Errorf("answer %s, want isAuthorized %v for client %s", body, allow, client)
+		}
+		return
+	}
+	if !allow {
+		if failure != "Unauthorized" || len(body) > 0 && string(body) != "null" {
+			t.Errorf("answer %s (failure %q): want the failure Unauthorized (API Gateway's 401)", body, failure)
+		}
+		return
+	}
+	var r struct {
+		PrincipalID    string `json:"principalId"`
+		PolicyDocument struct {
+			Version   string
+			Statement []struct {
+				Action   any
+				Effect   string
+				Resource any
+			}
+		} `json:"policyDocument"`
+		Context map[string]any `json:"context"`
+	}
+	if failure != "" || json.Unmarshal(body, &r) != nil {
+		t.Fatalf("answer %s (failure %q): want a policy", body, failure)
+	}
+	st := r.PolicyDocument.Statement
+	if r.PrincipalID != client || r.Context["client"] != client || r.PolicyDocument.Version != "2012-10-17" || len(st) != 1 ||
+		st[0].Effect != "Allow" || fmt.Sprint(st[0].Action) != "[execute-api:Invoke]" || fmt.Sprint(st[0].Resource) != "["+resource+"]" {
+		t.Errorf("policy %s: want Allow execute-api:Invoke on %s for client %s", body, resource, client)
+	}
+}

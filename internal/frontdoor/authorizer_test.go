@@ -1,14 +1,12 @@
 package frontdoor_test
 
 import (
-	"encoding/json"
 	"errors"
 	"testing"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	samples "github.com/keygate/keygate/events"
 	"github.com/keygate/keygate/internal/authorizer"
+	"github.com/keygate/keygate/internal/doortest"
 	"github.com/keygate/keygate/internal/frontdoor"
 )
 
@@ -38,30 +36,13 @@ func TestAuthorizerEventFiles(t *testing.T) {
 			f := newFixture()
 			out, printed := f.invokeErr(t, ev.Payload)
 			allow := ev.Want.Decision == "allow"
-			switch {
-			case ev.Door == "httpauthorizer":
-				var r events.APIGatewayV2CustomAuthorizerSimpleResponse
-				if out.err != nil || json.Unmarshal(out.body, &r) != nil {
-					t.Fatalf("answer %s, %v: want a simple response", out.body, out.err)
-				}
-				if r.IsAuthorized != allow || allow && r.Context["client"] != "example" {
-					t.Errorf("answer %s, want isAuthorized %v for client example", out.body, allow)
-				}
-			case allow:
-				var r events.APIGatewayCustomAuthorizerResponse
-				if out.err != nil || json.Unmarshal(out.body, &r) != nil {
-					t.Fatalf("answer %s, %v: want a policy", out.body, out.err)
-				}
-				st := r.PolicyDocument.Statement
-				if r.PrincipalID != "example" || r.Context["client"] != "example" || r.PolicyDocument.Version != "2012-10-17" || len(st) != 1 ||
-					st[0].Effect != "Allow" || len(st[0].Action) != 1 || st[0].Action[0] != "execute-api:Invoke" ||
-					len(st[0].Resource) != 1 || st[0].Resource[0] != "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/Prod/*" {
-					t.Errorf("policy %s: want Allow execute-api:Invoke on every method and path of the Prod stage, for client example", out.body)
-				}
-			default:
-				if out.body != nil || !errors.Is(out.err, authorizer.ErrUnauthorized) || out.err.Error() != "Unauthorized" {
-					t.Errorf("answer %s, %v: want exactly the error Unauthorized", out.body, out.err)
-				}
+			failure := ""
+			if out.err != nil {
+				failure = out.err.Error()
+			}
+			doortest.Decision(t, ev.Door, out.body, failure, allow, "example", "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/Prod/*")
+			if out.err != nil && !errors.Is(out.err, authorizer.ErrUnauthorized) {
+				t.Errorf("failed with %v, not authorizer.ErrUnauthorized", out.err)
 			}
 			if printed != "" {
 				t.Errorf("printed outside the logger: %q", printed)

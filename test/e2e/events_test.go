@@ -46,6 +46,29 @@ func TestEventsWithKeyFromEnvironment(t *testing.T) {
 	}
 }
 
+// The authorizer sample events through the real bootstrap and emulator
+// (the key from events/env.json's API_KEY, client "default"): each is
+// decided as events/expected.json says, a REST refusal being the
+// invocation failure Unauthorized that API Gateway turns into its 401.
+func TestAuthorizerEventsUnderEmulator(t *testing.T) {
+	evs := authorizerEvents(t)
+	if len(evs) == 0 {
+		t.Fatal("no authorizer sample events")
+	}
+	f := startFunction(t, envFile(t)...)
+	for _, ev := range evs {
+		t.Run(ev.Name, func(t *testing.T) {
+			body, failure := invokeAuthorizer(t, f, ev.Payload)
+			doortest.Decision(t, ev.Door, body, failure, ev.Want.Decision == "allow", "default",
+				"arn:aws:execute-api:us-east-1:123456789012:abcdef1234/Prod/*")
+		})
+	}
+	wait.Until(t, 10*time.Second, "decision log lines", func() (bool, string) {
+		n := strings.Count(f.Logs(), `"msg":"authorization"`)
+		return n == len(evs), "lines: " + itoa(n)
+	})
+}
+
 // pick returns the first fixture of door that expects want, with or
 // without multiValueHeaders as multi says (nil: either).
 func pick(t *testing.T, fxs []fixture, door string, want int, multi *bool) fixture {

@@ -87,7 +87,8 @@ type fixture struct {
 	MultiValue bool
 }
 
-// loadEvents reads every sample event (events.All).
+// loadEvents reads every sample event of the four front doors (events.All
+// without the authorizers' events: authorizerEvents).
 func loadEvents(t *testing.T) []fixture {
 	t.Helper()
 	evs, err := samples.All()
@@ -96,6 +97,9 @@ func loadEvents(t *testing.T) []fixture {
 	}
 	fxs := make([]fixture, 0, len(evs))
 	for _, ev := range evs {
+		if samples.Authorizer(ev.Door) {
+			continue
+		}
 		fx := fixture{Event: ev}
 		var probe struct {
 			HTTPMethod        string              `json:"httpMethod"`
@@ -164,3 +168,39 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 // initCount is how many cold starts the environment has had.
 func initCount(f *rie.Function) int { return len(f.InitDurations()) }
+
+// authorizerEvents reads the sample events of the Lambda authorizers.
+func authorizerEvents(t *testing.T) []samples.Event {
+	t.Helper()
+	evs, err := samples.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []samples.Event
+	for _, ev := range evs {
+		if samples.Authorizer(ev.Door) {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// invokeAuthorizer runs an authorizer event and returns the answer and the
+// invocation's failure message (the emulator, as Lambda, reports a
+// handler's error as {"errorMessage": …} with X-Amz-Function-Error).
+func invokeAuthorizer(t *testing.T, f *rie.Function, payload []byte) (body []byte, failure string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := f.Invoke(ctx, payload)
+	if err != nil {
+		t.Fatalf("invoke: %v", err)
+	}
+	var e struct {
+		ErrorMessage *string `json:"errorMessage"`
+	}
+	if json.Unmarshal(out, &e) == nil && e.ErrorMessage != nil {
+		return nil, *e.ErrorMessage
+	}
+	return out, ""
+}

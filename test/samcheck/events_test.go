@@ -3,6 +3,9 @@ package samcheck
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -31,6 +34,17 @@ var generateEvent = map[string][]string{
 	doorHTTPAPI:     {"apigateway", "http-api-proxy"},
 	doorFunctionURL: {"apigateway", "http-api-proxy"},
 	doorALB:         {"alb", "request"},
+	"authorizer":    {"apigateway", "authorizer"},
+}
+
+// lambdaGoEvent is, for the authorizer doors SAM's generator does not
+// cover as API Gateway sends them (its request-authorizer event lacks the
+// multi-value maps; it has none for HTTP APIs), the sample event of
+// aws-lambda-go (the module the function decodes events with) that has
+// their shape.
+var lambdaGoEvent = map[string]string{
+	"requestauthorizer": "apigw-custom-auth-request-type-request.json",
+	"httpauthorizer":    "apigw-v2-custom-authorizer-v2-request.json",
 }
 
 // The top-level maps whose keys are request data (header names, query
@@ -55,8 +69,8 @@ func loadEvents(t *testing.T) []event {
 	for _, e := range evs {
 		ev := event{name: e.Name, door: e.Door, raw: e.Payload}
 		ev.multiValue = ev.door == doorALB && strings.HasPrefix(ev.name, "alb-"+albMultiValue)
-		if _, ok := generateEvent[ev.door]; !ok {
-			t.Fatalf("%s: the name does not start with a front door (rest-, httpapi-, functionurl-, alb-)", ev.name)
+		if _, ok := generateEvent[ev.door]; !ok && lambdaGoEvent[ev.door] == "" {
+			t.Fatalf("%s: the name does not start with a front door or an authorizer (rest-, httpapi-, functionurl-, alb-, authorizer-, requestauthorizer-, httpauthorizer-)", ev.name)
 		}
 		if err := json.Unmarshal(e.Payload, &ev.doc); err != nil {
 			t.Fatalf("%s is not a JSON object: %v", ev.name, err)
@@ -76,6 +90,18 @@ func reference(t *testing.T, ev event) map[string]any {
 	t.Helper()
 	generatedMu.Lock()
 	defer generatedMu.Unlock()
+	if file := lambdaGoEvent[ev.door]; file != "" {
+		dir, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/aws/aws-lambda-go").Output()
+		if err != nil {
+			t.Fatalf("finding aws-lambda-go's module: %v", err)
+		}
+		b, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(dir)), "events", "testdata", file))
+		var ref map[string]any
+		if err != nil || json.Unmarshal(b, &ref) != nil {
+			t.Fatalf("aws-lambda-go's sample %s: %v", file, err)
+		}
+		return ref
+	}
 	args := generateEvent[ev.door]
 	key := strings.Join(args, " ")
 	ref, ok := generated[key]

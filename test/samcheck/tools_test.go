@@ -5,7 +5,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,13 +17,9 @@ import (
 // `make test`.
 func tool(t *testing.T, name string) string {
 	t.Helper()
-	root, err := repo.Root()
+	p, err := repo.Tool(name)
 	if err != nil {
 		t.Fatal(err)
-	}
-	p := filepath.Join(root, ".venv", "bin", name)
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("%s not found (%v): run make venv", p, err)
 	}
 	return p
 }
