@@ -143,8 +143,12 @@ func TestSAMTranslation(t *testing.T) {
 				t.Errorf("roles %v, want only %v", got, roles)
 			}
 
-			if got := s.resourcesOfType("AWS::ApiGateway::Stage"); !reflect.DeepEqual(got, []string{"ServerlessRestApiProdStage"}) {
-				t.Errorf("REST API stages %v, want only Prod", got)
+			stages := []string{"ServerlessRestApiProdStage"}
+			if e.backend != "" {
+				stages = []string{"GuardedApiStage", "ServerlessRestApiProdStage"} // the guarded API's Prod
+			}
+			if got := s.resourcesOfType("AWS::ApiGateway::Stage"); !reflect.DeepEqual(got, stages) {
+				t.Errorf("REST API stages %v, want only %v", got, stages)
 			}
 			// A StageName on the deployment would create a second,
 			// unthrottled stage ("Stage"): OpenApiVersion avoids it.
@@ -154,10 +158,12 @@ func TestSAMTranslation(t *testing.T) {
 				}
 			}
 			rate, burst := throttling(t, sc)
-			ms := at(s.props(t, "ServerlessRestApiProdStage"), "MethodSettings")
-			if m := asList(ms); len(m) != 1 || at(m[0], "ResourcePath") != "/*" || at(m[0], "HttpMethod") != "*" ||
-				at(m[0], "ThrottlingRateLimit") != rate || at(m[0], "ThrottlingBurstLimit") != burst {
-				t.Errorf("Prod stage MethodSettings %v, want every method throttled at %v burst %v", ms, rate, burst)
+			for _, stage := range stages {
+				ms := at(s.props(t, stage), "MethodSettings")
+				if m := asList(ms); len(m) != 1 || at(m[0], "ResourcePath") != "/*" || at(m[0], "HttpMethod") != "*" ||
+					at(m[0], "ThrottlingRateLimit") != rate || at(m[0], "ThrottlingBurstLimit") != burst {
+					t.Errorf("%s MethodSettings %v, want every method throttled at %v burst %v", stage, ms, rate, burst)
+				}
 			}
 
 			apiPerms := 0

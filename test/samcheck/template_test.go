@@ -1,6 +1,7 @@
 package samcheck
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -49,6 +50,10 @@ var scenarios = []scenario{
 		"ThrottlingRateLimit": "5", "ThrottlingBurstLimit": "7",
 		"KeyRefresh": "1m", "KeyGrace": "2h", "LogLevel": "debug", "LogRetentionDays": "7",
 	}},
+	{"a guarded backend, REST API only", map[string]string{"BackendUrl": "https://backend.example.com"}},
+	{"a guarded backend, REST and HTTP API, KMS key, cache TTL", map[string]string{
+		"BackendUrl": "https://backend.example.com/v1", "EnableHttpApi": "true", "KmsKeyArn": kmsKey, "AuthorizerCacheTtl": "60",
+	}},
 }
 
 // expect is what a scenario's stack must hold.
@@ -59,6 +64,8 @@ type expect struct {
 	rotation      int
 	httpAPI       bool
 	functionURL   bool
+	backend       string // BackendUrl: the guarded API's backend
+	cacheTTL      int
 }
 
 func (sc scenario) expect() expect {
@@ -70,6 +77,11 @@ func (sc scenario) expect() expect {
 	e.rotation, _ = strconv.Atoi(sc.params["RotationDays"])
 	e.httpAPI = sc.params["EnableHttpApi"] == "true"
 	e.functionURL = sc.params["EnableFunctionUrl"] == "true"
+	e.backend = sc.params["BackendUrl"]
+	e.cacheTTL = 300
+	if v, ok := sc.params["AuthorizerCacheTtl"]; ok {
+		e.cacheTTL, _ = strconv.Atoi(v)
+	}
 	return e
 }
 
@@ -522,6 +534,9 @@ func TestOperatorPolicy(t *testing.T) {
 			"lambda:GetFunctionConfiguration on " + getAtt(apiFunction+".Arn"),
 			"lambda:UpdateFunctionConfiguration on " + getAtt(apiFunction+".Arn"),
 		}
+		if e.backend != "" {
+			want = append(want, "apigateway:DELETE on arn:aws:apigateway:us-east-1::/restapis/"+ref("GuardedApi")+"/stages/Prod/cache/authorizers")
+		}
 		if e.kms != "" {
 			via := " via secretsmanager.us-east-1.amazonaws.com"
 			want = append(want, "kms:Decrypt on "+e.kms+via, "kms:GenerateDataKey on "+e.kms+via)
@@ -553,6 +568,15 @@ func TestOutputs(t *testing.T) {
 		}
 		if e.functionURL {
 			want["FunctionUrl"] = getAtt("KeygateFunctionUrl.FunctionUrl")
+		}
+		if e.backend != "" {
+			guarded := "https://" + ref("GuardedApi") + ".execute-api.us-east-1.amazonaws.com/Prod/"
+			want["GuardedApiUrl"] = guarded
+			want["GuardedTryCommand"] = `curl -sS -H "x-api-key: $(` + read + `)" ` + guarded
+			want["GuardedRestApiId"] = ref("GuardedApi")
+			if e.httpAPI {
+				want["GuardedHttpApiUrl"] = getAtt("GuardedHttpApi.ApiEndpoint") + "/"
+			}
 		}
 		got := map[string]string{}
 		for name, o := range s.tpl.Outputs {
@@ -702,4 +726,113 @@ func readRepoFile(t *testing.T, rel string) string {
 		t.Fatalf("reading %s: %v", rel, err)
 	}
 	return string(b)
+}
+
+// TestGuardedAPI: with BackendUrl, a REST API (and with EnableHttpApi an
+// HTTP API) forwards every path and method to the backend, with keygate as
+// its REQUEST authorizer on the x-api-key header, the decision cached for
+// AuthorizerCacheTtl, the client's name passed on in X-Keygate-Client and
+// the key not; refusals answered as keygate answers them; API Gateway may
+// invoke the function as the authorizer and only so. Without BackendUrl
+// none of it exists.
+func TestGuardedAPI(t *testing.T) {
+	rest := []string{"GuardedApi", "GuardedApiAuthorizer", "GuardedApiAuthorizerPermission", "GuardedApiProxyResource", "GuardedApiRootMethod",
+		"GuardedApiProxyMethod", "GuardedApiUnauthorized", "GuardedApiAccessDenied", "GuardedApiAuthorizerFailure", "GuardedApiDeployment", "GuardedApiStage"}
+	http := []string{"GuardedHttpApi", "GuardedHttpApiAuthorizer", "GuardedHttpApiAuthorizerPermission", "GuardedHttpApiRootIntegration",
+		"GuardedHttpApiProxyIntegration", "GuardedHttpApiRootRoute", "GuardedHttpApiProxyRoute", "GuardedHttpApiStage"}
+	forEachScenario(t, func(t *testing.T, s *stack, sc scenario, e expect) {
+		for _, name := range rest {
+			if s.exists(name) != (e.backend != "") {
+				t.Errorf("%s exists: %v, want %v (BackendUrl %q)", name, s.exists(name), e.backend != "", e.backend)
+			}
+		}
+		for _, name := range http {
+			if want := e.backend != "" && e.httpAPI; s.exists(name) != want {
+				t.Errorf("%s exists: %v, want %v", name, s.exists(name), want)
+			}
+		}
+		if e.backend == "" {
+			return
+		}
+		fnArn := getAtt(apiFunction + ".Arn")
+		invoke := "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/" + fnArn + "/invocations"
+		a := s.props(t, "GuardedApiAuthorizer")
+		if a["Type"] != "REQUEST" || a["IdentitySource"] != "method.request.header.x-api-key" || a["AuthorizerUri"] != invoke ||
+			num(a["AuthorizerResultTtlInSeconds"]) != e.cacheTTL {
+			t.Errorf("REST authorizer %v: want keygate as a REQUEST authorizer on x-api-key, cached %ds", a, e.cacheTTL)
+		}
+		for name, uri := range map[string]string{"GuardedApiRootMethod": e.backend + "/", "GuardedApiProxyMethod": e.backend + "/{proxy}"} {
+			m := s.props(t, name)
+			in := at(m, "Integration")
+			if m["HttpMethod"] != "ANY" || m["AuthorizationType"] != "CUSTOM" || m["AuthorizerId"] != ref("GuardedApiAuthorizer") ||
+				at(in, "Type") != "HTTP_PROXY" || at(in, "Uri") != uri ||
+				at(in, "RequestParameters", "integration.request.header.X-Keygate-Client") != "context.authorizer.client" ||
+				at(in, "RequestParameters", "integration.request.header.x-api-key") != "''" {
+				t.Errorf("%s %v: want ANY behind the authorizer, proxied to %s with the client's name and without the key", name, m, uri)
+			}
+		}
+		challenge := `'ApiKey header="x-api-key"'`
+		for name, want := range map[string][2]string{
+			"GuardedApiUnauthorized":      {"UNAUTHORIZED", "401"},
+			"GuardedApiAccessDenied":      {"ACCESS_DENIED", "401"},
+			"GuardedApiAuthorizerFailure": {"AUTHORIZER_FAILURE", "503"},
+		} {
+			r := s.props(t, name)
+			body := `{"message":"ERROR: Unauthorized"}`
+			if want[1] == "503" {
+				body = `{"message":"ERROR: Service Unavailable"}`
+			}
+			if r["ResponseType"] != want[0] || r["StatusCode"] != want[1] || at(r, "ResponseTemplates", "application/json") != body ||
+				at(r, "ResponseParameters", "gatewayresponse.header.Cache-Control") != "'no-store'" ||
+				(want[1] == "401") != (at(r, "ResponseParameters", "gatewayresponse.header.WWW-Authenticate") == challenge) {
+				t.Errorf("%s %v: want %s answered %s %s, as keygate answers", name, r, want[0], want[1], body)
+			}
+		}
+		checkAuthorizerPermission(t, s, "GuardedApiAuthorizerPermission", "GuardedApi", "GuardedApiAuthorizer")
+		if !e.httpAPI {
+			return
+		}
+		ha := s.props(t, "GuardedHttpApiAuthorizer")
+		if ha["AuthorizerType"] != "REQUEST" || ha["AuthorizerPayloadFormatVersion"] != "2.0" || ha["EnableSimpleResponses"] != true ||
+			fmt.Sprint(ha["IdentitySource"]) != "[$request.header.x-api-key]" || ha["AuthorizerUri"] != invoke || num(ha["AuthorizerResultTtlInSeconds"]) != e.cacheTTL {
+			t.Errorf("HTTP API authorizer %v: want keygate in the simple format on x-api-key, cached %ds", ha, e.cacheTTL)
+		}
+		for route, integ := range map[string]string{"GuardedHttpApiRootRoute": "GuardedHttpApiRootIntegration", "GuardedHttpApiProxyRoute": "GuardedHttpApiProxyIntegration"} {
+			r, in := s.props(t, route), s.props(t, integ)
+			uri := e.backend + "/"
+			if route == "GuardedHttpApiProxyRoute" {
+				uri += "{proxy}"
+			}
+			if r["AuthorizationType"] != "CUSTOM" || r["AuthorizerId"] != ref("GuardedHttpApiAuthorizer") || in["IntegrationType"] != "HTTP_PROXY" ||
+				in["IntegrationUri"] != uri || at(in, "RequestParameters", "remove:header.x-api-key") != "''" ||
+				at(in, "RequestParameters", "overwrite:header.X-Keygate-Client") != "$context.authorizer.client" {
+				t.Errorf("%s %v / %v: want it behind the authorizer, proxied to %s with the client's name and without the key", route, r, in, uri)
+			}
+		}
+		checkAuthorizerPermission(t, s, "GuardedHttpApiAuthorizerPermission", "GuardedHttpApi", "GuardedHttpApiAuthorizer")
+	})
+}
+
+// checkAuthorizerPermission: API Gateway may invoke the function as this
+// authorizer of this API, nothing wider.
+func checkAuthorizerPermission(t *testing.T, s *stack, name, api, authorizer string) {
+	t.Helper()
+	p := s.props(t, name)
+	want := "arn:aws:execute-api:us-east-1:123456789012:" + ref(api) + "/authorizers/" + ref(authorizer)
+	if p["Principal"] != "apigateway.amazonaws.com" || p["Action"] != "lambda:InvokeFunction" || p["FunctionName"] != getAtt(apiFunction+".Arn") || p["SourceArn"] != want {
+		t.Errorf("%s %v: want lambda:InvokeFunction for API Gateway from %s only", name, p, want)
+	}
+}
+
+func num(v any) int {
+	switch v := v.(type) {
+	case float64:
+		return int(v)
+	case int:
+		return v
+	case string:
+		n, _ := strconv.Atoi(v)
+		return n
+	}
+	return -1
 }
