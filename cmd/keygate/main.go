@@ -9,6 +9,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/aws/aws-sdk-go-v2/service/apigateway"
+
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/keygate/keygate/internal/keyadmin"
@@ -28,6 +30,10 @@ func main() {
 		NewLambda: func(ctx context.Context, region string) (keyadmin.LambdaClient, error) {
 			cfg, err := smclient.LoadConfig(ctx, region, nil)
 			return lambda.NewFromConfig(cfg), err
+		},
+		NewAPIGateway: func(ctx context.Context, region string) (keyadmin.CacheFlusher, error) {
+			cfg, err := smclient.LoadConfig(ctx, region, nil)
+			return apigateway.NewFromConfig(cfg), err
 		},
 	})
 	stop()

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -29,7 +30,7 @@ const Usage = `keygate manages the API keys in keygate's Secrets Manager secret.
 Usage:
   keygate keys list   [--json]
   keygate keys add    NAME [--store-key] [--expires TIME | --ttl DURATION] [--convert]
-  keygate keys revoke NAME [--now --function FUNCTION]
+  keygate keys revoke NAME [--now --function FUNCTION [--rest-api ID]]
   keygate keys rotate NAME [--grace DURATION] [--expires TIME | --ttl DURATION] [--convert]
   keygate help
 
@@ -76,6 +77,10 @@ Options:
                     the stack's FunctionName output). A local server, or a
                     function configured with API_KEY, cannot be revoked
                     this way
+  --rest-api ID     revoke --now: also flush the cached decisions of this
+                    REST API guarded by keygate (default $KEYGATE_REST_API;
+                    the stack's GuardedRestApiId output)
+  --stage NAME      the REST API's stage (default Prod)
   --json            list: print JSON
 
 Every change writes a new version of the secret, checked as the function
@@ -115,6 +120,8 @@ type Env struct {
 	NewClient func(ctx context.Context, region string) (smapi.Client, string, error)
 	// NewLambda builds the Lambda client `revoke --now` uses, in region.
 	NewLambda func(ctx context.Context, region string) (LambdaClient, error)
+	// NewAPIGateway builds the client `revoke --now --rest-api` uses.
+	NewAPIGateway func(ctx context.Context, region string) (CacheFlusher, error)
 	// Now and Generate default to time.Now and apikey.Generate.
 	Now      func() time.Time
 	Generate func() string
@@ -133,6 +140,7 @@ type options struct {
 	force, json       bool
 	now               bool
 	function          string
+	restAPI, stage    string
 	expires, ttl      string
 	grace, keyGrace   time.Duration
 	positional        []string
@@ -208,7 +216,7 @@ var wants = map[string]struct {
 }{
 	"list":   {0, []string{"json"}},
 	"add":    {1, []string{"store-key", "expires", "ttl", "convert", "force", "key-grace"}},
-	"revoke": {1, []string{"force", "key-grace", "now", "function"}},
+	"revoke": {1, []string{"force", "key-grace", "now", "function", "rest-api", "stage"}},
 	"rotate": {1, []string{"grace", "expires", "ttl", "convert", "force", "key-grace"}},
 }
 
@@ -240,6 +248,10 @@ func parseFlags(sub string, args []string, env Env) (options, error) {
 			fs.BoolVar(&opt.now, f, false, "")
 		case "function":
 			fs.StringVar(&opt.function, f, env.Getenv("KEYGATE_FUNCTION"), "")
+		case "rest-api":
+			fs.StringVar(&opt.restAPI, f, env.Getenv("KEYGATE_REST_API"), "")
+		case "stage":
+			fs.StringVar(&opt.stage, f, "Prod", "")
 		case "json":
 			fs.BoolVar(&opt.json, f, false, "")
 		case "store-key":
@@ -278,6 +290,8 @@ func parseFlags(sub string, args []string, env Env) (options, error) {
 		return opt, usagef("no secret: pass --secret-id NAME_OR_ARN or set API_KEY_SECRET_ID")
 	case opt.now && strings.TrimSpace(opt.function) == "":
 		return opt, usagef("--now needs the Lambda function whose environments to replace: pass --function NAME_OR_ARN (the stack's FunctionName output) or set KEYGATE_FUNCTION. A local server (make run) cannot be reached this way: restart it, or wait for its next refresh (KEY_REFRESH)")
+	case strings.TrimSpace(opt.restAPI) != "" && !opt.now && wantsFlag(sub, "rest-api"):
+		return opt, usagef("--rest-api goes with --now: the flush is part of revoking at once")
 	case opt.grace < 0:
 		return opt, usagef("--grace must not be negative")
 	case opt.keyGrace < 0:
@@ -311,6 +325,8 @@ func parseFlags(sub string, args []string, env Env) (options, error) {
 	}
 	return opt, nil
 }
+
+func wantsFlag(sub, flag string) bool { return slices.Contains(wants[sub].flags, flag) }
 
 func clock(env Env) func() time.Time {
 	if env.Now != nil {
@@ -414,15 +430,29 @@ func runRevoke(ctx context.Context, a *Admin, opt options, env Env) error {
 	}
 	fn := strings.TrimSpace(opt.function)
 	lc, err := env.NewLambda(ctx, a.Region)
+	var rs Restarted
 	if err == nil {
-		var rs Restarted
-		if rs, err = a.Restart(ctx, lc, fn); err == nil {
-			fmt.Fprintf(env.Stderr, "function %q: %s set to %s in %s; Lambda replaces every execution environment, so each one's next request is a cold start that reads the secret without the revoked key.\n",
-				fn, EpochVar, rs.Epoch, rs.Took.Round(time.Millisecond))
-			return nil
-		}
+		rs, err = a.Restart(ctx, lc, fn)
 	}
-	return fmt.Errorf("the secret no longer holds the key, but function %q was not restarted, so warm environments accept it until their next refresh (KEY_REFRESH): %w", fn, err)
+	if err != nil {
+		return fmt.Errorf("the secret no longer holds the key, but function %q was not restarted, so warm environments accept it until their next refresh (KEY_REFRESH): %w", fn, err)
+	}
+	fmt.Fprintf(env.Stderr, "function %q: %s set to %s in %s; Lambda replaces every execution environment, so each one's next request is a cold start that reads the secret without the revoked key.\n",
+		fn, EpochVar, rs.Epoch, rs.Took.Round(time.Millisecond))
+	api := strings.TrimSpace(opt.restAPI)
+	if api == "" {
+		fmt.Fprintln(env.Stderr, "An API guarded by keygate as its authorizer may still accept the key from its cached decisions until their TTL (AuthorizerCacheTtl) runs out: --rest-api ID flushes a REST API's (HTTP APIs offer no flush).")
+		return nil
+	}
+	fc, err := env.NewAPIGateway(ctx, a.Region)
+	if err == nil {
+		err = FlushCache(ctx, fc, api, opt.stage)
+	}
+	if err != nil {
+		return fmt.Errorf("the function was restarted, but REST API %s may accept the key from its cached decisions until their TTL runs out: %w", api, err)
+	}
+	fmt.Fprintf(env.Stderr, "REST API %s, stage %s: the authorizer's cached decisions are flushed; its next request with the key asks the function again.\n", api, opt.stage)
+	return nil
 }
 
 func runRotate(ctx context.Context, a *Admin, opt options, env Env) error {

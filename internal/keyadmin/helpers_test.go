@@ -44,6 +44,8 @@ type tool struct {
 	client func(smapi.Client) smapi.Client
 	// lambda is the Lambda client revoke --now gets (withLambda).
 	lambda keyadmin.LambdaClient
+	// apigateway is the client revoke --now --rest-api gets.
+	apigateway keyadmin.CacheFlusher
 }
 
 func newTool(t *testing.T, secret string) *tool {
@@ -74,6 +76,12 @@ func (tl *tool) run(t *testing.T, args ...string) result {
 				return nil, errors.New("no Lambda in this test")
 			}
 			return tl.lambda, nil
+		},
+		NewAPIGateway: func(context.Context, string) (keyadmin.CacheFlusher, error) {
+			if tl.apigateway == nil {
+				return nil, errors.New("no API Gateway in this test")
+			}
+			return tl.apigateway, nil
 		},
 		Now: func() time.Time { return now },
 	})

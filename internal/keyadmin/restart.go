@@ -7,6 +7,8 @@ import (
 	"maps"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/apigateway"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
@@ -21,6 +23,27 @@ type LambdaClient interface {
 }
 
 var _ LambdaClient = (*lambda.Client)(nil)
+
+// CacheFlusher is the part of the API Gateway API that `revoke --now
+// --rest-api` uses; the SDK client satisfies it.
+type CacheFlusher interface {
+	FlushStageAuthorizersCache(ctx context.Context, in *apigateway.FlushStageAuthorizersCacheInput, optFns ...func(*apigateway.Options)) (*apigateway.FlushStageAuthorizersCacheOutput, error)
+}
+
+var _ CacheFlusher = (*apigateway.Client)(nil)
+
+// FlushCache drops the decisions a REST API stage's authorizers cached, so
+// that a revoked key stops working there at once instead of after the
+// authorizer's TTL (AuthorizerCacheTtl). HTTP APIs offer no such call:
+// there the TTL bounds it. It needs apigateway:DELETE on the stage's
+// cache/authorizers path (the stack's operator policy grants it).
+func FlushCache(ctx context.Context, fc CacheFlusher, restAPI, stage string) error {
+	_, err := fc.FlushStageAuthorizersCache(ctx, &apigateway.FlushStageAuthorizersCacheInput{RestApiId: &restAPI, StageName: &stage})
+	if err != nil {
+		return fmt.Errorf("flushing the cached decisions of REST API %s, stage %s (needs apigateway:DELETE on /restapis/%s/stages/%s/cache/authorizers): %w", restAPI, stage, restAPI, stage, err)
+	}
+	return nil
+}
 
 // EpochVar is the variable a restart sets. The function does not read it:
 // any change of a function's configuration makes Lambda replace every
