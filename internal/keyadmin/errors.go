@@ -24,6 +24,8 @@ func (a *Admin) explain(err error) error {
 		hint = fmt.Sprintf("%s on secret %q did not finish", op, a.SecretID)
 	case smapi.NoCredentials:
 		hint = "no AWS credentials were found: sign in (aws sso login, aws configure), set AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+	case smapi.Untrusted:
+		hint = fmt.Sprintf("%s on secret %q failed: the endpoint's certificate is not trusted (a TLS-inspecting proxy? set AWS_CA_BUNDLE to its CA)", op, a.SecretID)
 	case smapi.Unreachable:
 		hint = fmt.Sprintf("%s on secret %q failed (is the endpoint reachable?)", op, a.SecretID)
 	case smapi.NotFound:

@@ -2,10 +2,14 @@ package keysource_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -568,5 +572,25 @@ func TestNoCredentials(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "reachable") {
 		t.Errorf("error %q blames the network", err)
+	}
+}
+
+// An endpoint whose certificate the client does not trust (a TLS-inspecting
+// proxy, say): the error says so and how to choose the trust store.
+func TestUntrustedEndpoint(t *testing.T) {
+	tlsSrv := httptest.NewTLSServer(http.NotFoundHandler())
+	defer tlsSrv.Close()
+	client := secretsmanager.New(secretsmanager.Options{
+		Region:           "us-east-1",
+		BaseEndpoint:     aws.String(tlsSrv.URL),
+		Credentials:      aws.AnonymousCredentials{},
+		HTTPClient:       &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: x509.NewCertPool()}}},
+		RetryMaxAttempts: 1,
+	})
+	_, err := (&keysource.SecretsManager{Client: client, SecretID: secretName, Region: "us-east-1"}).Load(context.Background())
+	for _, want := range []string{"certificate is not one the function trusts", "KEYGATE_TRUST_STORE=system", "AWS_CA_BUNDLE"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not say %q", err, want)
+		}
 	}
 }

@@ -134,6 +134,8 @@ func (s *SecretsManager) explain(stage string, err error) error {
 		msg = "reading " + what + " was refused: the service does not accept the function's credentials (expired or unknown); in Lambda the runtime provides them, elsewhere check AWS_ACCESS_KEY_ID and AWS_SESSION_TOKEN"
 	case smapi.NoCredentials:
 		msg = "reading " + what + " failed: no AWS credentials were found; in Lambda the runtime provides them, elsewhere set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or AWS_PROFILE"
+	case smapi.Untrusted:
+		msg = "reading " + what + " failed: the endpoint's certificate is not one the function trusts (for AWS's own endpoints it trusts the Amazon Trust Services roots only; a TLS-inspecting proxy in the way?): set KEYGATE_TRUST_STORE=system to use the system's trust store, or AWS_CA_BUNDLE to name the CAs"
 	case smapi.TimedOut:
 		msg = "reading " + what + " timed out" + reach
 	case smapi.Unreachable:

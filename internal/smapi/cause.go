@@ -2,6 +2,8 @@ package smapi
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"strings"
 
@@ -24,6 +26,7 @@ const (
 	BadCredentials               // credentials the service rejected (unknown, expired, bad signature)
 	NoCredentials                // the SDK found no credentials to sign with
 	TimedOut                     // the call's deadline passed, or it was cancelled
+	Untrusted                    // the endpoint's certificate does not chain to a trusted root
 	Unreachable                  // no answer from the service: DNS, connection, TLS
 	ServerError                  // the service answered 5xx
 )
@@ -65,6 +68,11 @@ func Diagnose(err error) Cause {
 		if strings.Contains(msg, mark) {
 			return NoCredentials
 		}
+	}
+	var unknownCA x509.UnknownAuthorityError
+	var verify *tls.CertificateVerificationError
+	if errors.As(err, &unknownCA) || errors.As(err, &verify) {
+		return Untrusted
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return TimedOut

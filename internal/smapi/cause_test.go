@@ -2,6 +2,8 @@ package smapi_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -44,6 +46,8 @@ func TestDiagnose(t *testing.T) {
 		{fmt.Errorf("get identity: get credentials: %w", context.DeadlineExceeded), smapi.NoCredentials},
 		{fmt.Errorf("read: %w", context.DeadlineExceeded), smapi.TimedOut},
 		{errors.New("dial tcp 127.0.0.1:1: connect: connection refused"), smapi.Unreachable},
+		{fmt.Errorf("send request: %w", &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}), smapi.Untrusted},
+		{fmt.Errorf("send request: %w", x509.UnknownAuthorityError{}), smapi.Untrusted},
 	}
 	for _, tt := range tests {
 		if got := smapi.Diagnose(tt.err); got != tt.want {

@@ -21,13 +21,28 @@
 //	AWS_IGNORE_CONFIGURED_ENDPOINT_URLS            the last is true
 //	AWS_USE_FIPS_ENDPOINT, AWS_USE_DUALSTACK_ENDPOINT
 //	AWS_MAX_ATTEMPTS, AWS_RETRY_MODE, AWS_DEFAULTS_MODE, AWS_SDK_UA_APP_ID
-//	AWS_CA_BUNDLE                                  extra trusted CAs (PEM)
+//	AWS_CA_BUNDLE                                  the CAs to trust (PEM)
+//
+// Trust: the standard partition's Secrets Manager endpoints present
+// certificates that chain to Amazon Trust Services (AWS moved its service
+// certificates to its own CA from 2018: Amazon Root CA 1-4, and Starfield
+// Services Root CA G2 for older clients; amazontrust.com/repository). The
+// client trusts those five roots, embedded, and nothing else: Go's
+// system-store load reads every file of /etc/ssl/certs and
+// /etc/pki/tls/certs, which on provided.al2023 is about half the cold start
+// (docs/performance.md), and the one call that fetches the key then trusts
+// five CAs instead of some 140. The system store is used instead whenever
+// the endpoint may not be AWS's own: a custom endpoint (AWS_ENDPOINT_URL*),
+// a region outside the standard partition (China, GovCloud, ISO, the
+// European Sovereign Cloud), or KEYGATE_TRUST_STORE=system, the way back
+// (for a TLS-inspecting proxy, say); AWS_CA_BUNDLE names the CAs outright.
 package envclient
 
 import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	_ "embed"
 	"errors"
 	"fmt"
 	"net/http"
@@ -109,14 +124,73 @@ func Options(getenv func(string) string) (secretsmanager.Options, error) {
 		}
 	}
 	o.AppID = getenv("AWS_SDK_UA_APP_ID")
-	if path := strings.TrimSpace(getenv("AWS_CA_BUNDLE")); path != "" {
-		client, err := caBundleClient(path)
-		if err != nil {
-			return o, err
-		}
-		o.HTTPClient = client
+	pool, err := trustedRoots(getenv, o.Region, o.BaseEndpoint != nil)
+	if err != nil {
+		return o, err
+	}
+	if pool != nil {
+		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+			if t.TLSClientConfig == nil {
+				t.TLSClientConfig = &tls.Config{}
+			}
+			t.TLSClientConfig.RootCAs = pool
+		})
 	}
 	return o, nil
+}
+
+// amazonRoots are the Amazon Trust Services roots, as Mozilla's trust store
+// (and Debian's ca-certificates) ship them.
+//
+//go:embed amazon-roots.pem
+var amazonRoots []byte
+
+// TrustStoreVar chooses the trust store: "amazon" (the default) or
+// "system".
+const TrustStoreVar = "KEYGATE_TRUST_STORE"
+
+// trustedRoots is the pool the client verifies the endpoint against, or
+// nil for the system store.
+func trustedRoots(getenv func(string) string, region string, customEndpoint bool) (*x509.CertPool, error) {
+	if path := strings.TrimSpace(getenv("AWS_CA_BUNDLE")); path != "" {
+		return caBundle(path)
+	}
+	switch v := strings.TrimSpace(getenv(TrustStoreVar)); {
+	case strings.EqualFold(v, "system"):
+		return nil, nil
+	case v != "" && !strings.EqualFold(v, "amazon"):
+		return nil, invalid(TrustStoreVar, v, "amazon (the Amazon Trust Services roots, the default) or system")
+	}
+	if customEndpoint || !standardPartition(region) {
+		return nil, nil
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(amazonRoots) {
+		return nil, errors.New("the embedded Amazon Trust Services roots do not parse") // a broken build
+	}
+	return pool, nil
+}
+
+// standardPartition reports whether region belongs to the aws partition,
+// by the SDK's own pattern for it (internal/endpoints/awsrulesfn).
+func standardPartition(region string) bool {
+	prefix, rest, ok := strings.Cut(region, "-")
+	switch prefix {
+	case "us", "eu", "ap", "sa", "ca", "me", "af", "il", "mx":
+	default:
+		return false
+	}
+	mid, num, ok2 := strings.Cut(rest, "-")
+	if !ok || !ok2 || mid == "" || num == "" || strings.HasPrefix(mid, "gov") || strings.HasPrefix(mid, "iso") {
+		return false
+	}
+	for _, c := range mid {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	_, err := strconv.Atoi(num)
+	return err == nil
 }
 
 // credentials are the ones the Lambda runtime puts in the environment.
@@ -172,9 +246,9 @@ func invalid(name, value, want string) error {
 	return fmt.Errorf("%s=%q is not %s", name, value, want)
 }
 
-// caBundleClient trusts the bundle's CAs, and only them, as the SDK does
-// with AWS_CA_BUNDLE.
-func caBundleClient(path string) (*awshttp.BuildableClient, error) {
+// caBundle trusts the bundle's CAs, and only them, as the SDK does with
+// AWS_CA_BUNDLE.
+func caBundle(path string) (*x509.CertPool, error) {
 	pem, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("AWS_CA_BUNDLE: %w", err)
@@ -183,12 +257,7 @@ func caBundleClient(path string) (*awshttp.BuildableClient, error) {
 	if !pool.AppendCertsFromPEM(pem) {
 		return nil, fmt.Errorf("AWS_CA_BUNDLE: %s holds no PEM certificate", path)
 	}
-	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-		if t.TLSClientConfig == nil {
-			t.TLSClientConfig = &tls.Config{}
-		}
-		t.TLSClientConfig.RootCAs = pool
-	}), nil
+	return pool, nil
 }
 
 func firstOf(getenv func(string) string, names ...string) string {
