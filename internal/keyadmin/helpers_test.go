@@ -108,6 +108,11 @@ func (tl *tool) keys(t *testing.T) *apikey.Set {
 	t.Helper()
 	src := &keysource.SecretsManager{Client: tl.sm.Client(), SecretID: secretID, Grace: 24 * time.Hour}
 	snap, err := src.Load(context.Background())
+	if err == nil && snap.Deferred {
+		// The cold start left AWSPREVIOUS out: the full set is the next
+		// load's, as the function's cache makes it at the first miss.
+		snap, err = src.Load(context.Background())
+	}
 	if err != nil {
 		t.Fatalf("the function could not load the secret: %v", err)
 	}

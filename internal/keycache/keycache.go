@@ -46,6 +46,11 @@ type Snapshot struct {
 	// previous version during a grace period); the cache uses it but
 	// retries soon, as after a failure.
 	Partial bool
+	// Deferred means the source left out keys it can read on a second,
+	// full load (the previous version's, at cold start): the first key the
+	// set does not hold makes the cache load again whatever MissInterval
+	// says, once.
+	Deferred bool
 	// Warnings are logged with the load; they never contain key material.
 	Warnings []string
 }
@@ -93,6 +98,7 @@ type Cache struct {
 	due      time.Time   // when the scheduled load may start
 	failures int         // scheduled loads failed (or partial) in a row
 	nextMiss time.Time   // when a re-read for an unknown key may start
+	deferred bool        // the set in force lacks keys a full load reads
 	flight   *flight     // the load in progress, if any
 }
 
@@ -189,10 +195,13 @@ func (c *Cache) Match(ctx context.Context, key string) (apikey.Entry, apikey.Res
 func (c *Cache) reread(ctx context.Context) *apikey.Set {
 	c.mu.Lock()
 	now := c.opt.Now()
-	if now.Before(c.nextMiss) {
+	if now.Before(c.nextMiss) && !c.deferred {
 		c.mu.Unlock()
 		return nil
 	}
+	// A set that lacks deferred keys gets its full load at the first
+	// miss, once: a failure then leaves the usual once per MissInterval.
+	c.deferred = false
 	c.nextMiss = now.Add(c.opt.MissInterval)
 	if f := c.flight; f != nil {
 		// A load is already reading the store: its answer is as fresh.
@@ -250,7 +259,7 @@ func (c *Cache) run(ctx context.Context, f *flight, trigger string) error {
 			took)
 		return err
 	}
-	c.set = snap.Set
+	c.set, c.deferred = snap.Set, snap.Deferred
 	if snap.Partial {
 		c.failures++
 		c.due = now.Add(c.backoff(c.failures))
@@ -265,6 +274,9 @@ func (c *Cache) run(ctx context.Context, f *flight, trigger string) error {
 		slog.Int("keys", snap.Set.Len()),
 		slog.Bool("partial", snap.Partial),
 		took,
+	}
+	if snap.Deferred {
+		attrs = append(attrs, slog.Bool("previous_deferred", true))
 	}
 	if len(snap.Warnings) > 0 {
 		attrs = append(attrs, slog.Any("warnings", snap.Warnings))

@@ -749,3 +749,38 @@ func TestMatchDuringLoad(t *testing.T) {
 	}
 	f.wantCalls(t, 2, "the refresh only: the owner joined it")
 }
+
+// A snapshot that left keys out (Snapshot.Deferred: the previous version
+// at cold start) gets its full load at the first key the set lacks, even
+// within MissInterval, once; then the usual limit applies again.
+func TestDeferredSnapshotLoadsAtFirstMiss(t *testing.T) {
+	current, full, again := setOf("kgNew"), setOf("kgNew", "kgOld"), setOf("kgNew", "kgOld", "kgLater")
+	f := newFixture(keycache.Options{Refresh: time.Hour, MissInterval: time.Minute}, func(_ context.Context, call int) (keycache.Snapshot, error) {
+		switch call {
+		case 1:
+			return keycache.Snapshot{Set: current, Source: "test"}, nil
+		case 2: // a made-up key's re-read, whose load defers again
+			return keycache.Snapshot{Set: current, Source: "test", Deferred: true}, nil
+		case 3:
+			return keycache.Snapshot{Set: full, Source: "test"}, nil
+		}
+		return keycache.Snapshot{Set: again, Source: "test"}, nil
+	})
+	if err := f.cache.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	match := func(key string, want apikey.Result, calls int, when string) {
+		t.Helper()
+		if _, res, _ := f.cache.Match(context.Background(), key); res != want {
+			t.Errorf("%s: Match(%s) = %v, want %v", when, key, res, want)
+		}
+		f.wantCalls(t, calls, when)
+	}
+	match("kgMadeUp", apikey.Invalid, 2, "a made-up key re-reads (its turn)")
+	if l := f.logs.Last(t, "key set loaded"); l["previous_deferred"] != true {
+		t.Errorf("load line %v, want previous_deferred", l)
+	}
+	f.clk.Advance(time.Second)
+	match("kgOld", apikey.OK, 3, "an old key within MissInterval: the deferred full load")
+	match("kgMadeUpToo", apikey.Invalid, 3, "and then the limit holds again")
+}

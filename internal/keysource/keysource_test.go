@@ -85,6 +85,17 @@ func match(t *testing.T, snap keycache.Snapshot, key string, at time.Time) (apik
 	return snap.Set.Match(key, at)
 }
 
+// loadWarm is a load after the cold start, which defers AWSPREVIOUS: it
+// makes that first load, then the one it returns, with the stages that
+// second load requested.
+func loadWarm(t *testing.T, srv *smfake.Server, s *keysource.SecretsManager) (keycache.Snapshot, string) {
+	t.Helper()
+	load(t, s)
+	n := len(stagesRequested(t, srv))
+	snap := load(t, s)
+	return snap, fmt.Sprint(stagesRequested(t, srv)[n:])
+}
+
 func load(t *testing.T, s *keysource.SecretsManager) keycache.Snapshot {
 	t.Helper()
 	snap, err := s.Load(context.Background())
@@ -168,8 +179,8 @@ func TestGrace(t *testing.T) {
 			_, newID := rotate(t, srv, oldKey, newKey)
 			s := source(srv, srv.Client(), tt.now)
 			s.Grace = grace
-			snap := load(t, s)
-			if snap.Version != newID || snap.Partial {
+			snap, stages := loadWarm(t, srv, s)
+			if snap.Version != newID || snap.Partial || snap.Deferred {
 				t.Errorf("snapshot version %s partial %v, want %s complete", snap.Version, snap.Partial, newID)
 			}
 			e, res := match(t, snap, oldKey, tt.at)
@@ -182,8 +193,8 @@ func TestGrace(t *testing.T) {
 			if _, res := match(t, snap, newKey, tt.at.AddDate(1, 0, 0)); res != apikey.OK {
 				t.Errorf("new key: %v", res)
 			}
-			if got := fmt.Sprint(stagesRequested(t, srv)); got != tt.wantStages {
-				t.Errorf("stages requested %s, want %s", got, tt.wantStages)
+			if stages != tt.wantStages {
+				t.Errorf("stages requested %s, want %s", stages, tt.wantStages)
 			}
 		})
 	}
@@ -211,7 +222,7 @@ func TestPreviousEntries(t *testing.T) {
 	rotate(t, srv,
 		`{"api_keys":{"alice":"`+oldKey+`","bob":{"key":"`+pendingKey+`","expires":"`+soon.Format(time.RFC3339)+`"},"carol":"kgCarolKeptKey"}}`,
 		`{"api_keys":{"alice":"`+newKey+`","carol":"kgCarolKeptKey"}}`)
-	snap := load(t, source(srv, srv.Client(), created.Add(time.Minute)))
+	snap, _ := loadWarm(t, srv, source(srv, srv.Client(), created.Add(time.Minute)))
 	tests := []struct {
 		key  string
 		at   time.Time
@@ -233,15 +244,15 @@ func TestPreviousMissing(t *testing.T) {
 	srv := start(t)
 	id := srv.Put(secretName, newKey)
 	srv.SetCreated(secretName, id, created)
-	snap := load(t, source(srv, srv.Client(), created.Add(time.Minute)))
+	snap, stages := loadWarm(t, srv, source(srv, srv.Client(), created.Add(time.Minute)))
 	if snap.Partial || len(snap.Warnings) != 0 {
 		t.Errorf("a secret never rotated: partial %v warnings %v", snap.Partial, snap.Warnings)
 	}
 	if _, res := match(t, snap, newKey, created); res != apikey.OK {
 		t.Errorf("current key: %v", res)
 	}
-	if got := fmt.Sprint(stagesRequested(t, srv)); got != "[AWSCURRENT AWSPREVIOUS]" {
-		t.Errorf("stages requested %s", got)
+	if stages != "[AWSCURRENT AWSPREVIOUS]" {
+		t.Errorf("stages requested %s", stages)
 	}
 }
 
@@ -270,7 +281,7 @@ func TestPreviousReadErrorIsPartial(t *testing.T) {
 			srv := start(t)
 			rotate(t, srv, oldKey, newKey)
 			s := source(srv, faultOnPrevious{srv, srv.Client(), fault}, created.Add(time.Minute))
-			snap := load(t, s)
+			snap, _ := loadWarm(t, srv, s)
 			if !snap.Partial || len(snap.Warnings) != 1 {
 				t.Fatalf("partial %v warnings %v, want a partial snapshot with one warning", snap.Partial, snap.Warnings)
 			}
@@ -295,7 +306,7 @@ func TestPreviousUnparsable(t *testing.T) {
 	srv := start(t)
 	bad := `{"api_keys":{"alice":"` + oldKey + ` with space"}}`
 	oldID, _ := rotate(t, srv, bad, newKey)
-	snap := load(t, source(srv, srv.Client(), created.Add(time.Minute)))
+	snap, _ := loadWarm(t, srv, source(srv, srv.Client(), created.Add(time.Minute)))
 	if snap.Partial || len(snap.Warnings) != 1 {
 		t.Fatalf("partial %v warnings %v, want one warning and a complete set", snap.Partial, snap.Warnings)
 	}
@@ -321,7 +332,7 @@ func TestPendingNeverAuthorizes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("PutSecretValue AWSPENDING: %v", err)
 	}
-	snap := load(t, source(srv, srv.Client(), created.Add(time.Minute)))
+	snap, _ := loadWarm(t, srv, source(srv, srv.Client(), created.Add(time.Minute)))
 	if _, res := match(t, snap, pendingKey, created.Add(time.Minute)); res != apikey.Invalid {
 		t.Errorf("pending key: %v, want invalid", res)
 	}
@@ -592,5 +603,53 @@ func TestUntrustedEndpoint(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not say %q", err, want)
 		}
+	}
+}
+
+// The cold start reads AWSCURRENT only, even in a grace window, and says
+// that it left AWSPREVIOUS out (Snapshot.Deferred) only when it did; every
+// later load reads both. A failed first load does not count.
+func TestColdStartDefersPrevious(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		grace    time.Duration
+		now      time.Time
+		deferred bool
+	}{
+		{"in a grace window", 24 * time.Hour, created.Add(time.Minute), true},
+		{"after it", 24 * time.Hour, created.Add(25 * time.Hour), false},
+		{"KEY_GRACE 0", 0, created.Add(time.Minute), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := start(t)
+			srv.Fail("GetSecretValue", smfake.ConnectionResetFault)
+			s := source(srv, srv.Client(), tt.now)
+			s.Grace = tt.grace
+			if _, err := s.Load(context.Background()); err == nil {
+				t.Fatal("a load from a store that resets connections succeeded")
+			}
+			srv.Clear()
+			rotate(t, srv, oldKey, newKey)
+			n := len(stagesRequested(t, srv))
+			snap := load(t, s)
+			if got := fmt.Sprint(stagesRequested(t, srv)[n:]); snap.Deferred != tt.deferred || got != "[AWSCURRENT]" {
+				t.Errorf("first load: deferred %v, stages %s; want %v, [AWSCURRENT]", snap.Deferred, got, tt.deferred)
+			}
+			if _, res := match(t, snap, oldKey, tt.now); res != apikey.Invalid {
+				t.Errorf("old key before the full load: %v", res)
+			}
+			n = len(stagesRequested(t, srv))
+			snap = load(t, s)
+			want := "[AWSCURRENT]"
+			if tt.deferred {
+				want = "[AWSCURRENT AWSPREVIOUS]"
+			}
+			if got := fmt.Sprint(stagesRequested(t, srv)[n:]); snap.Deferred || got != want {
+				t.Errorf("second load: deferred %v, stages %s; want false, %s", snap.Deferred, got, want)
+			}
+			if _, res := match(t, snap, oldKey, tt.now); (res == apikey.OK) != tt.deferred {
+				t.Errorf("old key after the full load: %v", res)
+			}
+		})
 	}
 }

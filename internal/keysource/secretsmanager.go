@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -26,12 +27,20 @@ type GetSecretValueAPI interface {
 // version, plus those of AWSPREVIOUS until Grace after the current version
 // was created, so callers holding the pre-rotation key are not cut off.
 // AWSPENDING is never read: a rotation in progress authorizes nothing.
+//
+// The first load (the cold start) reads AWSCURRENT only, even in a grace
+// window, and says so (Snapshot.Deferred): a second read in a row is a
+// second round trip that every cold start would pay, for keys most clients
+// no longer use. The cache loads again, in full, at the first request whose
+// key the current version lacks.
 type SecretsManager struct {
 	Client   GetSecretValueAPI
 	SecretID string
 	Region   string // for error messages only
 	Grace    time.Duration
 	Now      func() time.Time
+
+	loaded atomic.Bool // a load has succeeded: read AWSPREVIOUS from now on
 }
 
 // Load reads and parses the secret.
@@ -48,7 +57,11 @@ func (s *SecretsManager) Load(ctx context.Context) (keycache.Snapshot, error) {
 	entries := doc.Entries(smapi.StageCurrent)
 
 	graceEnd := timeOr(cur.CreatedDate).Add(s.Grace)
-	if s.Grace > 0 && s.now().Before(graceEnd) {
+	switch {
+	case s.Grace <= 0 || !s.now().Before(graceEnd):
+	case !s.loaded.Load():
+		snap.Deferred = true
+	default:
 		prevEntries, warn, perr := s.previous(ctx, graceEnd)
 		switch {
 		case perr != nil:
@@ -62,6 +75,7 @@ func (s *SecretsManager) Load(ctx context.Context) (keycache.Snapshot, error) {
 		entries = append(entries, prevEntries...)
 	}
 	snap.Set = apikey.NewSet(entries)
+	s.loaded.Store(true)
 	return snap, nil
 }
 
