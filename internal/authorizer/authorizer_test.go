@@ -70,10 +70,10 @@ func TestPolicyResource(t *testing.T) {
 	for arn, want := range map[string]string{
 		methodArn: "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/Prod/*",
 		"arn:aws-cn:execute-api:cn-north-1:123456789012:api1/dev/GET/": "arn:aws-cn:execute-api:cn-north-1:123456789012:api1/dev/*",
-		"arn:aws:execute-api:us-west-2:123456789012:ymy8tbxw7b/*/GET/":  "arn:aws:execute-api:us-west-2:123456789012:ymy8tbxw7b/*/*",
-		"arn:aws:lambda:us-east-1:123456789012:function:x":              "",
-		"arn:aws:execute-api:us-east-1:123456789012:api1":               "",
-		"not an arn":                                                    "",
+		"arn:aws:execute-api:us-west-2:123456789012:ymy8tbxw7b/*/GET/": "arn:aws:execute-api:us-west-2:123456789012:ymy8tbxw7b/*/*",
+		"arn:aws:lambda:us-east-1:123456789012:function:x":             "",
+		"arn:aws:execute-api:us-east-1:123456789012:api1":              "",
+		"not an arn": "",
 	} {
 		resp, err := a.Token(ctx, events.APIGatewayCustomAuthorizerRequest{Type: "TOKEN", AuthorizationToken: key, MethodArn: arn})
 		switch {
