@@ -4,11 +4,10 @@
 // x-api-key header in constant time, answer 200 or 401. No log line, no
 // security headers, no other front door, no refresh, no rotation.
 //
-// `make bench` runs two of them beside hello-world, which does none of
-// this: floor/plain fetches the key over plain net/http (unsigned, no SDK:
-// lower than any real function can go) and floor/sdk with the SDK client
-// keygate uses. Their distance to hello-world is the part of keygate's that
-// no implementation can avoid; keygate's distance to them is its own.
+// `make bench` cold-starts floor/naive, which reads the key the way most
+// people would first write it (the SDK's default configuration and Go's
+// default trust store), beside keygate in its cold-start model: keygate's
+// budget is a fraction of that floor's cold start.
 //
 // It is a benchmark baseline only: no deployed binary uses it.
 package floor
