@@ -35,11 +35,20 @@ VENV_PINS := aws-sam-cli==$(SAM_CLI_VERSION) cfn-lint==$(CFN_LINT_VERSION) moto[
 VENV_STAMP := $(VENV)/keygate-pins.txt
 SAM := SAM_CLI_TELEMETRY=$${SAM_CLI_TELEMETRY:-0} $(VENV)/bin/sam
 
-# Flask and gunicorn, the baseline of `make bench`, in a venv of their own.
+# The baselines of `make bench`, in bin/bench/: Flask and gunicorn (the
+# local server's), the Python port's packages (a venv each), and the Node.js
+# port's npm ci (test/bench/node/install.sh; a failed install is a row of the
+# table that says why, not a failed make).
 BENCH_VENV := bin/bench/venv
 BENCH_REQS := test/bench/flask/requirements.txt
+BENCH_PY := bin/bench/python
+BENCH_PY_REQS := test/bench/python/requirements.txt
+BENCH_NODE := bin/bench/node
+BENCH_NODE_SRC := test/bench/node
+BENCH_DEPS := $(BENCH_VENV)/bin/gunicorn $(BENCH_PY)/requirements.txt $(BENCH_NODE)/installed.txt
+BENCHTABLE := cd test && $(GO) run ./bench/cmd/benchtable
 
-.PHONY: help build run test unit harness vet bench bench-smoke fuzz venv deploy local-api clean
+.PHONY: help build run test unit harness vet bench bench-smoke bench-docs fuzz venv deploy local-api clean
 
 help: ## list the targets
 	@echo "keygate: make <target>"
@@ -94,11 +103,25 @@ $(BENCH_VENV)/bin/gunicorn: $(BENCH_REQS)
 	$(BENCH_VENV)/bin/pip install -q -r $(BENCH_REQS)
 	touch $@
 
-bench: $(BENCH_VENV)/bin/gunicorn ## the performance table (docs/performance.md)
-	cd test && $(GO) run ./bench/cmd/benchtable -venv ../$(BENCH_VENV)
+# Wheels only, every package pinned: what the port loads is what the file says.
+$(BENCH_PY)/requirements.txt: $(BENCH_PY_REQS)
+	rm -rf $(BENCH_PY)
+	$(PYTHON) -m venv $(BENCH_PY)
+	$(BENCH_PY)/bin/pip install -q --disable-pip-version-check --no-deps --only-binary=:all: -r $(BENCH_PY_REQS)
+	cp $(BENCH_PY_REQS) $@
 
-bench-smoke: $(BENCH_VENV)/bin/gunicorn ## every step of make bench once, with tiny counts (numbers mean nothing)
-	cd test && $(GO) run ./bench/cmd/benchtable -smoke -venv ../$(BENCH_VENV)
+$(BENCH_NODE)/installed.txt: $(BENCH_NODE_SRC)/package.json $(BENCH_NODE_SRC)/package-lock.json $(BENCH_NODE_SRC)/install.sh
+	$(BENCH_NODE_SRC)/install.sh $(BENCH_NODE)
+
+# The cold-start model needs root (namespaces, TUN devices, a mount).
+bench: $(BENCH_DEPS) ## the performance table, and bin/bench/results.json (docs/performance.md; needs root)
+	$(BENCHTABLE) -command 'make bench'
+
+bench-docs: $(BENCH_DEPS) ## make bench, and write its report into docs/performance.md between the bench markers
+	$(BENCHTABLE) -docs ../docs/performance.md -command 'make bench-docs'
+
+bench-smoke: $(BENCH_DEPS) ## every step of make bench once, with tiny counts (numbers mean nothing)
+	$(BENCHTABLE) -smoke -command 'make bench-smoke'
 
 # Fuzz targets (package:target; go test -fuzz takes one at a time). Their
 # corpora run as ordinary tests in `make unit`. New failing inputs land in

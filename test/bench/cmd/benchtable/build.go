@@ -14,9 +14,7 @@ import (
 
 // binaries are the programs measured, built in this run.
 type binaries struct {
-	rie, keygate, hello, direct, local, bombardier string
-	// the floors (package bench/floor): key over plain HTTP, and with the SDK
-	floorPlain, floorSDK string
+	rie, keygate, hello, direct, naive, local, bombardier string
 	// size of each Lambda bootstrap, stripped, per GOARCH
 	sizes map[string][2]int64 // arch → {keygate, hello}
 }
@@ -39,8 +37,7 @@ func buildAll(ctx context.Context, root, dir string) (binaries, error) {
 		keygate:    filepath.Join(dir, "keygate", "bootstrap"),
 		hello:      filepath.Join(dir, "hello", "bootstrap"),
 		direct:     filepath.Join(dir, "direct", "bootstrap"),
-		floorPlain: filepath.Join(dir, "floor-plain", "bootstrap"),
-		floorSDK:   filepath.Join(dir, "floor-sdk", "bootstrap"),
+		naive:      filepath.Join(dir, "naive", "bootstrap"),
 		local:      filepath.Join(dir, "keygate-local"),
 		bombardier: filepath.Join(dir, "bombardier"),
 		sizes:      map[string][2]int64{},
@@ -53,8 +50,7 @@ func buildAll(ctx context.Context, root, dir string) (binaries, error) {
 		{b.keygate, "./cmd/api", host, true},
 		{b.hello, "./test/bench/hello", host, true},
 		{b.direct, "./test/bench/directfn", host, true},
-		{b.floorPlain, "./test/bench/floor/plain", host, true},
-		{b.floorSDK, "./test/bench/floor/sdk", host, true},
+		{b.naive, "./test/bench/floor/naive", host, true},
 	}
 	if host != deployArch {
 		steps = append(steps,

@@ -1,274 +1,286 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
-	"runtime"
+	"math"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
-// The budget (issue 5), as ratios to the baselines on the same machine in
-// the same run, and one absolute limit.
+// The budget (issue 12), as ratios to baselines measured in the same run,
+// and one absolute limit.
 const (
-	goalInit    = 1.20 // keygate INIT ≤ 1.20 × hello
-	goalSize    = 1.25 // bootstrap ≤ 1.25 × hello
-	goalWarm    = 1.10 // warm invocation ≤ 1.10 × hello
-	goalServer  = 8.0  // local server ≥ 8 × Flask req/s
-	goalRSSMB   = 30.0 // max RSS < 30 MB
-	mb          = 1000 * 1000
+	goalFloor  = 0.85 // keygate INIT and CPU to the first answer ≤ 0.85 × the naive floor, in the model
+	goalPython = 0.10 // keygate INIT ≤ 0.10 × the Python port's
+	goalWarm   = 1.10 // warm invocation ≤ 1.10 × the hand-written function
+	goalServer = 8.0  // local server ≥ 8 × Flask req/s
+	goalRSSMB  = 30.0 // peak RSS < 30 MB
+	mb         = 1000 * 1000
+
 	missedLabel = "**MISSED**"
 )
 
+// value is one cell's measurement: a number and its unit, or only text
+// (a result that has no single number, or none at all).
+type value struct {
+	num  float64 // NaN: no number
+	unit string  // of num: ms, MB, req/s, ns/op, calls, faults
+	text string  // the cell; made from num and unit when empty
+	who  string  // the baseline's name, after the value in its cell
+}
+
+func num(v float64, unit string) value { return value{num: v, unit: unit} }
+
+func textValue(s string) value { return value{num: math.NaN(), text: s} }
+
+func (v value) cell() string {
+	s := v.text
+	if s == "" {
+		s = formatNum(v.num, v.unit)
+	}
+	if v.who != "" {
+		s += " " + v.who
+	}
+	return s
+}
+
+// formatNum shows a number with its unit, to a precision that fits it.
+func formatNum(v float64, unit string) string {
+	switch {
+	case math.IsNaN(v):
+		return "—"
+	case unit == "ms" && v < 10:
+		return fmt.Sprintf("%.2f ms", v)
+	case unit == "ms" || unit == "MB" && v >= 10:
+		return fmt.Sprintf("%.1f %s", v, unit)
+	case unit == "MB":
+		return fmt.Sprintf("%.2f MB", v)
+	case unit == "calls" && v == 1:
+		return "1 call"
+	}
+	return strings.TrimSpace(fmt.Sprintf("%.0f %s", v, unit))
+}
+
+// goal is a row's budget: ratio op v (unit "×"), or, for an absolute
+// limit, keygate's value op v in unit.
+type goal struct {
+	op   string // ≤, ≥, <
+	v    float64
+	unit string // × for a ratio
+}
+
+func (g goal) String() string {
+	if g.unit == "×" {
+		return fmt.Sprintf("%s %.2f×", g.op, g.v)
+	}
+	return fmt.Sprintf("%s %.0f %s", g.op, g.v, g.unit)
+}
+
+func (g goal) holds(x float64) bool {
+	switch g.op {
+	case "≤":
+		return x <= g.v
+	case "≥":
+		return x >= g.v
+	}
+	return x < g.v
+}
+
 type row struct {
-	measure, keygate, baseline, ratio, goal, met string
+	measure           string // the table's words; a sub-row starts with two spaces
+	name              string // the JSON name: the measure with its context, when the table's words lean on the row above
+	keygate, baseline value
+	ratio             float64 // keygate / baseline; NaN: none
+	goal              *goal
+	met               *bool // nil: no goal, or no measurement to hold it to
 }
 
 type table struct {
-	machine string
-	smoke   bool
-	opts    options
-	rows    []row
-	missed  int
-	notes   []string // printed under the table
+	header []string // lines above the table
+	rows   []row
+	missed int
+	notes  []string // paragraphs under the table
+	extra  []string // further Markdown (the model's per-function table)
 }
 
-func (t *table) add(r row) { t.rows = append(t.rows, r) }
+// add appends r, working out its ratio (unless set) and whether it met
+// its goal.
+func (t *table) add(r row) {
+	if r.ratio == 0 {
+		r.ratio = r.keygate.num / r.baseline.num
+		if r.baseline.num == 0 {
+			r.ratio = math.NaN()
+		}
+	}
+	if r.goal != nil {
+		x := r.ratio
+		if r.goal.unit != "×" {
+			x = r.keygate.num
+		}
+		if !math.IsNaN(x) {
+			ok := r.goal.holds(x)
+			r.met = &ok
+			if !ok {
+				t.missed++
+			}
+		}
+	}
+	t.rows = append(t.rows, r)
+}
 
 // fmtRatio shows ratio with two decimals, or four when two would make it
-// look equal to goal: the reader must see which side of it ratio is.
-func fmtRatio(ratio, goal float64) string {
+// look equal to the goal: the reader must see which side of it ratio is.
+func fmtRatio(ratio float64, g *goal) string {
+	if math.IsNaN(ratio) || math.IsInf(ratio, 0) {
+		return "—"
+	}
 	r := fmt.Sprintf("%.2f×", ratio)
-	if r == fmt.Sprintf("%.2f×", goal) && ratio != goal {
+	if g != nil && g.unit == "×" && r == fmt.Sprintf("%.2f×", g.v) && ratio != g.v {
 		r = fmt.Sprintf("%.4f×", ratio)
 	}
 	return r
 }
 
-// check fills ratio, goal and met: ok when ratio satisfies cmp against goal.
-func (t *table) check(r row, ratio, goal float64, atMost bool) row {
-	r.ratio = fmtRatio(ratio, goal)
-	ok := ratio >= goal
-	r.goal = fmt.Sprintf("≥ %.2f×", goal)
-	if atMost {
-		ok = ratio <= goal
-		r.goal = fmt.Sprintf("≤ %.2f×", goal)
+func (r row) cells() [6]string {
+	g, met := "—", ""
+	if r.goal != nil {
+		g = r.goal.String()
 	}
-	r.met = "ok"
-	if !ok {
-		r.met = missedLabel
-		t.missed++
-	}
-	return r
-}
-
-func (t *table) size(b binaries) {
-	arches := []string{runtime.GOARCH}
-	if runtime.GOARCH != deployArch {
-		arches = append(arches, deployArch)
-	}
-	for _, arch := range arches {
-		s := b.sizes[arch]
-		label := "Bootstrap size, stripped, linux/" + arch
-		if arch == deployArch {
-			label += " (deployed)"
-		} else {
-			label += " (measured here)"
+	if r.met != nil {
+		met = "ok"
+		if !*r.met {
+			met = missedLabel
 		}
-		t.add(t.check(row{measure: label, keygate: fmtMB(s[0]), baseline: fmtMB(s[1]) + " hello"},
-			float64(s[0])/float64(s[1]), goalSize, true))
+	} else if r.goal != nil {
+		met = "not measured"
 	}
+	return [6]string{r.measure, r.keygate.cell(), r.baseline.cell(), fmtRatio(r.ratio, r.goal), g, met}
 }
 
-// floorNote says where the floors stand against hello-world and the goals:
-// a goal below its floor is out of reach of any function with keygate's
-// contract, and then keygate's ratio to the floor is the number to watch.
-func floorNote(plainInit, sdkInit, warm float64) string {
-	reach := func(floor, goal float64) string {
-		side := "within"
-		if floor > goal {
-			side = "above"
-		}
-		return fmt.Sprintf("%s, %s the %.2f× goal", fmtRatio(floor, goal), side, goal)
-	}
-	return "Floors (package test/bench/floor, same run): the least a function can do and keep keygate's contract for one front door — " +
-		"fetch the key at cold start, decode the event, compare the header, answer. " +
-		"Against hello, its INIT is " + reach(plainInit, goalInit) + " with the key read over plain unsigned HTTP (floor/plain: lower than any real function can go), " +
-		reach(sdkInit, goalInit) + " with the SDK client keygate must use (floor/sdk); " +
-		"its warm invocation, without a log line, is " + reach(warm, goalWarm) + ". " +
-		"Where a floor is above its goal the goal is out of reach by construction, and keygate's ratio to the floor measures its own cost."
-}
-
-// info is a row without a goal: keygate against another baseline.
-func info(measure, keygate, baseline string, ratio float64) row {
-	return row{measure: measure, keygate: keygate, baseline: baseline, ratio: fmt.Sprintf("%.2f×", ratio), goal: "—"}
-}
-
-func (t *table) cold(res map[string]*coldResult) {
-	k, h, d := res["keygate"], res["hello"], res["direct"]
-	fp, fs := res["floor"], res["floorsdk"]
-	n := len(k.init)
-	t.notes = append(t.notes, floorNote(median(fp.init)/median(h.init), median(fs.init)/median(h.init), median(fp.warm)/median(h.warm)))
-	t.add(t.check(row{
-		measure:  fmt.Sprintf("Cold start: RIE INIT duration, median of %d", n),
-		keygate:  fmtMs(median(k.init)),
-		baseline: fmtMs(median(h.init)) + " hello",
-	}, median(k.init)/median(h.init), goalInit, true))
-	t.add(info("  same, against the hand-written function (same key fetch)", fmtMs(median(k.init)),
-		fmtMs(median(d.init))+" direct", median(k.init)/median(d.init)))
-	t.add(info("  same, against the SDK floor (the same fetch, then nothing)", fmtMs(median(k.init)),
-		fmtMs(median(fs.init))+" floor/sdk", median(k.init)/median(fs.init)))
-	t.add(row{
-		measure:  fmt.Sprintf("Cold start: first invocation round trip, median of %d", n),
-		keygate:  fmtMs(median(k.first)),
-		baseline: fmtMs(median(h.first)) + " hello",
-		ratio:    fmt.Sprintf("%.2f×", median(k.first)/median(h.first)),
-		goal:     "—",
-	})
-	t.add(t.check(row{
-		measure:  fmt.Sprintf("Warm invocation: RIE REPORT Duration, median of %d", len(k.warm)),
-		keygate:  fmtMs(median(k.warm)),
-		baseline: fmtMs(median(h.warm)) + " hello",
-	}, median(k.warm)/median(h.warm), goalWarm, true))
-	t.add(info("  same, against the hand-written function", fmtMs(median(k.warm)),
-		fmtMs(median(d.warm))+" direct", median(k.warm)/median(d.warm)))
-	t.add(info("  same, against the floor (decode, compare, answer; no log)", fmtMs(median(k.warm)),
-		fmtMs(median(fp.warm))+" floor/plain", median(k.warm)/median(fp.warm)))
-	t.add(row{
-		measure:  fmt.Sprintf("Warm invocation: client round trip, median of %d", len(k.warmClient)),
-		keygate:  fmtMs(median(k.warmClient)),
-		baseline: fmtMs(median(h.warmClient)) + " hello",
-		ratio:    fmt.Sprintf("%.2f×", median(k.warmClient)/median(h.warmClient)),
-		goal:     "—",
-	})
-	peak := slices.Max(k.hwm)
-	r := row{
-		measure:  fmt.Sprintf("Peak RSS (VmHWM), max of %d cold-start runs", n),
-		keygate:  fmt.Sprintf("%.1f MB", peak),
-		baseline: fmt.Sprintf("%.1f MB hello", slices.Max(h.hwm)),
-		ratio:    fmt.Sprintf("%.2f×", peak/slices.Max(h.hwm)),
-		goal:     fmt.Sprintf("< %.0f MB", goalRSSMB),
-		met:      "ok",
-	}
-	// VmHWM is in KiB, shown in MiB: the "MB" of Lambda's memory setting
-	// and its "Max Memory Used".
-	if peak >= goalRSSMB {
-		r.met = missedLabel
-		t.missed++
-	}
-	t.add(r)
-}
-
-func (t *table) inProcess(pairs []benchPair) {
-	for _, p := range pairs {
-		r := row{
-			measure:  fmt.Sprintf("In-process invoke, %s event → response bytes", p.door),
-			keygate:  fmtBench(p.keygate),
-			baseline: fmtBench(p.direct) + " direct",
-			goal:     "—",
-		}
-		if p.keygate.N > 0 && p.direct.N > 0 {
-			r.ratio = fmt.Sprintf("%.2f×", float64(p.keygate.NsPerOp())/float64(p.direct.NsPerOp()))
-		} else {
-			r.ratio, r.met = "—", "**FAILED**"
-			t.missed++
-		}
-		t.add(r)
-	}
-}
-
-func (t *table) throughput(r throughputResult) {
-	flask := fmt.Sprintf(" Flask (gunicorn, %d workers)", r.workers)
-	t.add(t.check(row{
-		measure:  "Local server throughput",
-		keygate:  fmt.Sprintf("%.0f req/s", r.keygate.rps),
-		baseline: fmt.Sprintf("%.0f req/s", r.flask.rps) + flask,
-	}, r.keygate.rps/r.flask.rps, goalServer, false))
-	t.add(row{
-		measure:  "Local server latency p99 (p50)",
-		keygate:  fmt.Sprintf("%s (%s)", fmtMs(r.keygate.p99), fmtMs(r.keygate.p50)),
-		baseline: fmt.Sprintf("%s (%s)", fmtMs(r.flask.p99), fmtMs(r.flask.p50)) + flask,
-		ratio:    fmt.Sprintf("%.2f×", r.keygate.p99/r.flask.p99),
-		goal:     "—",
-	})
-}
-
-// print writes the table as Markdown, ready for README's Performance
-// section.
+// print writes the report as Markdown: header, table, notes.
 func (t *table) print(w io.Writer) {
-	o := t.opts
-	fmt.Fprintf(w, "keygate performance — %s\n\n", time.Now().UTC().Format("2006-01-02"))
-	if t.smoke {
-		fmt.Fprintln(w, "SMOKE RUN (-smoke): every step ran once with tiny counts; the numbers mean nothing.")
+	for _, h := range t.header {
+		fmt.Fprintln(w, h)
+	}
+	fmt.Fprintln(w)
+	head := [6]string{"Measure", "keygate", "Baseline", "Ratio", "Goal", "Met"}
+	var body [][]string
+	for _, r := range t.rows {
+		c := r.cells()
+		body = append(body, c[:])
+	}
+	markdownTable(w, head[:], body)
+	fmt.Fprintln(w)
+	if t.missed > 0 {
+		fmt.Fprintf(w, "%d goal(s) missed.\n\n", t.missed)
+	} else {
+		fmt.Fprint(w, "Every goal met.\n\n")
+	}
+	for _, n := range t.notes {
+		fmt.Fprintln(w, n)
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "Machine: %s\n", t.machine)
-	length := o.load.String()
-	if o.load < time.Second {
-		length = fmt.Sprint(smokeRequests, " requests")
+	for _, e := range t.extra {
+		fmt.Fprintln(w, e)
 	}
-	fmt.Fprintf(w, "Run: %d cold starts per function (one emulator each, %d warm invocations after each), REST event, key from a Secrets Manager endpoint on loopback; in-process: median of %d runs of %s each; load: bombardier, %d connections × %s per server, best of %d runs taken in turn.\n\n",
-		o.runs, o.warm, o.rounds, o.benchtime, o.conns, length, max(o.loadRounds, 1))
-	head := row{"Measure", "keygate", "Baseline", "Ratio", "Goal", "Met"}
-	rows := append([]row{head}, t.rows...)
-	var wid [6]int
-	for _, r := range rows {
-		for i, c := range r.cells() {
+}
+
+// markdownTable writes rows under head with the columns padded, so that
+// the Markdown reads as a table too.
+func markdownTable(w io.Writer, head []string, rows [][]string) {
+	wid := make([]int, len(head))
+	all := append([][]string{head}, rows...)
+	for _, r := range all {
+		for i, c := range r {
 			wid[i] = max(wid[i], len([]rune(c)))
 		}
 	}
-	line := func(cells [6]string) {
+	line := func(cells []string) {
 		fmt.Fprint(w, "|")
 		for i, c := range cells {
 			fmt.Fprintf(w, " %s%s |", c, strings.Repeat(" ", wid[i]-len([]rune(c))))
 		}
 		fmt.Fprintln(w)
 	}
-	line(head.cells())
-	var sep [6]string
+	line(head)
+	sep := make([]string, len(head))
 	for i := range sep {
 		sep[i] = strings.Repeat("-", wid[i])
 	}
 	line(sep)
+	for _, r := range all[1:] {
+		line(r)
+	}
+}
+
+// jsonRow is a row of results.json.
+type jsonRow struct {
+	Name         string   `json:"name"`
+	Keygate      any      `json:"keygate"`  // a number (in unit), or the cell's text
+	Baseline     any      `json:"baseline"` // the same, for the baseline
+	Ratio        *float64 `json:"ratio"`
+	Goal         *string  `json:"goal"` // as the table writes it: "≤ 0.85×", "< 30 MB"
+	Met          *bool    `json:"met"`  // null without a goal, or when it could not be measured
+	Unit         string   `json:"unit,omitempty"`
+	BaselineName string   `json:"baseline_name,omitempty"`
+}
+
+func jsonValue(v value) any {
+	if math.IsNaN(v.num) {
+		return v.text
+	}
+	return v.num
+}
+
+// writeJSON writes the rows as a JSON array, one object per row.
+func (t *table) writeJSON(w io.Writer) error {
+	out := []jsonRow{}
 	for _, r := range t.rows {
-		line(r.cells())
+		j := jsonRow{
+			Name:         r.name,
+			Keygate:      jsonValue(r.keygate),
+			Baseline:     jsonValue(r.baseline),
+			Met:          r.met,
+			Unit:         r.keygate.unit,
+			BaselineName: r.baseline.who,
+		}
+		if j.Name == "" {
+			j.Name = strings.TrimSpace(r.measure)
+		}
+		if !math.IsNaN(r.ratio) && !math.IsInf(r.ratio, 0) {
+			ratio := math.Round(r.ratio*1e4) / 1e4
+			j.Ratio = &ratio
+		}
+		if r.goal != nil {
+			g := r.goal.String()
+			j.Goal = &g
+		}
+		out = append(out, j)
 	}
-	fmt.Fprintln(w)
-	for _, n := range t.notes {
-		fmt.Fprintln(w, n)
-		fmt.Fprintln(w)
-	}
-	if t.missed > 0 {
-		fmt.Fprintf(w, "%d goal(s) missed.\n", t.missed)
-	} else {
-		fmt.Fprintln(w, "Every goal met.")
-	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(out)
 }
 
-func (r row) cells() [6]string {
-	return [6]string{r.measure, r.keygate, r.baseline, r.ratio, r.goal, r.met}
-}
+func median(v []float64) float64 { return quantile(v, 0.5) }
 
-func median(v []float64) float64 {
+// quantile is the q-quantile of v, interpolated between the two nearest
+// ranks (the median of an even count is the mean of the middle two); NaN
+// for no values.
+func quantile(v []float64, q float64) float64 {
 	s := slices.Clone(v)
 	slices.Sort(s)
-	n := len(s)
-	if n == 0 {
-		return 0
+	if len(s) == 0 {
+		return math.NaN()
 	}
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
-
-func fmtMs(v float64) string {
-	if v < 10 {
-		return fmt.Sprintf("%.2f ms", v)
-	}
-	return fmt.Sprintf("%.1f ms", v)
+	pos := q * float64(len(s)-1)
+	lo := int(math.Floor(pos))
+	hi := min(lo+1, len(s)-1)
+	return s[lo] + (s[hi]-s[lo])*(pos-float64(lo))
 }
 
 func fmtMB(b int64) string { return fmt.Sprintf("%.2f MB", float64(b)/mb) }
