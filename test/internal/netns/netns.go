@@ -20,7 +20,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -30,9 +32,10 @@ import (
 
 // NS is a network namespace held open by this process.
 type NS struct {
-	name string
-	fd   int
-	once sync.Once
+	name  string
+	fd    int
+	inode uint64
+	once  sync.Once
 }
 
 const threadNS = "/proc/thread-self/ns/net"
@@ -59,20 +62,32 @@ func New(name string) (*NS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("netns %s: %w", name, err)
 	}
-	return &NS{name: name, fd: fd}, nil
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("netns %s: %w", name, err)
+	}
+	return &NS{name: name, fd: fd, inode: st.Ino}, nil
 }
 
 // Name is the name given to New.
 func (n *NS) Name() string { return n.name }
 
-// Inode identifies the namespace: /proc/PID/ns/net of a process inside it
-// links to "net:[Inode]".
-func (n *NS) Inode() (uint64, error) {
-	var st unix.Stat_t
-	if err := unix.Fstat(n.fd, &st); err != nil {
-		return 0, err
+// Holders lists what keeps the namespace alive, also after Close: the
+// threads of the machine inside it (/proc/PID/task/TID) and this
+// process's descriptors of it. Empty, the kernel has removed it, and with
+// it its devices and sockets.
+func (n *NS) Holders() []string {
+	want := fmt.Sprintf("net:[%d]", n.inode)
+	var held []string
+	links, _ := filepath.Glob("/proc/[0-9]*/task/[0-9]*/ns/net")
+	fds, _ := filepath.Glob("/proc/self/fd/*")
+	for _, l := range append(links, fds...) {
+		if t, err := os.Readlink(l); err == nil && t == want {
+			held = append(held, strings.TrimSuffix(l, "/ns/net"))
+		}
 	}
-	return st.Ino, nil
+	return held
 }
 
 // Do runs f on an OS thread inside the namespace, then returns the thread

@@ -32,8 +32,9 @@ type function struct {
 	command []string
 	dir     string   // its working directory: the task root
 	env     []string // added to the model's environment
-	// first is the cold invocation's event; warm are replayed after it in
-	// turn, -warm times each (none: the function is measured cold only).
+	// first is the cold invocation's event; warm are replayed after it,
+	// -warm times each, one event after the other (none: the function is
+	// measured cold only).
 	first samples.Event
 	warm  []samples.Event
 }
@@ -46,8 +47,8 @@ type sample struct {
 	minflt float64 // minor page faults until the first answer
 	majflt float64
 	hwm    float64 // MiB, peak RSS (VmHWM) at the end of the run
-	// At the endpoint, until the first answer: GetSecretValue calls, TCP
-	// connections, completed TLS handshakes.
+	// At the endpoint, until the first answer: GetSecretValue calls and
+	// completed TLS handshakes.
 	endpoint endpointCounts
 }
 
@@ -111,7 +112,9 @@ func coldStarts(ctx context.Context, m *model, rie string, fns []function, wrong
 }
 
 // coldStart runs one emulator process in the model: one cold invocation,
-// then the warm ones, then (when wrong is set) one that must be refused.
+// then the warm ones (the first event's block first, so that every
+// function's REST invocations follow its cold start alike), then (when
+// wrong is set) one that must be refused.
 // It returns the emulator's and the function's output.
 func (m *model) coldStart(ctx context.Context, rie string, f function, env []string, warm int, wrong *samples.Event, res *coldResult) (string, error) {
 	ports, err := m.ports()
@@ -162,8 +165,8 @@ func (m *model) coldStart(ctx context.Context, rie string, f function, env []str
 	}
 
 	calls := 1
-	for i := 0; i < warm; i++ {
-		for _, ev := range f.warm {
+	for _, ev := range f.warm {
+		for range warm {
 			t0 := time.Now()
 			answer, err := invoke(ctx, client, url, ev.Payload)
 			took := ms(time.Since(t0))
@@ -203,8 +206,8 @@ func (m *model) coldStart(ctx context.Context, rie string, f function, env []str
 	}
 	s.init = init
 	i := 0
-	for range warm {
-		for _, ev := range f.warm {
+	for _, ev := range f.warm {
+		for range warm {
 			res.warm[ev.Name] = append(res.warm[ev.Name], warmDurations[i])
 			i++
 		}
@@ -384,10 +387,20 @@ func children(pid int) []int {
 }
 
 // stopTree kills the emulator's children (the bootstrap runs in a process
-// group of its own), then the emulator's group, and reaps it.
+// group of its own) and lets the emulator reap them, then kills the
+// emulator's group and reaps it. Killed the other way round, a dead
+// bootstrap is an orphan that stays a zombie until init reaps it.
 func stopTree(p *proc.Process) {
-	for _, k := range children(p.Cmd.Process.Pid) {
+	kids := children(p.Cmd.Process.Pid)
+	for _, k := range kids {
 		_ = syscall.Kill(k, syscall.SIGKILL)
+	}
+	for _, k := range kids {
+		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d", k)); err != nil {
+				break
+			}
+		}
 	}
 	p.Stop()
 }

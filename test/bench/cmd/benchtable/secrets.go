@@ -37,7 +37,7 @@ type endpoint struct {
 	ln   net.Listener
 	tls  *tls.Config
 
-	conns, handshakes atomic.Int64
+	handshakes atomic.Int64
 
 	mu     sync.Mutex
 	active map[net.Conn]struct{}
@@ -48,7 +48,7 @@ type endpoint struct {
 // endpointCounts is what the endpoint has seen, for one cold start's
 // difference.
 type endpointCounts struct {
-	reads, conns, handshakes int
+	reads, handshakes int
 }
 
 func newEndpoint(ns *netns.NS, addr string, cert tls.Certificate) (*endpoint, error) {
@@ -83,7 +83,6 @@ func (e *endpoint) serve() {
 		if err != nil {
 			return
 		}
-		e.conns.Add(1)
 		if !e.track(c, true) {
 			c.Close()
 			return
@@ -142,13 +141,12 @@ func (e *endpoint) relay(c net.Conn) {
 func (e *endpoint) counts() endpointCounts {
 	return endpointCounts{
 		reads:      e.fake.Calls("GetSecretValue"),
-		conns:      int(e.conns.Load()),
 		handshakes: int(e.handshakes.Load()),
 	}
 }
 
 func (c endpointCounts) since(before endpointCounts) endpointCounts {
-	return endpointCounts{c.reads - before.reads, c.conns - before.conns, c.handshakes - before.handshakes}
+	return endpointCounts{c.reads - before.reads, c.handshakes - before.handshakes}
 }
 
 // Close stops the listener, closes every connection and the fake. It is
