@@ -24,6 +24,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -159,6 +160,7 @@ func onThread(f func() (restored bool, err error)) error {
 // the copying's own few tens of microseconds.
 type Link struct {
 	files [2]*os.File
+	delay atomic.Int64 // one way, ns
 	wg    sync.WaitGroup
 	once  sync.Once
 }
@@ -194,10 +196,14 @@ func NewLink(dev string, a, b Endpoint, oneWay time.Duration) (*Link, error) {
 			}
 		}
 	}
-	l.pipe(l.files[0], l.files[1], oneWay)
-	l.pipe(l.files[1], l.files[0], oneWay)
+	l.SetDelay(oneWay)
+	l.pipe(l.files[0], l.files[1])
+	l.pipe(l.files[1], l.files[0])
 	return l, nil
 }
+
+// SetDelay changes the one-way delay of the packets read from now on.
+func (l *Link) SetDelay(oneWay time.Duration) { l.delay.Store(int64(max(oneWay, 0))) }
 
 // ipCommand is iproute2's ip, which may not be on a non-root PATH.
 func ipCommand() string {
@@ -245,7 +251,7 @@ type packet struct {
 
 // pipe copies packets from src to dst, each one delay after it was read.
 // A packet that finds 4096 others queued is dropped, as a full link would.
-func (l *Link) pipe(src, dst *os.File, delay time.Duration) {
+func (l *Link) pipe(src, dst *os.File) {
 	q := make(chan packet, 4096)
 	l.wg.Add(2)
 	go func() {
@@ -258,7 +264,7 @@ func (l *Link) pipe(src, dst *os.File, delay time.Duration) {
 				return // closed
 			}
 			select {
-			case q <- packet{time.Now().Add(delay), append([]byte(nil), buf[:n]...)}:
+			case q <- packet{time.Now().Add(time.Duration(l.delay.Load())), append([]byte(nil), buf[:n]...)}:
 			default:
 			}
 		}

@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync"
 
 	"github.com/keygate/keygate/test/internal/repo"
 )
@@ -57,42 +59,67 @@ func buildAll(ctx context.Context, root, dir string) (binaries, error) {
 			buildStep{filepath.Join(dir, deployArch, "keygate"), "./cmd/api", deployArch, true},
 			buildStep{filepath.Join(dir, deployArch, "hello"), "./test/bench/hello", deployArch, true})
 	}
+	// In parallel, two at a time per core: with a warm build cache most of
+	// a build is its link, which uses one core.
 	sizes := map[string]map[string]int64{}
-	for _, s := range steps {
-		args := []string{"build", "-o", s.out}
-		env := append(os.Environ(), "GOOS=linux", "GOARCH="+s.arch)
-		if s.lambda {
-			args = append(args, lambdaFlags...)
-			env = append(env, "CGO_ENABLED=0")
-		}
-		args = append(args, s.pkg)
-		dir, rel, err := repo.GoPackage(s.pkg)
-		if err != nil {
-			return b, err
-		}
-		args[len(args)-1] = rel
-		cmd := exec.CommandContext(ctx, goTool(), args...)
-		cmd.Dir, cmd.Env = dir, env
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Run(); err != nil {
-			return b, fmt.Errorf("go %v: %w\n%s", args, err, out.Bytes())
-		}
-		if s.lambda {
-			fi, err := os.Stat(s.out)
-			if err != nil {
-				return b, err
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make([]error, len(steps))
+	slots := make(chan struct{}, 2*runtime.NumCPU())
+	for i, s := range steps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			size, err := build(ctx, s)
+			if err != nil || !s.lambda {
+				errs[i] = err
+				return
 			}
+			mu.Lock()
+			defer mu.Unlock()
 			if sizes[s.arch] == nil {
 				sizes[s.arch] = map[string]int64{}
 			}
-			sizes[s.arch][s.pkg] = fi.Size()
-		}
+			sizes[s.arch][s.pkg] = size
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return b, err
 	}
 	for arch, m := range sizes {
 		b.sizes[arch] = [2]int64{m["./cmd/api"], m["./test/bench/hello"]}
 	}
 	return b, nil
+}
+
+// build runs one step and returns the size of what it built.
+func build(ctx context.Context, s buildStep) (int64, error) {
+	args := []string{"build", "-o", s.out}
+	env := append(os.Environ(), "GOOS=linux", "GOARCH="+s.arch)
+	if s.lambda {
+		args = append(args, lambdaFlags...)
+		env = append(env, "CGO_ENABLED=0")
+	}
+	dir, rel, err := repo.GoPackage(s.pkg)
+	if err != nil {
+		return 0, err
+	}
+	args = append(args, rel)
+	cmd := exec.CommandContext(ctx, goTool(), args...)
+	cmd.Dir, cmd.Env = dir, env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("go %v: %w\n%s", args, err, out.Bytes())
+	}
+	fi, err := os.Stat(s.out)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
 }
 
 // goTool is the go command that runs this program (make passes $(GO) on

@@ -97,9 +97,12 @@ func loadServer(ctx context.Context, bombardier string, mk func(addr string) *ex
 	if err := waitServing(ctx, url); err != nil {
 		return loadResult{}, fmt.Errorf("%w\n%s", err, errs.String())
 	}
-	// A short warm-up (connections, worker start) that is not counted.
-	if _, err := loadRun(ctx, bombardier, url, o.conns, 0); err != nil {
-		return loadResult{}, err
+	// A short warm-up (connections, worker start) that is not counted;
+	// a smoke run's numbers are not read.
+	if !o.smoke {
+		if _, err := loadRun(ctx, bombardier, url, o.conns, 0); err != nil {
+			return loadResult{}, err
+		}
 	}
 	return loadRun(ctx, bombardier, url, o.conns, o.load)
 }

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"time"
 
 	samples "github.com/keygate/keygate/events"
 
@@ -250,7 +251,7 @@ func (t *table) cold(res map[string]*coldResult, fns []function, skipped map[str
 		keygate: num(median(k.warmClient[restName]), "ms"), baseline: direct(d.warmClient[restName])})
 
 	t.extra = append(t.extra, modelTable(res, fns, skipped))
-	t.notes = append(t.notes, modelNote(m, runs), functionsNote(fns, skipped))
+	t.notes = append(t.notes, modelNote(m, o.rtt), functionsNote(fns, skipped))
 }
 
 // modelTable is the model's numbers for every function.
@@ -290,10 +291,10 @@ func modelTable(res map[string]*coldResult, fns []function, skipped map[string]s
 	return b.String()
 }
 
-func modelNote(m *model, runs int) string {
+func modelNote(m *model, rtt time.Duration) string {
 	return fmt.Sprintf("The model (test/bench/cmd/benchtable/model.go), as Lambda pays a cold start: Secrets Manager (internal/smfake behind TLS 1.3, "+
 		"a generated root → intermediate → leaf chain, RSA-2048, for %s) in a network namespace of its own; the real Runtime Interface Emulator and the function in another, "+
-		"%.2f ms of round trip away (median TCP connect of %d; a TUN device in each namespace and a fixed delay each way, as netem would add, which this kernel lacks); "+
+		"%.2f ms of round trip away (median TCP connect of %d, for -rtt %s; a TUN device in each namespace and a fixed delay each way, as netem would add, less what the copying costs at no delay); "+
 		"the function's /etc overlaid read-only in a private mount namespace with provided.al2023's trust store (one bundle of %d certificates, Debian's Mozilla roots + the test root, "+
 		"linked as on Amazon Linux 2023, which Go reads three times: the bundle file, then /etc/ssl/certs and /etc/pki/tls/certs, one directory) "+
 		"and a hosts entry that sends the SDKs' default endpoint name to the fake: no AWS_ENDPOINT_URL is set. "+
@@ -301,7 +302,7 @@ func modelNote(m *model, runs int) string {
 		"the parse work of keygate's embedded pool, which cannot verify the model's test chain. "+
 		"INIT is the emulator's INIT REPORT; CPU time is the sum of the bootstrap's threads' schedstat run time at its first answer "+
 		"(stat's utime and stime count 10 ms ticks); page faults and peak RSS are the bootstrap's, from /proc. Lambda's CPU is a fraction of these cores, so CPU time and page faults carry over better than milliseconds.",
-		endpointHost, median(m.rtt), len(m.rtt), m.trust.certs)
+		endpointHost, median(m.rtt), len(m.rtt), rtt, m.trust.certs)
 }
 
 func functionsNote(fns []function, skipped map[string]string) string {
