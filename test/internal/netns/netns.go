@@ -45,20 +45,14 @@ const threadNS = "/proc/thread-self/ns/net"
 // name appears in messages only.
 func New(name string) (*NS, error) {
 	var fd int
-	err := onThread(func() (bool, error) {
-		orig, err := unix.Open(threadNS, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return true, err
-		}
-		defer unix.Close(orig)
+	err := inside(func() error {
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			return true, fmt.Errorf("unshare(CLONE_NEWNET): %w (creating a network namespace needs root)", err)
+			return fmt.Errorf("unshare(CLONE_NEWNET): %w (creating a network namespace needs root)", err)
 		}
+		return nil
+	}, func() (err error) {
 		fd, err = unix.Open(threadNS, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err2 := unix.Setns(orig, unix.CLONE_NEWNET); err2 != nil {
-			return false, fmt.Errorf("returning to the original network namespace: %w", err2)
-		}
-		return true, err
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("netns %s: %w", name, err)
@@ -95,23 +89,12 @@ func (n *NS) Holders() []string {
 // to the namespace it came from. f must do its work in its own goroutine:
 // goroutines it starts run elsewhere.
 func (n *NS) Do(f func() error) error {
-	var ferr error
-	err := onThread(func() (bool, error) {
-		orig, err := unix.Open(threadNS, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return true, err
-		}
-		defer unix.Close(orig)
+	return inside(func() error {
 		if err := unix.Setns(n.fd, unix.CLONE_NEWNET); err != nil {
-			return true, fmt.Errorf("entering network namespace %s: %w", n.name, err)
+			return fmt.Errorf("entering network namespace %s: %w", n.name, err)
 		}
-		ferr = f()
-		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
-			return false, fmt.Errorf("leaving network namespace %s: %w", n.name, err)
-		}
-		return true, nil
-	})
-	return errors.Join(err, ferr)
+		return nil
+	}, f)
 }
 
 // Run runs a command (ip, ping) inside the namespace and returns its
@@ -132,21 +115,36 @@ func (n *NS) Close() {
 	n.once.Do(func() { unix.Close(n.fd) })
 }
 
-// onThread runs f on a goroutine locked to its OS thread. f reports
-// whether it left the thread as it found it; if not, the thread is not
-// handed back to the scheduler and ends with the goroutine. A process
-// started by f stays alive either way only if the thread does (Pdeathsig
-// follows the parent thread), so f must restore its thread when it starts
-// one.
-func onThread(f func() (restored bool, err error)) error {
+// inside runs enter, which moves the calling thread to another network
+// namespace, then f there, on a goroutine locked to its OS thread, and
+// then returns the thread to the namespace it came from. If that fails,
+// the thread is not handed back to the scheduler and ends with the
+// goroutine. A process that f starts lives only as long as the thread
+// (Pdeathsig follows the parent thread), which is why the thread is
+// returned rather than dropped.
+func inside(enter, f func() error) error {
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		restored, err := f()
-		if restored {
+		orig, err := unix.Open(threadNS, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
 			runtime.UnlockOSThread()
+			done <- err
+			return
 		}
-		done <- err
+		defer unix.Close(orig)
+		if err := enter(); err != nil {
+			runtime.UnlockOSThread()
+			done <- err
+			return
+		}
+		ferr := f()
+		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
+			done <- errors.Join(ferr, fmt.Errorf("returning to the original network namespace: %w", err))
+			return // locked: the thread ends here
+		}
+		runtime.UnlockOSThread()
+		done <- ferr
 	}()
 	return <-done
 }

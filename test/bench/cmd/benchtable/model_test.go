@@ -84,7 +84,7 @@ touch /etc/keygate-bench-probe 2>/dev/null && echo writable || echo read-only`)
 // the endpoint's name, across the delayed link, and counts what it saw.
 func TestModelEndpoint(t *testing.T) {
 	m := newTestModel(t)
-	if rtt := median(m.rtt); rtt < 2 || rtt > 20 {
+	if rtt := median(m.rtt); rtt < 1.5 || rtt > 20 {
 		t.Errorf("link round trip %.2f ms, want about 2", rtt)
 	}
 	roots := x509.NewCertPool()
