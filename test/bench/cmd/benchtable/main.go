@@ -96,6 +96,9 @@ func main() {
 
 func run(ctx context.Context, o options) error {
 	load := loadAverage() // before this program adds to it
+	if err := modelPrerequisites(); err != nil {
+		return err // before minutes of building
+	}
 	if o.root == "" {
 		root, err := repo.Root()
 		if err != nil {

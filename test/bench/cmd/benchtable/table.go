@@ -232,8 +232,11 @@ func jsonValue(v value) any {
 	if math.IsNaN(v.num) {
 		return v.text
 	}
-	return v.num
+	return round4(v.num)
 }
+
+// round4 keeps four decimals: more than any measurement here holds.
+func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }
 
 // writeJSON writes the rows as a JSON array, one object per row.
 func (t *table) writeJSON(w io.Writer) error {
@@ -251,7 +254,7 @@ func (t *table) writeJSON(w io.Writer) error {
 			j.Name = strings.TrimSpace(r.measure)
 		}
 		if !math.IsNaN(r.ratio) && !math.IsInf(r.ratio, 0) {
-			ratio := math.Round(r.ratio*1e4) / 1e4
+			ratio := round4(r.ratio)
 			j.Ratio = &ratio
 		}
 		if r.goal != nil {
