@@ -3,7 +3,6 @@ package frontdoor
 import (
 	"bytes"
 	"encoding/json"
-	"net/http"
 	"slices"
 	"strings"
 )
@@ -32,7 +31,8 @@ import (
 // stage-variable maps, an authorizer's context) is compared exactly: there
 // "a" and "A" are two parameters.
 func duplicateName(payload []byte) bool {
-	s := scanner{b: payload}
+	var names [64][]byte // enough for the events AWS sends: no allocation
+	s := scanner{b: payload, names: names[:0]}
 	return s.value(levelEvent)
 }
 
@@ -59,6 +59,10 @@ func childLevel(l level, name []byte) level {
 type scanner struct {
 	b []byte
 	i int
+	// names are the member names of the objects being scanned, innermost
+	// last: one slice for the whole walk, so the scan allocates nothing
+	// once it has grown.
+	names [][]byte
 }
 
 func (s *scanner) space() {
@@ -104,7 +108,8 @@ func (s *scanner) value(l level) bool {
 
 func (s *scanner) object(l level) bool {
 	s.i++ // '{'
-	var names [][]byte
+	first := len(s.names)
+	defer func() { s.names = s.names[:first] }()
 	for {
 		s.space()
 		if s.i >= len(s.b) || s.b[s.i] == '}' {
@@ -113,12 +118,12 @@ func (s *scanner) object(l level) bool {
 		}
 		name := unquote(s.str())
 		fold := l != levelData
-		if slices.ContainsFunc(names, func(n []byte) bool {
+		if slices.ContainsFunc(s.names[first:], func(n []byte) bool {
 			return bytes.Equal(n, name) || fold && bytes.EqualFold(n, name)
 		}) {
 			return true
 		}
-		names = append(names, name)
+		s.names = append(s.names, name)
 		s.space()
 		s.i++ // ':'
 		if s.value(childLevel(l, name)) {
@@ -168,7 +173,7 @@ func unquote(raw []byte) []byte {
 func keyValues[V string | []string](m map[string]V) []string {
 	var names []string
 	for k := range m {
-		if http.CanonicalHeaderKey(k) == "X-Api-Key" {
+		if isKeyHeader(k) {
 			names = append(names, k)
 		}
 	}
@@ -198,4 +203,24 @@ func headersConflict(single map[string]string, multi map[string][]string) bool {
 	}
 	h, m := keyValues(single), keyValues(multi)
 	return len(m) <= 1 && !slices.Equal(h, m)
+}
+
+// isKeyHeader: header names are ASCII tokens compared without case
+// (RFC 9110), as net/http's canonical form does; Unicode folding (the
+// Kelvin sign) does not apply.
+func isKeyHeader(name string) bool {
+	const want = "x-api-key"
+	if len(name) != len(want) {
+		return false
+	}
+	for i := 0; i < len(want); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != want[i] {
+			return false
+		}
+	}
+	return true
 }

@@ -1,21 +1,52 @@
 package frontdoor
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 )
 
-// probe and probeContext hold the few fields that tell the doors apart.
-// Every field is raw, so that a field of the wrong type (the decode of the
-// whole event will reject it) does not hide which door sent the event.
+// probe holds the few members that tell the doors apart. Each is decoded
+// leniently (jsonString, member): a member of the wrong type does not hide
+// which door sent the event; the decode of the whole event rejects it.
 type probe struct {
-	Version           json.RawMessage `json:"version"`
-	Type              json.RawMessage `json:"type"`
-	MethodArn         json.RawMessage `json:"methodArn"`
-	RouteArn          json.RawMessage `json:"routeArn"`
-	HTTPMethod        json.RawMessage `json:"httpMethod"`
-	RequestContext    json.RawMessage `json:"requestContext"`
+	Version        jsonString `json:"version"`
+	Type           jsonString `json:"type"`
+	MethodArn      jsonString `json:"methodArn"`
+	RouteArn       jsonString `json:"routeArn"`
+	HTTPMethod     jsonString `json:"httpMethod"`
+	RequestContext *struct {
+		ELB        member     `json:"elb"`
+		HTTP       member     `json:"http"`
+		DomainName jsonString `json:"domainName"`
+	} `json:"requestContext"`
 	MultiValueHeaders json.RawMessage `json:"multiValueHeaders"`
+}
+
+// jsonString is a member's string value, or "" for any other JSON type.
+type jsonString string
+
+func (s *jsonString) UnmarshalJSON(b []byte) error {
+	if len(b) < 2 || b[0] != '"' {
+		return nil
+	}
+	if bytes.IndexByte(b, '\\') < 0 {
+		*s = jsonString(b[1 : len(b)-1])
+		return nil
+	}
+	var v string
+	if json.Unmarshal(b, &v) == nil {
+		*s = jsonString(v)
+	}
+	return nil
+}
+
+// member records that a member was there, and whether it was null.
+type member struct{ set, null bool }
+
+func (m *member) UnmarshalJSON(b []byte) error {
+	m.set, m.null = true, string(b) == "null"
+	return nil
 }
 
 // multiHeaders decodes the event's multiValueHeaders: nil when it is
@@ -34,21 +65,6 @@ func (p probe) multiHeaders() (map[string][]string, error) {
 func (p probe) multiValue() bool {
 	m, err := p.multiHeaders()
 	return err == nil && m != nil
-}
-
-type probeContext struct {
-	ELB        json.RawMessage `json:"elb"`
-	HTTP       json.RawMessage `json:"http"`
-	DomainName json.RawMessage `json:"domainName"`
-}
-
-// str is raw's string value, or "" when it is not a string.
-func str(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return ""
-	}
-	return s
 }
 
 // Detect tells which front door sent payload:
@@ -74,30 +90,26 @@ func detect(payload []byte) (Kind, probe) {
 	if err := json.Unmarshal(payload, &p); err != nil {
 		return Unknown, p
 	}
-	switch typ := str(p.Type); {
-	case typ == "TOKEN" && str(p.MethodArn) != "":
+	switch {
+	case p.Type == "TOKEN" && p.MethodArn != "":
 		return TokenAuthorizer, p
-	case typ == "REQUEST" && str(p.MethodArn) != "":
+	case p.Type == "REQUEST" && p.MethodArn != "":
 		return RequestAuthorizer, p
-	case typ == "REQUEST" && str(p.Version) == "2.0" && str(p.RouteArn) != "":
+	case p.Type == "REQUEST" && p.Version == "2.0" && p.RouteArn != "":
 		return HTTPAuthorizer, p
 	}
-	if len(p.RequestContext) == 0 {
-		return Unknown, p
-	}
-	var rc probeContext
-	if err := json.Unmarshal(p.RequestContext, &rc); err != nil {
-		return Unknown, p
-	}
+	rc := p.RequestContext
 	switch {
-	case len(rc.ELB) > 0 && string(rc.ELB) != "null":
+	case rc == nil:
+		return Unknown, p
+	case rc.ELB.set && !rc.ELB.null:
 		return ALB, p
-	case str(p.Version) == "2.0" && len(rc.HTTP) > 0:
-		if strings.Contains(str(rc.DomainName), ".lambda-url.") {
+	case p.Version == "2.0" && rc.HTTP.set:
+		if strings.Contains(string(rc.DomainName), ".lambda-url.") {
 			return FunctionURL, p
 		}
 		return HTTPAPI, p
-	case str(p.HTTPMethod) != "":
+	case p.HTTPMethod != "":
 		return REST, p
 	}
 	return Unknown, p
