@@ -8,15 +8,18 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 GO ?= go
 
-# The architecture is template.yaml's (Globals: Architectures), and only
+# The architecture is the template's (Globals: Architectures), and only
 # there: sam deploy ships what the template says, so the build follows it.
-TEMPLATE_ARCH := $(shell sed -n 's/^ *Architectures: *\[ *\([a-z0-9_]*\) *\] *$$/\1/p' template.yaml)
+# TEMPLATE is template.yaml unless `sam build -t` builds a copy (make
+# test-sam builds an x86_64 one with MAKEFLAGS=TEMPLATE=<its path>).
+TEMPLATE ?= template.yaml
+TEMPLATE_ARCH := $(shell sed -n 's/^ *Architectures: *\[ *\([a-z0-9_]*\) *\] *$$/\1/p' $(TEMPLATE))
 ifeq ($(TEMPLATE_ARCH),arm64)
 LAMBDA_GOARCH := arm64
 else ifeq ($(TEMPLATE_ARCH),x86_64)
 LAMBDA_GOARCH := amd64
 else
-$(error template.yaml must set exactly one architecture, "Architectures: [arm64]" or "Architectures: [x86_64]", in Globals; found "$(TEMPLATE_ARCH)")
+$(error $(TEMPLATE) must set exactly one architecture, "Architectures: [arm64]" or "Architectures: [x86_64]", in Globals; found "$(TEMPLATE_ARCH)")
 endif
 
 # Lambda build: static, stripped, reproducible, without the RPC mode the
@@ -57,7 +60,7 @@ help: ## list the targets
 build: ## build both Lambda bootstraps for the template's architecture into bin/
 	$(LAMBDA_BUILD) -o bin/api/bootstrap ./cmd/api
 	$(LAMBDA_BUILD) -o bin/rotate/bootstrap ./cmd/rotate
-	@echo "built bin/api/bootstrap and bin/rotate/bootstrap (linux/$(LAMBDA_GOARCH), from template.yaml)"
+	@echo "built bin/api/bootstrap and bin/rotate/bootstrap (linux/$(LAMBDA_GOARCH), from $(TEMPLATE))"
 
 build-KeygateFunction: ## (sam build) the API function's bootstrap into $(ARTIFACTS_DIR)
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/api
