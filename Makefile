@@ -51,7 +51,7 @@ BENCH_NODE_SRC := test/bench/node
 BENCH_DEPS := $(BENCH_VENV)/bin/gunicorn $(BENCH_PY)/requirements.txt $(BENCH_NODE)/installed.txt
 BENCHTABLE := cd test && $(GO) run ./bench/cmd/benchtable
 
-.PHONY: help build run test unit harness vet bench bench-smoke bench-docs fuzz venv deploy local-api clean
+.PHONY: help build run test unit harness vet bench bench-smoke bench-docs fuzz venv deploy local-api invoke invoke-sam invoke-rie clean
 
 help: ## list the targets
 	@echo "keygate: make <target>"
@@ -143,11 +143,42 @@ fuzz: ## run each fuzz target for FUZZTIME (default 2m); stops at the first fail
 	done
 
 # sam local runs the function in a Docker container of the template's
-# architecture. `make run` is the same handler without Docker or AWS.
-local-api: venv ## sam build, then sam local start-api on 127.0.0.1:3000 (needs Docker)
-	@docker info >/dev/null 2>&1 || { echo "local-api: sam local start-api needs a running Docker engine, and 'docker info' found none. Start Docker and retry, or use 'make run' (the same handler on 127.0.0.1:3000, no Docker, no AWS)." >&2; exit 1; }
+# architecture. test/cmd/lambdabase checks the engine (and, for arm64 on
+# another machine, qemu's binfmt_misc entry) and gets the Lambda base image:
+# pulled when the registry answers, else the local one, else a stand-in it
+# builds. So sam local always runs with --skip-pull-image: offline, SAM
+# would otherwise ask the registry even for a local image, and stop.
+# `make run` is the same handler without Docker or AWS.
+LAMBDABASE := cd test && $(GO) run ./cmd/lambdabase
+EVENT ?=
+
+local-api: venv ## sam build, then sam local start-api on 127.0.0.1:3000 (needs Docker; pulls or builds the base image)
+	@echo "local-api: checking the Docker engine and the $(TEMPLATE_ARCH) base image"
+	@$(LAMBDABASE) -prefix local-api -arch $(TEMPLATE_ARCH)
 	$(SAM) build
-	$(SAM) local start-api --env-vars events/env.json
+	@echo "local-api: sam local start-api with samconfig.toml (events/env.json's key, port 3000); Ctrl-C stops it"
+	$(SAM) local start-api --skip-pull-image
+
+invoke: ## one event through the function: make invoke EVENT=events/rest-valid-key.json (sam local invoke, or without Docker the pinned emulator)
+	@test -n "$(EVENT)" || { echo "invoke: name the event: make invoke EVENT=events/rest-valid-key.json (the files are in events/)" >&2; exit 2; }
+	@test -f "$(EVENT)" || { echo "invoke: $(EVENT): no such file (the events are in events/)" >&2; exit 2; }
+	@if ($(LAMBDABASE) -probe) 2>/dev/null; then \
+		echo "invoke: a Docker engine answers: sam local invoke KeygateFunction -e $(EVENT) ($(TEMPLATE_ARCH))"; \
+		$(MAKE) --no-print-directory invoke-sam EVENT='$(EVENT)'; \
+	else \
+		echo "invoke: no Docker engine answers: running $(EVENT) under the Runtime Interface Emulator (test/go.mod's tool), the bootstrap built for this machine"; \
+		$(MAKE) --no-print-directory invoke-rie EVENT='$(EVENT)'; \
+	fi
+
+invoke-sam: venv
+	@$(LAMBDABASE) -prefix invoke -arch $(TEMPLATE_ARCH)
+	$(SAM) build
+	$(SAM) local invoke KeygateFunction -e $(EVENT) --skip-pull-image
+
+invoke-rie:
+	CGO_ENABLED=0 $(GO) build -trimpath -tags lambda.norpc -o bin/invoke/bootstrap ./cmd/api
+	cd test && CGO_ENABLED=0 $(GO) build -o ../bin/invoke/aws-lambda-rie github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
+	cd test && $(GO) run ./cmd/rieinvoke -rie ../bin/invoke/aws-lambda-rie -bootstrap ../bin/invoke/bootstrap -env ../events/env.json -event $(abspath $(EVENT))
 
 deploy: venv ## sam build, then sam deploy with samconfig.toml (needs AWS credentials)
 	$(SAM) build
