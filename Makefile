@@ -51,7 +51,7 @@ BENCH_NODE_SRC := test/bench/node
 BENCH_DEPS := $(BENCH_VENV)/bin/gunicorn $(BENCH_PY)/requirements.txt $(BENCH_NODE)/installed.txt
 BENCHTABLE := cd test && $(GO) run ./bench/cmd/benchtable
 
-.PHONY: help build run test unit harness vet bench bench-smoke bench-docs fuzz venv deploy local-api invoke invoke-sam invoke-rie clean
+.PHONY: help build run test unit harness vet bench bench-smoke bench-docs fuzz venv deploy local-api invoke invoke-sam invoke-rie test-sam clean
 
 help: ## list the targets
 	@echo "keygate: make <target>"
@@ -179,6 +179,16 @@ invoke-rie:
 	CGO_ENABLED=0 $(GO) build -trimpath -tags lambda.norpc -o bin/invoke/bootstrap ./cmd/api
 	cd test && CGO_ENABLED=0 $(GO) build -o ../bin/invoke/aws-lambda-rie github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
 	cd test && $(GO) run ./cmd/rieinvoke -rie ../bin/invoke/aws-lambda-rie -bootstrap ../bin/invoke/bootstrap -env ../events/env.json -event $(abspath $(EVENT))
+
+# `sam local` for real (test/samlocal): the engine (dockerd started, and
+# stopped again, only when none answers; docker.io and qemu-user-static
+# from apt-get when missing: root), the base images, sam build for arm64
+# and this machine, sam local invoke on every file of events/, sam local
+# start-api over the README's behaviour table, keygate as the authorizer of
+# a REST and an HTTP API in front of a Lambda backend.
+TESTFLAGS ?=
+test-sam: venv ## sam build, sam local invoke on every event, sam local start-api, the authorizer chain (Docker; root installs and starts it)
+	cd test && $(GO) test -tags samlocal -count=1 -timeout 30m $(TESTFLAGS) ./samlocal
 
 deploy: venv ## sam build, then sam deploy with samconfig.toml (needs AWS credentials)
 	$(SAM) build

@@ -1,0 +1,291 @@
+//go:build samlocal
+
+package samlocal
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	samples "github.com/keygate/keygate/events"
+	"github.com/keygate/keygate/internal/doortest"
+	"github.com/keygate/keygate/test/internal/engine"
+)
+
+// parallel is how many `sam local invoke` run at once: each is mostly the
+// SAM CLI's Python starting up (CPU) and a container starting (waiting),
+// so one more than the cores (on 2 cores, 40 events take 30 s; 4 or 6 at
+// once are no faster).
+var parallel = runtime.NumCPU() + 1
+
+// onARM64 says which events run on the deployed architecture, arm64
+// (under qemu on another machine): every door's valid-key and no-key
+// events. The others run on this machine's architecture.
+func onARM64(name string) bool {
+	return strings.HasSuffix(name, "-valid-key.json") || strings.HasSuffix(name, "-no-key.json")
+}
+
+// invocations caches each event's run, so that the checks of a broken
+// table reuse the answers of the real one.
+var invocations sync.Map // event name → *invocation
+
+type invocation struct {
+	once sync.Once
+	arch engine.Arch
+	res  result
+}
+
+// invoked runs ev once per test process, on the architecture onARM64
+// gives it.
+func invoked(ev samples.Event) *invocation {
+	v, _ := invocations.LoadOrStore(ev.Name, &invocation{})
+	inv := v.(*invocation)
+	inv.once.Do(func() {
+		inv.arch = native
+		if onARM64(ev.Name) {
+			inv.arch = engine.ARM64
+		}
+		inv.res = invoke(context.Background(), builds[inv.arch], filepath.Join(root, "events", ev.Name))
+		// Under load, SAM CLI now and then loses the container's log
+		// stream (no START/END lines at all, the answer intact): the log
+		// checks need it, so run such an invocation once more.
+		if inv.res.err == nil && !strings.Contains(inv.res.stderr, "END RequestId") {
+			logf("%s: sam local invoke printed none of the function's log; running it again\n%s", ev.Name, inv.res.stderr)
+			inv.res = invoke(context.Background(), builds[inv.arch], filepath.Join(root, "events", ev.Name))
+		}
+	})
+	return inv
+}
+
+// Every file in events/ through `sam local invoke`, answered as
+// events/expected.json says: a front door's status, fixed body, response
+// shape and headers (doortest.Check), an authorizer's decision
+// (doortest.Decision), and the outcome of the function's log line.
+func TestInvokeEveryEvent(t *testing.T) {
+	evs, err := samples.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sem := make(chan struct{}, parallel)
+	for _, ev := range evs {
+		t.Run(ev.Name, func(t *testing.T) {
+			t.Parallel()
+			sem <- struct{}{}
+			inv := invoked(ev)
+			<-sem
+			t.Logf("%s (%s, %s): %s", ev.Name, inv.arch, inv.res.took.Round(1e7), strings.TrimSpace(inv.res.stdout))
+			checkAnswer(t, ev, inv.res)
+		})
+	}
+}
+
+// checkAnswer compares one `sam local invoke` of ev with ev.Want.
+func checkAnswer(t testing.TB, ev samples.Event, res result) {
+	t.Helper()
+	if res.err != nil {
+		t.Fatalf("%v\nstdout:\n%s\nstderr:\n%s", res.err, res.stdout, res.stderr)
+	}
+	out := []byte(strings.TrimSpace(res.stdout))
+	if samples.Authorizer(ev.Door) {
+		body, failure := out, ""
+		var e struct {
+			ErrorMessage *string `json:"errorMessage"`
+		}
+		if json.Unmarshal(out, &e) == nil && e.ErrorMessage != nil {
+			body, failure = nil, *e.ErrorMessage
+		}
+		doortest.Decision(t, ev.Door, body, failure, ev.Want.Decision == "allow", "default", stageWide(t, ev))
+	} else {
+		method, multi := request(t, ev)
+		doortest.Check(t, ev.Door, multi, method, doortest.Decode(t, out), ev.Want.Status)
+	}
+	// The function's own line for this request, and no key anywhere.
+	outcome := ""
+	for _, line := range strings.Split(res.stderr, "\n") {
+		var rec struct{ Msg, Outcome string }
+		if json.Unmarshal([]byte(line), &rec) == nil && (rec.Msg == "request" || rec.Msg == "authorization") {
+			outcome = rec.Outcome
+		}
+	}
+	if outcome != ev.Want.Outcome {
+		t.Errorf("log outcome %q, want %q\nstderr:\n%s", outcome, ev.Want.Outcome, res.stderr)
+	}
+	for _, key := range []string{samples.RightKey, samples.WrongKey} {
+		if strings.Contains(res.stderr, key) || strings.Contains(res.stdout, key) {
+			t.Errorf("the output holds a key:\nstdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+		}
+	}
+}
+
+// request returns a front door event's method, and whether it carries
+// multiValueHeaders (for an ALB: multi-value headers enabled).
+func request(t testing.TB, ev samples.Event) (string, bool) {
+	t.Helper()
+	var probe struct {
+		HTTPMethod        string              `json:"httpMethod"`
+		MultiValueHeaders map[string][]string `json:"multiValueHeaders"`
+		RequestContext    struct {
+			HTTP struct{ Method string } `json:"http"`
+		} `json:"requestContext"`
+	}
+	if err := json.Unmarshal(ev.Payload, &probe); err != nil {
+		t.Fatalf("%s: %v", ev.Name, err)
+	}
+	m := probe.HTTPMethod
+	if m == "" {
+		m = probe.RequestContext.HTTP.Method
+	}
+	return m, probe.MultiValueHeaders != nil
+}
+
+// stageWide is the resource keygate's Allow must name for a REST
+// authorizer event: its methodArn's API and stage, every method and path.
+func stageWide(t testing.TB, ev samples.Event) string {
+	t.Helper()
+	var probe struct {
+		MethodArn string `json:"methodArn"`
+	}
+	if err := json.Unmarshal(ev.Payload, &probe); err != nil {
+		t.Fatalf("%s: %v", ev.Name, err)
+	}
+	if probe.MethodArn == "" {
+		return "" // an HTTP API's event: a simple response names no resource
+	}
+	parts := strings.SplitN(probe.MethodArn, "/", 3)
+	if len(parts) < 2 {
+		t.Fatalf("%s: methodArn %q has no stage", ev.Name, probe.MethodArn)
+	}
+	return parts[0] + "/" + parts[1] + "/*"
+}
+
+// recorder is a testing.TB that records failures instead of failing: the
+// checks of a deliberately broken table or template run on it, and must
+// report something.
+type recorder struct {
+	testing.TB
+	mu   sync.Mutex
+	errs []string
+}
+
+type fatal struct{}
+
+func (r *recorder) Helper() {}
+func (r *recorder) Errorf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+func (r *recorder) Error(args ...any)                 { r.Errorf("%s", fmt.Sprint(args...)) }
+func (r *recorder) Fatalf(format string, args ...any) { r.Errorf(format, args...); panic(fatal{}) }
+func (r *recorder) Fatal(args ...any)                 { r.Error(args...); panic(fatal{}) }
+func (r *recorder) Fail()                             { r.Errorf("Fail") }
+func (r *recorder) FailNow()                          { r.Fail(); panic(fatal{}) }
+func (r *recorder) Failed() bool                      { return len(r.errs) > 0 }
+
+// failures runs check on a recorder and returns what it reported.
+func failures(t *testing.T, check func(testing.TB)) []string {
+	r := &recorder{TB: t}
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				if _, ok := v.(fatal); !ok {
+					panic(v)
+				}
+			}
+		}()
+		check(r)
+	}()
+	return r.errs
+}
+
+// A copy of the event table with wrong expectations (a status, a
+// decision, an outcome, one of each door kind) against the real answers:
+// the comparison reports every one of them. events/ itself is untouched.
+func TestBrokenTableFails(t *testing.T) {
+	evs, err := samples.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]samples.Event{}
+	for _, ev := range evs {
+		byName[ev.Name] = ev
+	}
+	cases := []struct {
+		name  string
+		event string
+		edit  func(*samples.Want)
+	}{
+		{"valid key expected to be refused", "rest-valid-key.json", func(w *samples.Want) { w.Status = 401 }},
+		{"no key expected to pass", "httpapi-no-key.json", func(w *samples.Want) { w.Status = 200 }},
+		{"unknown path expected to be 405", "rest-unknown-path.json", func(w *samples.Want) { w.Status = 405 }},
+		{"ALB two keys with the wrong outcome", "alb-multivalue-two-keys.json", func(w *samples.Want) { w.Outcome = "invalid" }},
+		{"TOKEN authorizer allow expected to deny", "authorizer-valid-key.json", func(w *samples.Want) { w.Decision = "deny" }},
+		{"REQUEST authorizer deny expected to allow", "requestauthorizer-wrong-key.json", func(w *samples.Want) { w.Decision = "allow" }},
+		{"HTTP API authorizer deny expected to allow", "httpauthorizer-no-key.json", func(w *samples.Want) { w.Decision = "allow" }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, ok := byName[tc.event]
+			if !ok {
+				t.Fatalf("events/ has no %s", tc.event)
+			}
+			inv := invoked(ev)
+			if errs := failures(t, func(tb testing.TB) { checkAnswer(tb, ev, inv.res) }); len(errs) > 0 {
+				t.Fatalf("the true table reports failures for %s: %q", ev.Name, errs)
+			}
+			broken := ev
+			tc.edit(&broken.Want)
+			errs := failures(t, func(tb testing.TB) { checkAnswer(tb, broken, inv.res) })
+			if len(errs) == 0 {
+				t.Errorf("%s expected %+v instead of %+v, and the comparison reported nothing", ev.Name, broken.Want, ev.Want)
+			}
+			t.Logf("%s with %+v: %d failures reported, the first: %s", ev.Name, broken.Want, len(errs), firstLine(errs))
+		})
+	}
+}
+
+// A copy of template.yaml without `API_KEY: ""` in the function's
+// variables (it looks unused in the cloud): sam local can then no longer
+// set the key from events/env.json, the function fails closed, and the
+// comparison reports it.
+func TestBrokenTemplateFails(t *testing.T) {
+	dir, err := build(context.Background(), native, func(s string) (string, error) {
+		const line = "          API_KEY: \"\" # local development only (events/env.json)\n"
+		if !strings.Contains(s, line) {
+			return "", fmt.Errorf("template.yaml has no line %q to drop", strings.TrimSpace(line))
+		}
+		return strings.Replace(s, line, "", 1), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := samples.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs {
+		if ev.Name != "rest-valid-key.json" && ev.Name != "requestauthorizer-valid-key.json" {
+			continue
+		}
+		res := invoke(context.Background(), dir, filepath.Join(root, "events", ev.Name))
+		t.Logf("%s under the broken template: %s", ev.Name, strings.TrimSpace(res.stdout))
+		errs := failures(t, func(tb testing.TB) { checkAnswer(tb, ev, res) })
+		if len(errs) == 0 {
+			t.Errorf("%s under a template without API_KEY: the comparison reported nothing\nstdout:\n%s", ev.Name, res.stdout)
+		}
+		t.Logf("%s: %d failures reported, the first: %s", ev.Name, len(errs), firstLine(errs))
+	}
+}
+
+func firstLine(errs []string) string {
+	if len(errs) == 0 {
+		return ""
+	}
+	s, _, _ := strings.Cut(errs[0], "\n")
+	return s
+}
