@@ -51,7 +51,7 @@ BENCH_NODE_SRC := test/bench/node
 BENCH_DEPS := $(BENCH_VENV)/bin/gunicorn $(BENCH_PY)/requirements.txt $(BENCH_NODE)/installed.txt
 BENCHTABLE := cd test && $(GO) run ./bench/cmd/benchtable
 
-.PHONY: help build run test unit harness vet bench bench-smoke bench-docs fuzz venv deploy local-api invoke invoke-sam invoke-rie test-sam clean
+.PHONY: help build run test unit harness vet bench bench-smoke bench-docs fuzz venv deploy local-api invoke invoke-sam invoke-rie test-sam test-deploy localstack-venv clean
 
 help: ## list the targets
 	@echo "keygate: make <target>"
@@ -189,6 +189,47 @@ invoke-rie:
 TESTFLAGS ?=
 test-sam: venv ## sam build, sam local invoke on every event, sam local start-api, the authorizer chain (Docker; root installs and starts it)
 	cd test && $(GO) test -tags samlocal -count=1 -timeout 30m $(TESTFLAGS) ./samlocal
+
+# `sam deploy` for real (test/samdeploy) against LocalStack in host mode
+# (no Docker, offline): localstack-core pinned in test/localstack/
+# constraints.txt, in a venv of its own, with keygate's plugin
+# (test/localstack/plugin). localstack-core 2026.3.0 needs Python 3.13;
+# LOCALSTACK_PYTHON names one, else pyenv's or python3.13 on the PATH.
+LOCALSTACK_VENV := .venv-localstack
+LOCALSTACK_PINS := test/localstack/constraints.txt
+LOCALSTACK_PLUGIN := test/localstack/plugin/pyproject.toml $(wildcard test/localstack/plugin/keygate_localstack/*.py test/localstack/plugin/keygate_localstack/*.json)
+LOCALSTACK_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3) $(shell command -v python3.13 2>/dev/null))
+# Record what the venv holds: new pins reinstall it, a changed plugin only
+# the plugin.
+LOCALSTACK_STAMP := $(LOCALSTACK_VENV)/keygate-pins.sha256
+LOCALSTACK_PLUGIN_STAMP := $(LOCALSTACK_VENV)/keygate-plugin.sha256
+
+localstack-venv: ## LocalStack (pinned) and keygate's plugin in .venv-localstack, for make test-deploy
+	@pins="$$(sha256sum < $(LOCALSTACK_PINS) | cut -c1-64)"; \
+	if [ "$$(cat $(LOCALSTACK_STAMP) 2>/dev/null)" != "$$pins" ]; then \
+		py='$(LOCALSTACK_PYTHON)'; \
+		if [ -z "$$py" ] || ! "$$py" -c 'import sys; sys.exit(sys.version_info < (3, 13))' 2>/dev/null; then \
+			echo "localstack-venv: LocalStack 2026.3 needs Python 3.13 or later (it imports warnings.deprecated: 3.12 fails), and none was found (LOCALSTACK_PYTHON='$$py'; tried ~/.pyenv/versions/3.13*, python3.13 on the PATH)." >&2; \
+			echo "localstack-venv: install one (pyenv install 3.13; or uv python install 3.13), or set LOCALSTACK_PYTHON=/path/to/python3.13." >&2; \
+			exit 1; \
+		fi; \
+		echo "localstack-venv: installing $(LOCALSTACK_PINS) into $(LOCALSTACK_VENV) with $$py ($$("$$py" --version 2>&1))"; \
+		rm -rf $(LOCALSTACK_VENV); \
+		"$$py" -m venv $(LOCALSTACK_VENV); \
+		$(LOCALSTACK_VENV)/bin/pip install --quiet --disable-pip-version-check -c $(LOCALSTACK_PINS) 'localstack-core[runtime]' cbor2 pyopenssl cryptography service_identity setuptools; \
+		echo "$$pins" > $(LOCALSTACK_STAMP); \
+	fi; \
+	plugin="$$(cat $(LOCALSTACK_PLUGIN) | sha256sum | cut -c1-64)"; \
+	if [ "$$(cat $(LOCALSTACK_PLUGIN_STAMP) 2>/dev/null)" != "$$plugin" ]; then \
+		echo "localstack-venv: installing test/localstack/plugin into $(LOCALSTACK_VENV)"; \
+		tmp="$$(mktemp -d)"; cp -r test/localstack/plugin/. "$$tmp"; \
+		$(LOCALSTACK_VENV)/bin/pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps "$$tmp"; \
+		rm -rf "$$tmp"; \
+		echo "$$plugin" > $(LOCALSTACK_PLUGIN_STAMP); \
+	fi
+
+test-deploy: venv localstack-venv ## the real sam deploy (defaults, rotation + Function URL, BackendUrl) and sam delete against LocalStack, every resource checked
+	cd test && $(GO) test -tags samdeploy -count=1 -timeout 30m $(TESTFLAGS) ./samdeploy
 
 deploy: venv ## sam build, then sam deploy with samconfig.toml (needs AWS credentials)
 	$(SAM) build
