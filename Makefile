@@ -86,7 +86,11 @@ harness: venv ## the proof: end-to-end, emulator, moto, SAM checks, load (module
 	cd test && $(GO) test -race -count=1 ./...
 	cd test && $(GO) test -run '^$$' -bench . -benchtime=1x ./...
 
-test: vet unit harness bench-smoke test-sam test-deploy ## everything CI runs (.ci/run)
+# test-sam (Docker, mostly CPU) and test-deploy (LocalStack, mostly waiting
+# on SAM's pollers) run at once: a minute less; each one's output comes
+# whole when it ends.
+test: vet unit harness bench-smoke ## everything CI runs (.ci/run)
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sam test-deploy
 
 # The SAM CLI, cfn-lint and moto, installed on first use and whenever the
 # pins above change; otherwise the venv is reused as it is.
