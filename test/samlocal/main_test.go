@@ -85,9 +85,12 @@ func run(m *testing.M) int {
 	}
 	logf("ready in %s: engine, emulation, base images, sam build, SAM's emulation images", time.Since(start).Round(100*time.Millisecond))
 	code := m.Run()
+	// A SAM command killed half-way (a timeout, a failed test) can leave
+	// its containers: that fails the run, and they go.
 	if err := leftContainers(ctx, work); err != nil {
 		logf("%v", err)
 		code = 1
+		removeContainers(ctx, work)
 	}
 	return code
 }
@@ -305,6 +308,28 @@ func invoke(ctx context.Context, dir, event string) result {
 		"--template", filepath.Join(dir, "template.yaml"),
 		"--config-file", filepath.Join(root, "samconfig.toml"),
 		"--event", event, "--skip-pull-image")
+}
+
+// removeContainers removes the SAM containers that mount a directory
+// under dir.
+func removeContainers(ctx context.Context, under string) {
+	cs, err := docker.Containers(ctx, "sam.cli.container.type=lambda")
+	if err != nil {
+		logf("listing SAM containers: %v", err)
+		return
+	}
+	for _, c := range cs {
+		for _, m := range c.Mounts {
+			if strings.HasPrefix(m.Source, under+string(filepath.Separator)) {
+				if err := docker.RemoveContainer(ctx, c.ID); err != nil {
+					logf("removing container %.12s: %v", c.ID, err)
+				} else {
+					logf("removed container %.12s (it mounted %s)", c.ID, m.Source)
+				}
+				break
+			}
+		}
+	}
 }
 
 // leftContainers fails when a SAM container of this run (one that mounts

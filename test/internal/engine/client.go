@@ -235,3 +235,14 @@ func (c *Client) Containers(ctx context.Context, label string) ([]Container, err
 	}
 	return out, nil
 }
+
+// RemoveContainer removes a container, running or not, with its
+// anonymous volumes.
+func (c *Client) RemoveContainer(ctx context.Context, id string) error {
+	resp, err := c.do(ctx, http.MethodDelete, "/containers/"+id, url.Values{"force": {"1"}, "v": {"1"}}, nil, nil)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
