@@ -232,7 +232,7 @@ func warmUp(ctx context.Context) error {
 			start := time.Now()
 			res := invoke(ctx, builds[a], filepath.Join(root, "events", "rest-valid-key.json"))
 			if res.err != nil || !strings.Contains(res.stdout, `"statusCode": 200`) {
-				errs <- fmt.Errorf("warm-up sam local invoke (%s): %v\nstdout:\n%s\nstderr:\n%s", a, res.err, res.stdout, res.stderr)
+				errs <- fmt.Errorf("the first sam local invoke (%s, events/rest-valid-key.json) did not answer 200 (error: %v)\nstdout:\n%s\nstderr:\n%s", a, res.err, res.stdout, res.stderr)
 				return
 			}
 			logf("sam local invoke (%s) works: first invocation in %s", a, time.Since(start).Round(100*time.Millisecond))
