@@ -4,15 +4,18 @@ package samlocal
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	samples "github.com/keygate/keygate/events"
 	"github.com/keygate/keygate/test/internal/engine"
 	"github.com/keygate/keygate/test/internal/repo"
+	"github.com/keygate/keygate/test/internal/wait"
 )
 
 // chainDir assembles the directory `sam local start-api` runs an
@@ -150,11 +153,11 @@ func TestAuthorizerChain(t *testing.T) {
 			}
 			// keygate decided every request that carried an x-api-key
 			// header (SAM itself refuses those without one).
+			wait.Until(t, 15*time.Second, "keygate's decision log lines", func() (bool, string) {
+				n, want := strings.Count(a.p.Out.String(), `"kind":"`+ch.kind+`"`), len(allowed)+2
+				return n == want, fmt.Sprintf("%d decisions logged, want %d", n, want)
+			})
 			out := a.p.Out.String()
-			decisions := strings.Count(out, `"kind":"`+ch.kind+`"`)
-			if want := len(allowed) + 2; decisions != want {
-				t.Errorf("keygate logged %d decisions, want %d", decisions, want)
-			}
 			for _, k := range []string{samples.RightKey, samples.WrongKey} {
 				for _, line := range strings.Split(out, "\n") {
 					if strings.Contains(line, `"msg":`) && strings.Contains(line, k) {

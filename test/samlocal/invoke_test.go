@@ -18,10 +18,10 @@ import (
 )
 
 // parallel is how many `sam local invoke` run at once: each is mostly the
-// SAM CLI's Python starting up (CPU) and a container starting (waiting),
-// so one more than the cores (on 2 cores, 40 events take 30 s; 4 or 6 at
-// once are no faster).
-var parallel = runtime.NumCPU() + 1
+// SAM CLI's Python starting up (CPU) and a container starting (waiting);
+// on 2 cores, 40 events take 30 s at 2, 3, 4 or 6 at once, and more at
+// once means more of SAM's lost logs (see invoked).
+var parallel = max(2, runtime.NumCPU())
 
 // onARM64 says which events run on the deployed architecture, arm64
 // (under qemu on another machine): every door's valid-key and no-key
@@ -51,12 +51,12 @@ func invoked(ev samples.Event) *invocation {
 			inv.arch = engine.ARM64
 		}
 		inv.res = invoke(context.Background(), builds[inv.arch], filepath.Join(root, "events", ev.Name))
-		// Under load, SAM CLI now and then misses the start of the
-		// container's output (it attaches to the container after starting
-		// it): the answer is intact, the function's log line, which the
-		// checks need, is not there. Such an invocation runs again, twice
-		// at most.
-		for try := 0; try < 2 && inv.res.err == nil && decisionLine(inv.res.stderr) == ""; try++ {
+		// SAM CLI waits at most 1 s after the answer for the container's
+		// output to arrive (Container.wait_for_result), then stops the
+		// container: under load the output, and with it the function's
+		// log line the checks read, can be lost, the answer intact. Such
+		// an invocation runs again, three times at most.
+		for try := 0; try < 3 && inv.res.err == nil && decisionLine(inv.res.stderr) == ""; try++ {
 			logf("%s: SAM printed the answer but not the function's log line; running it again", ev.Name)
 			inv.res = invoke(context.Background(), builds[inv.arch], filepath.Join(root, "events", ev.Name))
 		}
@@ -106,8 +106,14 @@ func checkAnswer(t testing.TB, ev samples.Event, res result) {
 		method, multi := request(t, ev)
 		doortest.Check(t, ev.Door, multi, method, doortest.Decode(t, out), ev.Want.Status)
 	}
-	// The function's own line for this request, and no key anywhere.
-	if outcome := decisionLine(res.stderr); outcome != ev.Want.Outcome {
+	// The function's own line for this request, and no key anywhere. The
+	// emulator's START line comes before the function's lines: without
+	// it, SAM lost the start of the output (see invoked), and the line
+	// cannot be checked here (e2e checks it under the emulator).
+	outcome := decisionLine(res.stderr)
+	if outcome == "" && !strings.Contains(res.stderr, "START RequestId") {
+		t.Logf("SAM CLI lost the start of the container's output: the log line's outcome is not checked for %s", ev.Name)
+	} else if outcome != ev.Want.Outcome {
 		t.Errorf("log outcome %q, want %q\nstderr:\n%s", outcome, ev.Want.Outcome, res.stderr)
 	}
 	for _, key := range []string{samples.RightKey, samples.WrongKey} {
@@ -243,12 +249,17 @@ func TestBrokenTableFails(t *testing.T) {
 				t.Fatalf("events/ has no %s", tc.event)
 			}
 			inv := invoked(ev)
-			if errs := failures(t, func(tb testing.TB) { checkAnswer(tb, ev, inv.res) }); len(errs) > 0 {
+			res := inv.res
+			// A wrong outcome shows only in the log line SAM may lose.
+			for try := 0; try < 3 && res.err == nil && decisionLine(res.stderr) == ""; try++ {
+				res = invoke(context.Background(), builds[inv.arch], filepath.Join(root, "events", ev.Name))
+			}
+			if errs := failures(t, func(tb testing.TB) { checkAnswer(tb, ev, res) }); len(errs) > 0 {
 				t.Fatalf("the true table reports failures for %s: %q", ev.Name, errs)
 			}
 			broken := ev
 			tc.edit(&broken.Want)
-			errs := failures(t, func(tb testing.TB) { checkAnswer(tb, broken, inv.res) })
+			errs := failures(t, func(tb testing.TB) { checkAnswer(tb, broken, res) })
 			if len(errs) == 0 {
 				t.Errorf("%s expected %+v instead of %+v, and the comparison reported nothing", ev.Name, broken.Want, ev.Want)
 			}

@@ -21,6 +21,7 @@ import (
 	"github.com/keygate/keygate/internal/doortest"
 	"github.com/keygate/keygate/test/internal/proc"
 	"github.com/keygate/keygate/test/internal/repo"
+	"github.com/keygate/keygate/test/internal/wait"
 )
 
 // api is one `sam local start-api`.
@@ -196,11 +197,12 @@ func TestStartAPIBehaviourTable(t *testing.T) {
 			doortest.CheckHygiene(t, tc.want, x.header, x.body, tc.method == http.MethodHead)
 		})
 	}
-	// Every request reached the function: one log line each.
-	lines := strings.Count(a.p.Out.String(), `"msg":"request"`)
-	if lines != len(cases) {
-		t.Errorf("%d request log lines for %d requests", lines, len(cases))
-	}
+	// Every request reached the function: one log line each (the output
+	// comes through SAM a little after the answers).
+	wait.Until(t, 15*time.Second, "the function's request log lines", func() (bool, string) {
+		n := strings.Count(a.p.Out.String(), `"msg":"request"`)
+		return n == len(cases), fmt.Sprintf("%d lines for %d requests", n, len(cases))
+	})
 	// samconfig.toml's warm containers: one container served them all, and
 	// none was started for the rotation function, which is not deployed.
 	if n := strings.Count(a.p.Out.String(), "Init Duration"); n != 1 {
