@@ -3,13 +3,14 @@
 package samdeploy
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/keygate/keygate/test/internal/recorder"
 )
 
 // The guarded API's backend: never called (LocalStack runs no function and
@@ -153,7 +154,7 @@ func TestWrongReferenceIsReported(t *testing.T) {
 	if res.err != nil {
 		t.Fatalf("%v\n%s", res.err, progress(res.out))
 	}
-	errs := failures(t, func(tb testing.TB) { checkStack(tb, expect{stack: "keygate-wrong-ref"}) })
+	errs := recorder.Failures(t, func(tb testing.TB) { checkStack(tb, expect{stack: "keygate-wrong-ref"}) })
 	found := false
 	for _, e := range errs {
 		if strings.Contains(e, "function environment") && strings.Contains(e, "/aws/lambda/keygate-wrong-ref-keygate") {
@@ -174,44 +175,4 @@ func firstWith(errs []string, substr string) string {
 		}
 	}
 	return ""
-}
-
-// recorder is a testing.TB that records failures instead of failing.
-type recorder struct {
-	testing.TB
-	mu   sync.Mutex
-	errs []string
-}
-
-type fatal struct{}
-
-func (r *recorder) Helper() {}
-func (r *recorder) Errorf(format string, args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.errs = append(r.errs, fmt.Sprintf(format, args...))
-}
-func (r *recorder) Error(args ...any)                 { r.Errorf("%s", fmt.Sprint(args...)) }
-func (r *recorder) Fatalf(format string, args ...any) { r.Errorf(format, args...); panic(fatal{}) }
-func (r *recorder) Fatal(args ...any)                 { r.Error(args...); panic(fatal{}) }
-func (r *recorder) FailNow()                          { r.Errorf("FailNow"); panic(fatal{}) }
-func (r *recorder) Failed() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.errs) > 0
-}
-
-func failures(t *testing.T, check func(testing.TB)) []string {
-	r := &recorder{TB: t}
-	func() {
-		defer func() {
-			if v := recover(); v != nil {
-				if _, ok := v.(fatal); !ok {
-					panic(v)
-				}
-			}
-		}()
-		check(r)
-	}()
-	return r.errs
 }

@@ -15,6 +15,7 @@ import (
 	samples "github.com/keygate/keygate/events"
 	"github.com/keygate/keygate/internal/doortest"
 	"github.com/keygate/keygate/test/internal/engine"
+	"github.com/keygate/keygate/test/internal/recorder"
 )
 
 // parallel is how many `sam local invoke` run at once: each is mostly the
@@ -177,46 +178,6 @@ func stageWide(t testing.TB, ev samples.Event) string {
 	return parts[0] + "/" + parts[1] + "/*"
 }
 
-// recorder is a testing.TB that records failures instead of failing: the
-// checks of a deliberately broken table or template run on it, and must
-// report something.
-type recorder struct {
-	testing.TB
-	mu   sync.Mutex
-	errs []string
-}
-
-type fatal struct{}
-
-func (r *recorder) Helper() {}
-func (r *recorder) Errorf(format string, args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.errs = append(r.errs, fmt.Sprintf(format, args...))
-}
-func (r *recorder) Error(args ...any)                 { r.Errorf("%s", fmt.Sprint(args...)) }
-func (r *recorder) Fatalf(format string, args ...any) { r.Errorf(format, args...); panic(fatal{}) }
-func (r *recorder) Fatal(args ...any)                 { r.Error(args...); panic(fatal{}) }
-func (r *recorder) Fail()                             { r.Errorf("Fail") }
-func (r *recorder) FailNow()                          { r.Fail(); panic(fatal{}) }
-func (r *recorder) Failed() bool                      { return len(r.errs) > 0 }
-
-// failures runs check on a recorder and returns what it reported.
-func failures(t *testing.T, check func(testing.TB)) []string {
-	r := &recorder{TB: t}
-	func() {
-		defer func() {
-			if v := recover(); v != nil {
-				if _, ok := v.(fatal); !ok {
-					panic(v)
-				}
-			}
-		}()
-		check(r)
-	}()
-	return r.errs
-}
-
 // A copy of the event table with wrong expectations (a status, a
 // decision, an outcome, one of each door kind) against the real answers:
 // the comparison reports every one of them. events/ itself is untouched.
@@ -254,12 +215,12 @@ func TestBrokenTableFails(t *testing.T) {
 			for try := 0; try < 3 && res.err == nil && decisionLine(res.stderr) == ""; try++ {
 				res = invoke(context.Background(), builds[inv.arch], filepath.Join(root, "events", ev.Name))
 			}
-			if errs := failures(t, func(tb testing.TB) { checkAnswer(tb, ev, res) }); len(errs) > 0 {
+			if errs := recorder.Failures(t, func(tb testing.TB) { checkAnswer(tb, ev, res) }); len(errs) > 0 {
 				t.Fatalf("the true table reports failures for %s: %q", ev.Name, errs)
 			}
 			broken := ev
 			tc.edit(&broken.Want)
-			errs := failures(t, func(tb testing.TB) { checkAnswer(tb, broken, res) })
+			errs := recorder.Failures(t, func(tb testing.TB) { checkAnswer(tb, broken, res) })
 			if len(errs) == 0 {
 				t.Errorf("%s expected %+v instead of %+v, and the comparison reported nothing", ev.Name, broken.Want, ev.Want)
 			}
@@ -293,7 +254,7 @@ func TestBrokenTemplateFails(t *testing.T) {
 		}
 		res := invoke(context.Background(), dir, filepath.Join(root, "events", ev.Name))
 		t.Logf("%s under the broken template: %s", ev.Name, strings.TrimSpace(res.stdout))
-		errs := failures(t, func(tb testing.TB) { checkAnswer(tb, ev, res) })
+		errs := recorder.Failures(t, func(tb testing.TB) { checkAnswer(tb, ev, res) })
 		if len(errs) == 0 {
 			t.Errorf("%s under a template without API_KEY: the comparison reported nothing\nstdout:\n%s", ev.Name, res.stdout)
 		}
