@@ -81,9 +81,8 @@ func startAPI(t *testing.T, dir string, args ...string) *api {
 // terminate stops the start-api with SIGTERM to its process group and
 // reports whether it exited within 30 s; it kills it otherwise. SAM CLI's
 // SIGTERM handler (aws/aws-sam-cli#6697) raises an exception in whatever
-// its main thread runs:
-// when that is socketserver handing a connection to a new thread,
-// socketserver prints the exception ("Exception occurred during
+// its main thread runs: when that is socketserver handing a connection to
+// a new thread, socketserver prints the exception ("Exception occurred during
 // processing of request", ProcessSigTermException) and serves on, as if
 // no signal had come. So a SIGTERM it swallowed is sent again, as a user
 // presses Ctrl-C a second time, and the test says so; a start-api that
