@@ -12,7 +12,7 @@ import (
 	"github.com/keygate/keygate/internal/authorizer"
 	"github.com/keygate/keygate/internal/keycache"
 	"github.com/keygate/keygate/internal/keysource"
-	"github.com/keygate/keygate/internal/logtest"
+	"github.com/keygate/keygate/internal/testsupport/logtest"
 )
 
 const key = "kgAuthorizerTestKey0123456789abcdef"

@@ -6,8 +6,8 @@ import (
 
 	samples "github.com/keygate/keygate/events"
 	"github.com/keygate/keygate/internal/authorizer"
-	"github.com/keygate/keygate/internal/doortest"
 	"github.com/keygate/keygate/internal/frontdoor"
+	"github.com/keygate/keygate/internal/testsupport/doortest"
 )
 
 // TestAuthorizerEventFiles runs every authorizer sample event through the

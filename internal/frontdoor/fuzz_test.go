@@ -53,7 +53,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keygate/keygate/internal/doortest"
+	"github.com/keygate/keygate/internal/testsupport/doortest"
 
 	"github.com/aws/aws-lambda-go/events"
 

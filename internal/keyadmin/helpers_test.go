@@ -12,7 +12,7 @@ import (
 	"github.com/keygate/keygate/internal/keyadmin"
 	"github.com/keygate/keygate/internal/keysource"
 	"github.com/keygate/keygate/internal/smapi"
-	"github.com/keygate/keygate/internal/smfake"
+	"github.com/keygate/keygate/internal/testsupport/smfake"
 )
 
 const secretID = "keygate/admin-test"

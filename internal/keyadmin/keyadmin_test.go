@@ -14,7 +14,7 @@ import (
 	"github.com/keygate/keygate/internal/keyadmin"
 	"github.com/keygate/keygate/internal/smapi"
 	"github.com/keygate/keygate/internal/smclient"
-	"github.com/keygate/keygate/internal/smfake"
+	"github.com/keygate/keygate/internal/testsupport/smfake"
 )
 
 func TestKeysList(t *testing.T) {

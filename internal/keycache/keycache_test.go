@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keygate/keygate/internal/logtest"
+	"github.com/keygate/keygate/internal/testsupport/logtest"
 
 	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/keycache"

@@ -22,7 +22,7 @@ import (
 	"github.com/keygate/keygate/internal/keycache"
 	"github.com/keygate/keygate/internal/keysource"
 	"github.com/keygate/keygate/internal/smapi"
-	"github.com/keygate/keygate/internal/smfake"
+	"github.com/keygate/keygate/internal/testsupport/smfake"
 )
 
 const (

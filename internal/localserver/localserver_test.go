@@ -16,11 +16,11 @@ import (
 	"testing"
 
 	"github.com/keygate/keygate/handler"
-	"github.com/keygate/keygate/internal/doortest"
 	"github.com/keygate/keygate/internal/keycache"
 	"github.com/keygate/keygate/internal/keysource"
 	"github.com/keygate/keygate/internal/localserver"
-	"github.com/keygate/keygate/internal/logtest"
+	"github.com/keygate/keygate/internal/testsupport/doortest"
+	"github.com/keygate/keygate/internal/testsupport/logtest"
 )
 
 // serve runs the server from New on a free loopback port until the test ends.

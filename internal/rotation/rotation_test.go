@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keygate/keygate/internal/logtest"
+	"github.com/keygate/keygate/internal/testsupport/logtest"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -19,7 +19,7 @@ import (
 	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/rotation"
 	"github.com/keygate/keygate/internal/smapi"
-	"github.com/keygate/keygate/internal/smfake"
+	"github.com/keygate/keygate/internal/testsupport/smfake"
 )
 
 const secretID = "keygate/rotation-test"

@@ -2,5 +2,5 @@
 // Lambda bootstrap, built from ./cmd/api, runs under the real AWS Lambda
 // Runtime Interface Emulator (internal/rie) and answers the events in
 // events/, with its key from the environment, from a wire-level fake
-// Secrets Manager (internal/smfake) and from moto (internal/moto).
+// Secrets Manager (internal/testsupport/smfake) and from moto (internal/moto).
 package e2e

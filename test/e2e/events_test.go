@@ -10,7 +10,7 @@ import (
 
 	"github.com/keygate/keygate/test/internal/wait"
 
-	"github.com/keygate/keygate/internal/doortest"
+	"github.com/keygate/keygate/internal/testsupport/doortest"
 
 	"github.com/aws/aws-lambda-go/events"
 )

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keygate/keygate/internal/doortest"
+	"github.com/keygate/keygate/internal/testsupport/doortest"
 
 	samples "github.com/keygate/keygate/events"
 	"github.com/keygate/keygate/test/rie"

@@ -20,7 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/keygate/keygate/internal/doortest"
+	"github.com/keygate/keygate/internal/testsupport/doortest"
 	"github.com/keygate/keygate/test/moto"
 	"github.com/keygate/keygate/test/rie"
 )

@@ -25,7 +25,7 @@ import (
 	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/keyadmin"
 	"github.com/keygate/keygate/internal/rotation"
-	"github.com/keygate/keygate/internal/smfake"
+	"github.com/keygate/keygate/internal/testsupport/smfake"
 	"github.com/keygate/keygate/test/rie"
 )
 

@@ -10,9 +10,9 @@ import (
 
 	"github.com/keygate/keygate/test/internal/wait"
 
-	"github.com/keygate/keygate/internal/doortest"
+	"github.com/keygate/keygate/internal/testsupport/doortest"
 
-	"github.com/keygate/keygate/internal/smfake"
+	"github.com/keygate/keygate/internal/testsupport/smfake"
 	"github.com/keygate/keygate/test/rie"
 )
 

@@ -2,7 +2,7 @@
 // concurrency (go test -race ./internal/proof/): the in-process handler
 // behind the local server, and the real bootstrap under the Runtime
 // Interface Emulator, against the wire-level Secrets Manager fake
-// (internal/smfake). Its only non-test code reads a process's memory
+// (internal/testsupport/smfake). Its only non-test code reads a process's memory
 // figures from /proc, for the load test's report on the bootstrap.
 package proof
 

@@ -23,7 +23,7 @@ import (
 	"github.com/keygate/keygate/internal/keysource"
 	"github.com/keygate/keygate/internal/localserver"
 	"github.com/keygate/keygate/internal/smclient/envclient"
-	"github.com/keygate/keygate/internal/smfake"
+	"github.com/keygate/keygate/internal/testsupport/smfake"
 )
 
 // Keys of these tests: recognisable, so a leak is easy to spot.

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keygate/keygate/internal/doortest"
+	"github.com/keygate/keygate/internal/testsupport/doortest"
 
 	"github.com/keygate/keygate/internal/frontdoor"
 )

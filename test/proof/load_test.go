@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keygate/keygate/internal/doortest"
+	"github.com/keygate/keygate/internal/testsupport/doortest"
 
-	"github.com/keygate/keygate/internal/smfake"
+	"github.com/keygate/keygate/internal/testsupport/smfake"
 )
 
 // A load is bounded by a count and by a time, whichever comes first; the

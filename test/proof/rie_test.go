@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keygate/keygate/internal/smfake"
+	"github.com/keygate/keygate/internal/testsupport/smfake"
 	"github.com/keygate/keygate/test/rie"
 )
 

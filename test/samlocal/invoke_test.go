@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	samples "github.com/keygate/keygate/events"
-	"github.com/keygate/keygate/internal/doortest"
+	"github.com/keygate/keygate/internal/testsupport/doortest"
 	"github.com/keygate/keygate/test/internal/engine"
 	"github.com/keygate/keygate/test/internal/recorder"
 )

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	samples "github.com/keygate/keygate/events"
-	"github.com/keygate/keygate/internal/doortest"
+	"github.com/keygate/keygate/internal/testsupport/doortest"
 	"github.com/keygate/keygate/test/internal/proc"
 	"github.com/keygate/keygate/test/internal/repo"
 	"github.com/keygate/keygate/test/internal/wait"

@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/keygate/keygate/internal/logtest"
+	"github.com/keygate/keygate/internal/testsupport/logtest"
 )
 
 // Output is a child's stdout and stderr, safe for concurrent use.

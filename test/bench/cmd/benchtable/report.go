@@ -292,7 +292,7 @@ func modelTable(res map[string]*coldResult, fns []function, skipped map[string]s
 }
 
 func modelNote(m *model, rtt time.Duration) string {
-	return fmt.Sprintf("The model (test/bench/cmd/benchtable/model.go), as Lambda pays a cold start: Secrets Manager (internal/smfake behind TLS 1.3, "+
+	return fmt.Sprintf("The model (test/bench/cmd/benchtable/model.go), as Lambda pays a cold start: Secrets Manager (internal/testsupport/smfake behind TLS 1.3, "+
 		"a generated root → intermediate → leaf chain, RSA-2048, for %s) in a network namespace of its own; the real Runtime Interface Emulator and the function in another, "+
 		"%.2f ms of round trip away (median TCP connect of %d, for -rtt %s; a TUN device in each namespace and a fixed delay each way, as netem would add, less what the copying costs at no delay); "+
 		"the function's /etc overlaid read-only in a private mount namespace with provided.al2023's trust store (one bundle of %d certificates, Debian's Mozilla roots + the test root, "+

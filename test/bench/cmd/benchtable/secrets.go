@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/keygate/keygate/internal/smfake"
+	"github.com/keygate/keygate/internal/testsupport/smfake"
 	"github.com/keygate/keygate/test/internal/netns"
 
 	"github.com/keygate/keygate/test/bench"
@@ -28,7 +28,7 @@ const (
 )
 
 // endpoint is Secrets Manager as the model's functions reach it: the
-// wire-level fake (internal/smfake) behind a TLS listener on port 443 of
+// wire-level fake (internal/testsupport/smfake) behind a TLS listener on port 443 of
 // the model's Secrets Manager namespace, with the certificate of
 // endpointHost. The fake itself listens on this process's loopback; each
 // connection is decrypted and its bytes copied to it.
