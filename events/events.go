@@ -42,17 +42,12 @@ type Want struct {
 	Outcome string `json:"outcome"`
 }
 
-// Authorizer reports whether the door is a Lambda authorizer's (REST
-// TOKEN, REST REQUEST, HTTP API), whose events get a decision.
-func Authorizer(door string) bool {
-	return door == "authorizer" || door == "requestauthorizer" || door == "httpauthorizer"
-}
-
 // Event is one sample event.
 type Event struct {
 	Name string // file name, e.g. rest-valid-key.json
-	// Door is the name's prefix: rest, httpapi, functionurl, alb, or an
-	// authorizer's (authorizer, requestauthorizer, httpauthorizer).
+	// Door is the name's prefix, the front door's kind (frontdoor.Kind):
+	// rest, httpapi, functionurl, alb, or an authorizer's
+	// (tokenauthorizer, requestauthorizer, httpauthorizer).
 	Door    string
 	Payload []byte
 	Want    Want

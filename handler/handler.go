@@ -1,64 +1,64 @@
 // Package handler is keygate's HTTP logic: an ordinary http.Handler that
-// authenticates every request by its x-api-key header before routing it.
-// Every front door (API Gateway, Function URL, ALB, the local server)
-// reaches this same handler.
+// asks the key decision (package decision) about every request before it
+// routes it. Every front door (API Gateway, Function URL, ALB, the local
+// server) reaches this same handler.
 package handler
 
 import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strings"
 
-	"github.com/keygate/keygate/internal/apikey"
+	"github.com/keygate/keygate/internal/decision"
+	"github.com/keygate/keygate/internal/requestid"
 )
 
-// Keys decides whether a presented key authorizes (keycache.Cache does).
-type Keys interface {
-	// Match returns the entry key matches and whether it authorizes. The
-	// empty key (none presented) only asks whether a set is loaded. An
-	// error means none is, and the handler answers 503: it never
-	// authorizes without a set.
-	Match(ctx context.Context, key string) (apikey.Entry, apikey.Result, error)
+// Decider makes the key decision; *decision.Decider is one.
+type Decider interface {
+	Decide(ctx context.Context, req decision.Request) decision.Result
 }
+
+var _ Decider = (*decision.Decider)(nil)
 
 // HeaderName is the header that carries the key.
 const HeaderName = "X-Api-Key"
 
-// Handler authenticates, then routes. Create it with New.
+// Handler decides, then routes. Create it with New.
 type Handler struct {
-	keys Keys
-	log  *slog.Logger
+	decide Decider
+	log    *slog.Logger
 }
 
 // New returns the handler; log may be nil (no logging).
-func New(keys Keys, log *slog.Logger) *Handler {
+func New(d Decider, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{keys: keys, log: log}
+	return &Handler{decide: d, log: log}
 }
 
-// Outcomes, as logged. Callers never see which one applied to a 401.
-const (
-	outcomeAuthorized  = "authorized"
-	outcomeMissing     = "missing"
-	outcomeAmbiguous   = "ambiguous"
-	outcomeUnavailable = "unavailable"
-)
-
+// ServeHTTP serves a request that came over HTTP itself (the local
+// server): what it presents is in its own headers.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.Serve(w, r, decision.Request{Keys: r.Header.Values(HeaderName)})
+}
+
+// Serve answers r, built by a front door from an event, with what the
+// event presents for the decision (which the door read from the event
+// itself, where it can see more than r shows: two header maps, say).
+func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, in decision.Request) {
 	ctx := r.Context()
-	status, outcome, client := h.serve(w, r)
+	d := h.decide.Decide(ctx, in)
+	status := h.answer(w, r, d)
 	attrs := []slog.Attr{
-		slog.String("request_id", RequestID(ctx)),
+		slog.String("request_id", requestid.From(ctx)),
 		slog.String("method", logMethod(r.Method)),
 		slog.String("route", route(r.URL.Path)),
 		slog.Int("status", status),
-		slog.String("outcome", outcome),
+		slog.String("outcome", string(d.Outcome)),
 	}
-	if client != "" {
-		attrs = append(attrs, slog.String("client", client))
+	if c := d.Client(); c != "" {
+		attrs = append(attrs, slog.String("client", c))
 	}
 	level := slog.LevelInfo
 	if status >= 500 {
@@ -67,102 +67,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.log.LogAttrs(ctx, level, "request", attrs...)
 }
 
-// Decision is what the key check decided about a request, before any
-// routing.
-type Decision struct {
-	// Outcome is authorized, missing, invalid, ambiguous, expired or
-	// unavailable (no key set is loaded), as logged.
-	Outcome string
-	// Client names the key's holder when the key matched an entry (an
-	// expired one too: the operator needs to know who still uses it, and
-	// the name is not secret).
-	Client string
-}
-
-// Authorized reports whether the request may proceed.
-func (d Decision) Authorized() bool { return d.Outcome == outcomeAuthorized }
-
-// Unavailable reports that no key set is loaded: nothing is authorized.
-func (d Decision) Unavailable() bool { return d.Outcome == outcomeUnavailable }
-
-// Authenticate is the check ServeHTTP makes before it routes: exactly one
-// x-api-key value in hdr, equal to a key in force. Front doors that answer
-// with a decision rather than a response (Lambda authorizers) call it
-// directly. A context marked WithConflictingKeys is ambiguous whatever hdr
-// holds.
-func (h *Handler) Authenticate(ctx context.Context, hdr http.Header) Decision {
-	key, outcome := presentedKey(hdr)
-	if conflictingKeys(ctx) {
-		key, outcome = "", outcomeAmbiguous
-	}
-	entry, res, err := h.keys.Match(ctx, key)
+// answer writes the response to decision d and returns its status.
+func (h *Handler) answer(w http.ResponseWriter, r *http.Request, d decision.Result) int {
 	switch {
-	case err != nil:
-		// The key store comes first: while no key set is loaded every
-		// request, with or without a key, is refused as unavailable
-		// (fail closed, and callers can tell an outage from a bad key).
-		// The cause was logged where the load failed.
-		return Decision{Outcome: outcomeUnavailable}
-	case outcome != "":
-		return Decision{Outcome: outcome}
-	}
-	return Decision{Outcome: res.String(), Client: entry.Client}
-}
-
-// serve writes the answer and reports what it decided, for the log line.
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (status int, outcome, client string) {
-	d := h.Authenticate(r.Context(), r.Header)
-	switch {
-	case d.Outcome == outcomeUnavailable:
-		writeJSON(w, r, http.StatusServiceUnavailable, msgUnavailable)
-		return http.StatusServiceUnavailable, d.Outcome, ""
-	case !d.Authorized():
-		unauthorized(w, r)
-		return http.StatusUnauthorized, d.Outcome, d.Client
+	case d.Outcome == decision.Unavailable:
+		return writeJSON(w, r, http.StatusServiceUnavailable, msgUnavailable)
+	case !d.Allowed():
+		// RFC 9110 requires a challenge with 401; there is no registered
+		// scheme for API keys, so name the header in a custom one.
+		w.Header().Set("WWW-Authenticate", `ApiKey header="x-api-key"`)
+		return writeJSON(w, r, http.StatusUnauthorized, msgUnauthorized)
 	}
 	// Authenticated: only now does the route matter, so that probing paths
 	// without a key learns nothing.
 	switch {
 	case r.URL.Path != "/":
-		writeJSON(w, r, http.StatusNotFound, msgNotFound)
-		return http.StatusNotFound, outcomeAuthorized, d.Client
+		return writeJSON(w, r, http.StatusNotFound, msgNotFound)
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
 		w.Header().Set("Allow", "GET, HEAD")
-		writeJSON(w, r, http.StatusMethodNotAllowed, msgMethod)
-		return http.StatusMethodNotAllowed, outcomeAuthorized, d.Client
+		return writeJSON(w, r, http.StatusMethodNotAllowed, msgMethod)
 	}
-	writeJSON(w, r, http.StatusOK, msgOK)
-	return http.StatusOK, outcomeAuthorized, d.Client
-}
-
-// presentedKey returns the single x-api-key value, or the reason there is
-// none. Header names are case-insensitive (http.Header canonicalises them);
-// the value must be exactly one, since two values or a comma-joined list
-// leave it unclear which key the caller meant.
-func presentedKey(hdr http.Header) (string, string) {
-	vals := hdr.Values(HeaderName)
-	switch {
-	case len(vals) == 0:
-		return "", outcomeMissing
-	case len(vals) > 1:
-		return "", outcomeAmbiguous
-	}
-	// net/http already strips optional whitespace; event adapters do not.
-	v := strings.Trim(vals[0], " \t")
-	switch {
-	case v == "":
-		return "", outcomeMissing
-	case strings.IndexByte(v, ',') >= 0:
-		return "", outcomeAmbiguous
-	}
-	return v, ""
-}
-
-func unauthorized(w http.ResponseWriter, r *http.Request) {
-	// RFC 9110 requires a challenge with 401; there is no registered
-	// scheme for API keys, so name the header in a custom one.
-	w.Header().Set("WWW-Authenticate", `ApiKey header="x-api-key"`)
-	writeJSON(w, r, http.StatusUnauthorized, msgUnauthorized)
+	return writeJSON(w, r, http.StatusOK, msgOK)
 }
 
 // route and logMethod keep caller-controlled text out of logs: a key pasted

@@ -18,8 +18,10 @@ import (
 
 	"github.com/keygate/keygate/handler"
 	"github.com/keygate/keygate/internal/apikey"
+	"github.com/keygate/keygate/internal/decision"
 	"github.com/keygate/keygate/internal/keycache"
 	"github.com/keygate/keygate/internal/keysource"
+	"github.com/keygate/keygate/internal/requestid"
 )
 
 const (
@@ -37,19 +39,14 @@ const (
 
 var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// keys is a fake handler.Keys: it matches against set at now, or fails
-// with err (or ErrUnavailable without a set), and records the keys it was
-// asked about in asked, when set.
+// keys is a fake decision.Keys: it matches against set at now, or fails
+// with err (or ErrUnavailable without a set).
 type keys struct {
-	set   *apikey.Set
-	err   error
-	asked *[]string
+	set *apikey.Set
+	err error
 }
 
 func (k keys) Match(_ context.Context, key string) (apikey.Entry, apikey.Result, error) {
-	if k.asked != nil {
-		*k.asked = append(*k.asked, key)
-	}
 	if k.err != nil {
 		return apikey.Entry{}, apikey.Invalid, k.err
 	}
@@ -72,10 +69,11 @@ type fixture struct {
 	log *bytes.Buffer
 }
 
-func newFixture(k handler.Keys) *fixture {
+// newFixture is the handler over the real decision, with keys k.
+func newFixture(k decision.Keys) *fixture {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&buf, nil))
-	return &fixture{h: handler.New(k, log), log: &buf}
+	return &fixture{h: handler.New(decision.New(k), log), log: &buf}
 }
 
 // request describes one call; hdr values are added in order with Add,
@@ -101,7 +99,7 @@ func (f *fixture) do(t *testing.T, rq request) (*httptest.ResponseRecorder, map[
 	for _, kv := range rq.hdr {
 		r.Header.Add(kv[0], kv[1])
 	}
-	r = r.WithContext(handler.WithRequestID(r.Context(), "req-123"))
+	r = r.WithContext(requestid.With(r.Context(), "req-123"))
 	f.log.Reset()
 	w := httptest.NewRecorder()
 	f.h.ServeHTTP(w, r)
@@ -417,14 +415,7 @@ func assertNoKey(t *testing.T, s string) {
 	}
 }
 
-func TestRequestID(t *testing.T) {
-	if got := handler.RequestID(context.Background()); got != "" {
-		t.Errorf("RequestID of a bare context = %q, want empty", got)
-	}
-	ctx := handler.WithRequestID(context.Background(), "abc")
-	if got := handler.RequestID(ctx); got != "abc" {
-		t.Errorf("RequestID = %q, want abc", got)
-	}
+func TestRequestIDAbsent(t *testing.T) {
 	// Without an ID the line still has the field, empty.
 	f := newFixture(keys{set: testSet()})
 	f.h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
@@ -445,7 +436,7 @@ func TestNewDefaults(t *testing.T) {
 	// an entry that expired in the past is expired now.
 	src := keysource.NewStatic("env", `{"api_keys":{"alice":"`+rightKey+`","old":{"key":"`+expiredKey+`","expires":"2000-01-01T00:00:00Z"}}}`)
 	cache := keycache.New(src, keycache.Options{})
-	h := handler.New(cache, nil)
+	h := handler.New(decision.New(cache), nil)
 	for k, want := range map[string]int{rightKey: 200, expiredKey: 401} {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.Header.Set("x-api-key", k)
@@ -457,41 +448,33 @@ func TestNewDefaults(t *testing.T) {
 	}
 }
 
-// The handler asks Keys about exactly the key presented, once, and about
-// the empty key when none can be taken from the request (so that a store
-// outage still answers 503, and no made-up key is looked up); it answers
-// with Keys' verdict, whatever it is. (The re-read for unknown keys is the
-// cache's: keycache's TestMatch.)
-func TestAsksKeysAboutThePresentedKey(t *testing.T) {
-	trusting := apikey.NewSet([]apikey.Entry{{Client: "alice", Digest: apikey.Digest(wrongKey)}})
+// Serve decides on what the front door says the request presents, not on
+// the request's own headers: a door sees more than the request it builds
+// (two header maps, say).
+func TestServeDecidesOnWhatTheDoorPresents(t *testing.T) {
+	f := newFixture(keys{set: testSet()})
 	tests := []struct {
 		name    string
-		hdr     [][2]string
-		set     *apikey.Set
-		asked   string
+		hdr     string // the request's own x-api-key
+		in      decision.Request
 		status  int
 		outcome string
 	}{
-		{"right key", [][2]string{key(rightKey)}, testSet(), rightKey, 200, "authorized"},
-		{"wrong key", [][2]string{key(wrongKey)}, testSet(), wrongKey, 401, "invalid"},
-		{"a key Keys accepts", [][2]string{key(wrongKey)}, trusting, wrongKey, 200, "authorized"},
-		{"expired key", [][2]string{key(expiredKey)}, testSet(), expiredKey, 401, "expired"},
-		{"padded key", [][2]string{key(" " + rightKey + "\t")}, testSet(), rightKey, 200, "authorized"},
-		{"no key", nil, trusting, "", 401, "missing"},
-		{"empty key", [][2]string{key("")}, trusting, "", 401, "missing"},
-		{"two keys", [][2]string{key(wrongKey), key(wrongKey)}, trusting, "", 401, "ambiguous"},
-		{"comma list", [][2]string{key(wrongKey + "," + wrongKey)}, trusting, "", 401, "ambiguous"},
+		{"the door's key, none in the request", "", decision.Request{Keys: []string{rightKey}}, 200, "authorized"},
+		{"the request's key, none from the door", rightKey, decision.Request{}, 401, "missing"},
+		{"the door's maps disagree", rightKey, decision.Request{Keys: []string{rightKey}, Conflict: true}, 401, "ambiguous"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var asked []string
-			f := newFixture(keys{set: tt.set, asked: &asked})
-			w, line := f.do(t, request{hdr: tt.hdr})
-			if w.Code != tt.status || line["outcome"] != tt.outcome {
-				t.Errorf("status %d, outcome %v; want %d, %s", w.Code, line["outcome"], tt.status, tt.outcome)
+			r := httptest.NewRequest("GET", "/", nil)
+			if tt.hdr != "" {
+				r.Header.Set("x-api-key", tt.hdr)
 			}
-			if len(asked) != 1 || asked[0] != tt.asked {
-				t.Errorf("asked Keys about %q, want exactly [%q]", asked, tt.asked)
+			f.log.Reset()
+			w := httptest.NewRecorder()
+			f.h.Serve(w, r, tt.in)
+			if line := oneLine(t, f.log.String()); w.Code != tt.status || line["outcome"] != tt.outcome {
+				t.Errorf("status %d, outcome %v; want %d, %s", w.Code, line["outcome"], tt.status, tt.outcome)
 			}
 		})
 	}

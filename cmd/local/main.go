@@ -19,6 +19,7 @@ import (
 	"github.com/keygate/keygate/handler"
 	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/config"
+	"github.com/keygate/keygate/internal/decision"
 	"github.com/keygate/keygate/internal/keycache"
 	"github.com/keygate/keygate/internal/keysource"
 	"github.com/keygate/keygate/internal/localserver"
@@ -43,17 +44,16 @@ func run(addr string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	var src keycache.Source
+	var keys *keycache.Cache
 	var sessionKey string
 	if cfg.SecretID == "" && cfg.APIKey == "" {
 		sessionKey = apikey.Generate()
-		src = keysource.NewStatic("generated", sessionKey)
+		keys = keycache.New(keysource.NewStatic("generated", sessionKey), keycache.Options{Log: log})
 	} else {
-		src = cfg.Source(ctx, func(ctx context.Context) (keysource.GetSecretValueAPI, string, error) {
+		keys = cfg.Keys(ctx, func(ctx context.Context) (keysource.GetSecretValueAPI, string, error) {
 			return smclient.New(ctx, "", log)
 		}, log)
 	}
-	keys := cfg.Cache(src, log)
 	if err := keys.Load(ctx); err != nil && cfg.SecretID == "" {
 		// A key given in the environment that does not parse never
 		// will: stop, as for any other setting that does not parse.
@@ -77,7 +77,7 @@ func run(addr string) error {
 		fmt.Fprintln(os.Stderr, "keygate: the key comes from API_KEY: to revoke it, change API_KEY and restart; no `keygate keys` command reaches it")
 	}
 
-	srv := localserver.New(handler.New(keys, log))
+	srv := localserver.New(handler.New(decision.New(keys), log))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -1,30 +1,30 @@
 // Package authorizer answers API Gateway's Lambda authorizer events with
-// keygate's key check, so that keygate guards any REST or HTTP API: REST
+// keygate's key decision, so that keygate guards any REST or HTTP API: REST
 // TOKEN and REQUEST authorizers (an IAM policy, or the error Unauthorized)
 // and HTTP API REQUEST authorizers in the simple response format
 // (isAuthorized). The decision is the one the HTTP handler makes before it
-// routes (handler.Authenticate): exactly one x-api-key value, equal to a
-// key in force; never Allow without a loaded key set.
+// routes (package decision): exactly one x-api-key value, equal to a key in
+// force; never Allow without a loaded key set.
 package authorizer
 
 import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/keygate/keygate/handler"
+	"github.com/keygate/keygate/internal/decision"
+	"github.com/keygate/keygate/internal/requestid"
 )
 
-// Authenticator makes the decision; *handler.Handler is one.
-type Authenticator interface {
-	Authenticate(ctx context.Context, hdr http.Header) handler.Decision
+// Decider makes the key decision; *decision.Decider is one.
+type Decider interface {
+	Decide(ctx context.Context, req decision.Request) decision.Result
 }
 
-var _ Authenticator = (*handler.Handler)(nil)
+var _ Decider = (*decision.Decider)(nil)
 
 // ErrUnauthorized is the error API Gateway turns into its 401: a REST
 // authorizer refuses by failing with exactly this message.
@@ -46,58 +46,21 @@ const ContextClient = "client"
 
 // Authorizer answers authorizer events. Create it with New.
 type Authorizer struct {
-	auth Authenticator
-	log  *slog.Logger
+	decide Decider
+	log    *slog.Logger
 }
 
 // New returns an Authorizer; log receives one line per decision.
-func New(auth Authenticator, log *slog.Logger) *Authorizer {
+func New(d Decider, log *slog.Logger) *Authorizer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Authorizer{auth: auth, log: log}
+	return &Authorizer{decide: d, log: log}
 }
 
-// Kinds of authorizer event, as logged.
-const (
-	KindToken   = "token-authorizer"   // REST API, type TOKEN
-	KindRequest = "request-authorizer" // REST API, type REQUEST
-	KindHTTP    = "httpapi-authorizer" // HTTP API, payload 2.0
-)
-
-// Token decides a REST TOKEN authorizer event, whose authorizationToken is
-// the value of the identity source (method.request.header.x-api-key).
-func (a *Authorizer) Token(ctx context.Context, ev events.APIGatewayCustomAuthorizerRequest) (*events.APIGatewayCustomAuthorizerResponse, error) {
-	hdr := http.Header{}
-	if ev.AuthorizationToken != "" {
-		hdr.Set(handler.HeaderName, ev.AuthorizationToken)
-	}
-	return a.rest(ctx, KindToken, ev.MethodArn, hdr)
-}
-
-// Request decides a REST REQUEST authorizer event with the proxy's rules:
-// the multi-value header map when there is one, and a key that the two
-// maps disagree about is ambiguous.
-func (a *Authorizer) Request(ctx context.Context, ev events.APIGatewayCustomAuthorizerRequestTypeRequest, conflict bool) (*events.APIGatewayCustomAuthorizerResponse, error) {
-	if conflict {
-		ctx = handler.WithConflictingKeys(ctx)
-	}
-	hdr := http.Header{}
-	if ev.MultiValueHeaders != nil {
-		for k, vs := range ev.MultiValueHeaders {
-			for _, v := range vs {
-				hdr.Add(k, v)
-			}
-		}
-	} else {
-		for k, v := range ev.Headers {
-			hdr.Add(k, v)
-		}
-	}
-	return a.rest(ctx, KindRequest, ev.MethodArn, hdr)
-}
-
-func (a *Authorizer) rest(ctx context.Context, kind, methodArn string, hdr http.Header) (*events.APIGatewayCustomAuthorizerResponse, error) {
+// REST decides a REST API authorizer event (TOKEN or REQUEST; kind names
+// it in the log) for methodArn, with what the event presents.
+func (a *Authorizer) REST(ctx context.Context, kind, methodArn string, in decision.Request) (*events.APIGatewayCustomAuthorizerResponse, error) {
 	// API Gateway caches the decision by the identity source (the key),
 	// for the authorizer's TTL, and reuses it for every route of the
 	// stage: a policy naming only this method would make the cached
@@ -107,16 +70,16 @@ func (a *Authorizer) rest(ctx context.Context, kind, methodArn string, hdr http.
 	if !ok {
 		return nil, ErrBadEvent
 	}
-	d := a.auth.Authenticate(ctx, hdr)
+	d := a.decide.Decide(ctx, in)
 	a.logDecision(ctx, kind, d)
 	switch {
-	case d.Unavailable():
+	case d.Outcome == decision.Unavailable:
 		return nil, ErrUnavailable
-	case !d.Authorized():
+	case !d.Allowed():
 		return nil, ErrUnauthorized
 	}
 	return &events.APIGatewayCustomAuthorizerResponse{
-		PrincipalID: d.Client,
+		PrincipalID: d.Client(),
 		PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{
 			Version: "2012-10-17",
 			Statement: []events.IAMPolicyStatement{{
@@ -125,29 +88,21 @@ func (a *Authorizer) rest(ctx context.Context, kind, methodArn string, hdr http.
 				Resource: []string{resource},
 			}},
 		},
-		Context: map[string]any{ContextClient: d.Client},
+		Context: map[string]any{ContextClient: d.Client()},
 	}, nil
 }
 
 // HTTP decides an HTTP API REQUEST authorizer event (payload 2.0) and
-// answers in the simple format. Its headers follow payload 2.0: one string
-// per name, repeated headers joined with commas (ambiguous).
-func (a *Authorizer) HTTP(ctx context.Context, ev events.APIGatewayV2CustomAuthorizerV2Request, conflict bool) events.APIGatewayV2CustomAuthorizerSimpleResponse {
-	if conflict {
-		ctx = handler.WithConflictingKeys(ctx)
-	}
-	hdr := http.Header{}
-	for k, v := range ev.Headers {
-		hdr.Add(k, v)
-	}
-	d := a.auth.Authenticate(ctx, hdr)
-	a.logDecision(ctx, KindHTTP, d)
-	if !d.Authorized() {
+// answers in the simple format.
+func (a *Authorizer) HTTP(ctx context.Context, kind string, in decision.Request) events.APIGatewayV2CustomAuthorizerSimpleResponse {
+	d := a.decide.Decide(ctx, in)
+	a.logDecision(ctx, kind, d)
+	if !d.Allowed() {
 		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: false}
 	}
 	return events.APIGatewayV2CustomAuthorizerSimpleResponse{
 		IsAuthorized: true,
-		Context:      map[string]any{ContextClient: d.Client},
+		Context:      map[string]any{ContextClient: d.Client()},
 	}
 }
 
@@ -167,18 +122,18 @@ func stageWide(methodArn string) (string, bool) {
 	return strings.Join(parts[:5], ":") + ":" + api + "/" + stage + "/*", true
 }
 
-func (a *Authorizer) logDecision(ctx context.Context, kind string, d handler.Decision) {
+func (a *Authorizer) logDecision(ctx context.Context, kind string, d decision.Result) {
 	attrs := []slog.Attr{
-		slog.String("request_id", handler.RequestID(ctx)),
+		slog.String("request_id", requestid.From(ctx)),
 		slog.String("kind", kind),
-		slog.String("outcome", d.Outcome),
-		slog.Bool("allowed", d.Authorized()),
+		slog.String("outcome", string(d.Outcome)),
+		slog.Bool("allowed", d.Allowed()),
 	}
-	if d.Client != "" {
-		attrs = append(attrs, slog.String("client", d.Client))
+	if c := d.Client(); c != "" {
+		attrs = append(attrs, slog.String("client", c))
 	}
 	level := slog.LevelInfo
-	if d.Unavailable() {
+	if d.Outcome == decision.Unavailable {
 		level = slog.LevelError
 	}
 	a.log.LogAttrs(ctx, level, "authorization", attrs...)

@@ -6,10 +6,8 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/aws/aws-lambda-go/events"
-
-	"github.com/keygate/keygate/handler"
 	"github.com/keygate/keygate/internal/authorizer"
+	"github.com/keygate/keygate/internal/decision"
 	"github.com/keygate/keygate/internal/keycache"
 	"github.com/keygate/keygate/internal/keysource"
 	"github.com/keygate/keygate/internal/testsupport/logtest"
@@ -24,7 +22,7 @@ func newAuthorizer(t *testing.T, src keycache.Source) (*authorizer.Authorizer, *
 	cache := keycache.New(src, keycache.Options{Log: log})
 	_ = cache.Load(context.Background())
 	logs.Reset()
-	return authorizer.New(handler.New(cache, log), log), &logs
+	return authorizer.New(decision.New(cache), log), &logs
 }
 
 const methodArn = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/Prod/POST/orders/{id}"
@@ -36,28 +34,18 @@ const methodArn = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/Prod/PO
 func TestUnavailableFailsClosed(t *testing.T) {
 	a, logs := newAuthorizer(t, keysource.Failing(errors.New("store down")))
 	ctx := context.Background()
-	for name, call := range map[string]func() (any, error){
-		"token": func() (any, error) {
-			return a.Token(ctx, events.APIGatewayCustomAuthorizerRequest{Type: "TOKEN", AuthorizationToken: key, MethodArn: methodArn})
-		},
-		"request": func() (any, error) {
-			return a.Request(ctx, events.APIGatewayCustomAuthorizerRequestTypeRequest{Type: "REQUEST", MethodArn: methodArn, Headers: map[string]string{"x-api-key": key}}, false)
-		},
-	} {
-		t.Run(name, func(t *testing.T) {
-			logs.Reset()
-			resp, err := call()
-			if !errors.Is(err, authorizer.ErrUnavailable) || err.Error() == "Unauthorized" || resp.(*events.APIGatewayCustomAuthorizerResponse) != nil {
-				t.Errorf("%v, %v: want the unavailable error and no policy", resp, err)
-			}
-			if l := logs.Last(t, "authorization"); l["level"] != "ERROR" || l["outcome"] != "unavailable" || l["allowed"] != false {
-				t.Errorf("log %v", l)
-			}
-		})
-	}
-	r := a.HTTP(ctx, events.APIGatewayV2CustomAuthorizerV2Request{Version: "2.0", Type: "REQUEST", Headers: map[string]string{"x-api-key": key}}, false)
-	if r.IsAuthorized {
-		t.Error("HTTP API authorizer allowed while no key set is loaded")
+	for _, in := range []decision.Request{{Keys: []string{key}}, {}} {
+		logs.Reset()
+		resp, err := a.REST(ctx, "tokenauthorizer", methodArn, in)
+		if !errors.Is(err, authorizer.ErrUnavailable) || err.Error() == "Unauthorized" || resp != nil {
+			t.Errorf("%v, %v: want the unavailable error and no policy", resp, err)
+		}
+		if l := logs.Last(t, "authorization"); l["level"] != "ERROR" || l["outcome"] != "unavailable" || l["allowed"] != false || l["kind"] != "tokenauthorizer" {
+			t.Errorf("log %v", l)
+		}
+		if r := a.HTTP(ctx, "httpauthorizer", in); r.IsAuthorized {
+			t.Error("HTTP API authorizer allowed while no key set is loaded")
+		}
 	}
 }
 
@@ -75,7 +63,7 @@ func TestPolicyResource(t *testing.T) {
 		"arn:aws:execute-api:us-east-1:123456789012:api1":              "",
 		"not an arn": "",
 	} {
-		resp, err := a.Token(ctx, events.APIGatewayCustomAuthorizerRequest{Type: "TOKEN", AuthorizationToken: key, MethodArn: arn})
+		resp, err := a.REST(ctx, "tokenauthorizer", arn, decision.Request{Keys: []string{key}})
 		switch {
 		case want == "" && (resp != nil || !errors.Is(err, authorizer.ErrBadEvent)):
 			t.Errorf("%s: %v, %v; want it refused as a bad event", arn, resp, err)

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keygate/keygate/internal/apikey"
+	"github.com/keygate/keygate/internal/keycache"
 )
 
 // Config is the function's configuration.
@@ -36,7 +36,7 @@ type Config struct {
 const (
 	DefaultRefresh     = 5 * time.Minute
 	DefaultGrace       = 24 * time.Hour
-	DefaultLoadTimeout = 3 * time.Second
+	DefaultLoadTimeout = keycache.DefaultLoadTimeout
 )
 
 // FromEnv reads the configuration through getenv (os.Getenv in main).
@@ -72,13 +72,15 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	return c, nil
 }
 
-// shown is how a message shows a setting's value: quoted when it cannot be
-// an API key or has the short shape the setting expects (a mistyped "300"
-// or "info"), and otherwise only by its length, since a key pasted into the
-// wrong variable must not reach a log.
+// shown is how a message shows a setting's value: quoted only when it has
+// the short shape the setting expects (a mistyped "300" or "verbose"), and
+// otherwise only by its length. A key pasted into the wrong variable, alone
+// or after other text ("5 minutes <key>"), must not reach a log; naming the
+// variable is enough. The shapes are too short to hold a key (a generated
+// one has 40 characters).
 func shown(v string, expected func(string) bool) string {
-	if apikey.CouldBeKey(v) && !expected(v) {
-		return fmt.Sprintf("(a value of %d characters, not shown: it could be a key)", len(v))
+	if !expected(v) {
+		return fmt.Sprintf("(a value of %d characters, not shown: it could hold a key)", len(v))
 	}
 	return strconv.Quote(v)
 }

@@ -7,16 +7,18 @@ import (
 	"errors"
 	"log"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/config"
-	"github.com/keygate/keygate/internal/keycache"
 	"github.com/keygate/keygate/internal/keysource"
 )
 
@@ -81,18 +83,24 @@ func TestFromEnvInvalid(t *testing.T) {
 		env  map[string]string
 		says []string
 	}{
-		{"KEY_REFRESH not a duration", map[string]string{"KEY_REFRESH": "5 minutes"}, []string{`KEY_REFRESH="5 minutes"`}},
 		{"KEY_REFRESH without unit", map[string]string{"KEY_REFRESH": "300"}, []string{`KEY_REFRESH="300"`}},
 		{"KEY_GRACE negative", map[string]string{"KEY_GRACE": "-1h"}, []string{`KEY_GRACE="-1h"`}},
 		{"KEY_LOAD_TIMEOUT too short", map[string]string{"KEY_LOAD_TIMEOUT": "10ms"}, []string{`KEY_LOAD_TIMEOUT="10ms"`, "at least 100ms"}},
 		{"KEY_LOAD_TIMEOUT zero", map[string]string{"KEY_LOAD_TIMEOUT": "0"}, []string{`KEY_LOAD_TIMEOUT="0"`}},
 		{"LOG_LEVEL unknown", map[string]string{"LOG_LEVEL": "verbose"}, []string{`LOG_LEVEL="verbose"`, "debug, info, warn, error"}},
-		{"all at once", map[string]string{"KEY_REFRESH": "5 minutes", "KEY_GRACE": "1d", "KEY_LOAD_TIMEOUT": "1ms", "LOG_LEVEL": "loud"},
-			[]string{`KEY_REFRESH="5 minutes"`, `KEY_GRACE="1d"`, `KEY_LOAD_TIMEOUT="1ms"`, `LOG_LEVEL="loud"`}},
+		{"KEY_REFRESH in words is not shown", map[string]string{"KEY_REFRESH": "5 minutes"}, []string{"KEY_REFRESH=(a value of 9 characters, not shown"}},
+		{"all at once", map[string]string{"KEY_REFRESH": "5 min", "KEY_GRACE": "1d", "KEY_LOAD_TIMEOUT": "1ms", "LOG_LEVEL": "loud"},
+			[]string{"KEY_REFRESH=(a value of 5 characters", `KEY_GRACE="1d"`, `KEY_LOAD_TIMEOUT="1ms"`, `LOG_LEVEL="loud"`}},
+		// A key after other text is a value that could hold a key: the
+		// variable is named, the value never shown (red team, issue 18).
+		{"a key after words in KEY_REFRESH is not shown", map[string]string{"KEY_REFRESH": "5 minutes kgPastedKey0123456789abcdefABCDEF"},
+			[]string{"KEY_REFRESH=(a value of 43 characters, not shown: it could hold a key)"}},
+		{"a key after words in LOG_LEVEL is not shown", map[string]string{"LOG_LEVEL": "debug kgPastedKey0123456789abcdefABCDEF"},
+			[]string{"LOG_LEVEL=(a value of 39 characters, not shown: it could hold a key)"}},
 		{"a key pasted into KEY_REFRESH is not shown", map[string]string{"KEY_REFRESH": "kgPastedKey0123456789abcdefABCDEF"},
-			[]string{"KEY_REFRESH=(a value of 33 characters, not shown: it could be a key)"}},
+			[]string{"KEY_REFRESH=(a value of 33 characters, not shown: it could hold a key)"}},
 		{"a key pasted into LOG_LEVEL is not shown", map[string]string{"LOG_LEVEL": "kgPastedKey0123456789abcdefABCDEF"},
-			[]string{"LOG_LEVEL=(a value of 33 characters, not shown: it could be a key)"}},
+			[]string{"LOG_LEVEL=(a value of 33 characters, not shown: it could hold a key)"}},
 		{"a word in KEY_GRACE is not shown", map[string]string{"KEY_GRACE": "soon"},
 			[]string{"KEY_GRACE=(a value of 4 characters, not shown"}},
 	}
@@ -117,160 +125,153 @@ func TestFromEnvInvalid(t *testing.T) {
 	}
 }
 
-// fakeSM is a GetSecretValueAPI that must never be called by these tests.
-type fakeSM struct{ keysource.GetSecretValueAPI }
-
-func (fakeSM) GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
-	return nil, errors.New("not in this test")
+// fakeSM is a GetSecretValueAPI over versions (stage → secret string),
+// created at created; it records the calls.
+type fakeSM struct {
+	mu       sync.Mutex
+	versions map[string]string
+	created  time.Time
+	calls    []string // "secret id/stage"
+	deadline time.Duration
 }
 
-func TestSource(t *testing.T) {
-	const key = "kgConfigKey0123456789"
+func (f *fakeSM) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, *in.SecretId+"/"+*in.VersionStage)
+	if dl, ok := ctx.Deadline(); ok {
+		f.deadline = time.Until(dl)
+	}
+	v, ok := f.versions[*in.VersionStage]
+	if !ok {
+		return nil, &types.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret.")}
+	}
+	return &secretsmanager.GetSecretValueOutput{SecretString: &v, VersionId: aws.String("v-" + *in.VersionStage), CreatedDate: &f.created}, nil
+}
+
+func TestKeys(t *testing.T) {
+	const (
+		key    = "kgConfigKey0123456789"
+		oldKey = "kgConfigOldKey0123456789"
+	)
 	errFactory := errors.New("no AWS region is configured for Secrets Manager: set AWS_REGION")
-	client := fakeSM{}
+	rotated := map[string]string{"AWSCURRENT": key, "AWSPREVIOUS": oldKey}
 	tests := []struct {
 		name       string
 		cfg        config.Config
+		versions   map[string]string
 		factoryErr error
-		// check inspects the source; calls is how often the factory ran.
-		wantCalls int
-		check     func(t *testing.T, src keycache.Source)
-		warns     bool
+		// calls is how often the factory ran; accepts, what the cache
+		// accepts; loadErr, what its load fails with.
+		calls   int
+		accepts []string
+		loadErr string
+		warns   bool
 	}{
-		{"secret id", config.Config{SecretID: "prod/keygate", Grace: time.Hour}, nil, 1, func(t *testing.T, src keycache.Source) {
-			sm, ok := src.(*keysource.SecretsManager)
-			if !ok {
-				t.Fatalf("source %T, want *keysource.SecretsManager", src)
-			}
-			if sm.SecretID != "prod/keygate" || sm.Region != "eu-west-1" || sm.Grace != time.Hour || sm.Client != client {
-				t.Errorf("source = %+v", sm)
-			}
-		}, false},
-		{"secret id wins over API_KEY", config.Config{SecretID: "prod/keygate", APIKey: key}, nil, 1, func(t *testing.T, src keycache.Source) {
-			if _, ok := src.(*keysource.SecretsManager); !ok {
-				t.Fatalf("source %T, want *keysource.SecretsManager", src)
-			}
-		}, false},
-		{"client cannot be built", config.Config{SecretID: "prod/keygate", APIKey: key}, errFactory, 1, func(t *testing.T, src keycache.Source) {
-			_, err := src.Load(context.Background())
-			if !errors.Is(err, errFactory) || !strings.HasPrefix(err.Error(), "API_KEY_SECRET_ID is set but") {
-				t.Errorf("Load = %v, want the factory's error, saying which setting needs it", err)
-			}
-		}, false},
-		{"API_KEY", config.Config{APIKey: key}, nil, 0, func(t *testing.T, src keycache.Source) {
-			snap, err := src.Load(context.Background())
-			if err != nil {
-				t.Fatalf("Load: %v", err)
-			}
-			if _, res := snap.Set.Match(key, time.Now()); res != apikey.OK || snap.Source != "env" {
-				t.Errorf("API_KEY source: match %v, source %q", res, snap.Source)
-			}
-		}, true},
-		{"API_KEY invalid", config.Config{APIKey: "kg key with spaces"}, nil, 0, func(t *testing.T, src keycache.Source) {
-			_, err := src.Load(context.Background())
-			if err == nil || !strings.Contains(err.Error(), "API_KEY") || strings.Contains(err.Error(), "kg key with spaces") {
-				t.Errorf("Load = %v, want an API_KEY error without the value", err)
-			}
-		}, true},
-		{"neither", config.Config{}, nil, 0, func(t *testing.T, src keycache.Source) {
-			_, err := src.Load(context.Background())
-			if !errors.Is(err, config.ErrNoKeyConfigured) || !strings.Contains(err.Error(), "neither API_KEY_SECRET_ID nor API_KEY is set") {
-				t.Errorf("Load = %v, want ErrNoKeyConfigured", err)
-			}
-		}, false},
+		// The secret, its grace (a rotation 30 minutes ago), the client.
+		{"secret id", config.Config{SecretID: "prod/keygate", Grace: time.Hour, Refresh: time.Hour}, rotated, nil, 1, []string{key, oldKey}, "", false},
+		{"secret id, grace over", config.Config{SecretID: "prod/keygate", Grace: time.Minute, Refresh: time.Hour}, rotated, nil, 1, []string{key}, "", false},
+		// The region the client was built for names where the secret
+		// was not found.
+		{"secret id, not found", config.Config{SecretID: "prod/keygate"}, nil, nil, 1, nil, `"prod/keygate" (AWSCURRENT) was not found in eu-west-1`, false},
+		{"secret id wins over API_KEY", config.Config{SecretID: "prod/keygate", APIKey: oldKey}, map[string]string{"AWSCURRENT": key}, nil, 1, []string{key}, "", false},
+		{"client cannot be built", config.Config{SecretID: "prod/keygate", APIKey: key}, nil, errFactory, 1, nil, "API_KEY_SECRET_ID is set but no Secrets Manager client can be built: " + errFactory.Error(), false},
+		{"API_KEY", config.Config{APIKey: key}, nil, nil, 0, []string{key}, "", true},
+		{"API_KEY invalid", config.Config{APIKey: "kg key with spaces"}, nil, nil, 0, nil, "API_KEY is set but", true},
+		{"neither", config.Config{}, nil, nil, 0, nil, "neither API_KEY_SECRET_ID nor API_KEY is set", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			sm := &fakeSM{versions: tt.versions, created: time.Now().Add(-30 * time.Minute)}
 			calls := 0
 			factory := func(context.Context) (keysource.GetSecretValueAPI, string, error) {
 				calls++
 				if tt.factoryErr != nil {
 					return nil, "", tt.factoryErr
 				}
-				return client, "eu-west-1", nil
+				return sm, "eu-west-1", nil
 			}
 			var logs bytes.Buffer
-			src := tt.cfg.Source(context.Background(), factory, slog.New(slog.NewJSONHandler(&logs, nil)))
-			if calls != tt.wantCalls {
-				t.Errorf("client factory called %d times, want %d", calls, tt.wantCalls)
+			ctx := context.Background()
+			keys := tt.cfg.Keys(ctx, factory, slog.New(slog.NewJSONHandler(&logs, nil)))
+			if calls != tt.calls {
+				t.Errorf("client factory called %d times, want %d", calls, tt.calls)
 			}
-			tt.check(t, src)
+			err := keys.Load(ctx)
+			if tt.loadErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.loadErr) || strings.Contains(err.Error(), "kg key with spaces") {
+					t.Errorf("Load = %v, want an error saying %q (and no value)", err, tt.loadErr)
+				}
+				if errors.Is(err, errFactory) != (tt.factoryErr != nil) {
+					t.Errorf("Load = %v: the factory's error is not wrapped", err)
+				}
+			} else if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			for _, k := range []string{key, oldKey} {
+				_, res, _ := keys.Match(ctx, k)
+				if want := slices.Contains(tt.accepts, k); (res == apikey.OK) != want {
+					t.Errorf("%s: %v, want accepted %v", k, res, want)
+				}
+			}
+			for _, c := range sm.calls {
+				if !strings.HasPrefix(c, "prod/keygate/") {
+					t.Errorf("read %s, want the configured secret", c)
+				}
+			}
 			warned := strings.Contains(logs.String(), `"level":"WARN"`) && strings.Contains(logs.String(), "API_KEY_SECRET_ID")
 			if warned != tt.warns {
 				t.Errorf("production warning logged %v, want %v: %s", warned, tt.warns, logs.String())
 			}
-			if strings.Contains(logs.String(), key) {
-				t.Errorf("the key reached the log: %s", logs.String())
+			if strings.Contains(logs.String(), key) || strings.Contains(logs.String(), oldKey) {
+				t.Errorf("a key reached the log: %s", logs.String())
 			}
 		})
 	}
 }
 
-// countingSource counts loads; its loads take a moment so that a 1ns
-// refresh interval has surely passed by the next call.
-type countingSource struct {
-	mu    sync.Mutex
-	calls int
-}
-
-func (s *countingSource) Load(context.Context) (keycache.Snapshot, error) {
-	s.mu.Lock()
-	s.calls++
-	s.mu.Unlock()
-	time.Sleep(2 * time.Millisecond)
-	return keycache.Snapshot{Set: apikey.NewSet(nil), Source: "count"}, nil
-}
-
-func TestCache(t *testing.T) {
-	cfg := config.Config{Refresh: time.Nanosecond, LoadTimeout: 100 * time.Millisecond}
-	log := slog.New(slog.DiscardHandler)
-
-	// A Secrets Manager-like source is refreshed at the configured interval.
-	cs := &countingSource{}
-	c := cfg.Cache(cs, log)
+// The secret is re-read at KEY_REFRESH; a key from API_KEY, which cannot
+// change, never is.
+func TestKeysRefresh(t *testing.T) {
+	ctx := context.Background()
+	cfg := config.Config{SecretID: "prod/keygate", Refresh: time.Nanosecond, LoadTimeout: 100 * time.Millisecond}
+	sm := &fakeSM{versions: map[string]string{"AWSCURRENT": "kgConfigKey0123456789"}}
+	keys := cfg.Keys(ctx, func(context.Context) (keysource.GetSecretValueAPI, string, error) { return sm, "eu-west-1", nil }, slog.New(slog.DiscardHandler))
 	for range 3 {
-		if _, err := c.Keys(context.Background()); err != nil {
+		time.Sleep(time.Millisecond) // a 1ns refresh interval has surely passed
+		if _, err := keys.Keys(ctx); err != nil {
 			t.Fatalf("Keys: %v", err)
 		}
 	}
-	if cs.calls != 3 {
-		t.Errorf("refreshing source loaded %d times in 3 calls 2ms apart with a 1ns refresh, want 3", cs.calls)
+	if len(sm.calls) != 3 {
+		t.Errorf("the secret was read %d times in 3 calls with a 1ns refresh, want 3", len(sm.calls))
 	}
 
-	// A static key never changes: it is loaded once whatever Refresh says.
 	var logs bytes.Buffer
-	c = cfg.Cache(keysource.NewStatic("env", "kgStaticKey"), slog.New(slog.NewJSONHandler(&logs, nil)))
+	cfg = config.Config{APIKey: "kgStaticKey", Refresh: time.Nanosecond}
+	keys = cfg.Keys(ctx, nil, slog.New(slog.NewJSONHandler(&logs, nil)))
 	for range 3 {
-		if _, err := c.Keys(context.Background()); err != nil {
+		time.Sleep(time.Millisecond)
+		if _, err := keys.Keys(ctx); err != nil {
 			t.Fatalf("Keys: %v", err)
 		}
-		time.Sleep(time.Millisecond)
 	}
 	if n := strings.Count(logs.String(), "key set loaded"); n != 1 {
-		t.Errorf("static source loaded %d times, want 1", n)
+		t.Errorf("API_KEY loaded %d times, want 1", n)
 	}
 }
 
-func TestCacheLoadTimeout(t *testing.T) {
-	cfg := config.Config{LoadTimeout: 5 * time.Second}
-	var got time.Duration
-	src := sourceFunc(func(ctx context.Context) (keycache.Snapshot, error) {
-		if dl, ok := ctx.Deadline(); ok {
-			got = time.Until(dl)
-		}
-		return keycache.Snapshot{Set: apikey.NewSet(nil)}, nil
-	})
-	if err := cfg.Cache(src, slog.New(slog.DiscardHandler)).Load(context.Background()); err != nil {
+func TestKeysLoadTimeout(t *testing.T) {
+	cfg := config.Config{SecretID: "prod/keygate", LoadTimeout: 5 * time.Second}
+	sm := &fakeSM{versions: map[string]string{"AWSCURRENT": "kgConfigKey0123456789"}}
+	keys := cfg.Keys(context.Background(), func(context.Context) (keysource.GetSecretValueAPI, string, error) { return sm, "", nil }, slog.New(slog.DiscardHandler))
+	if err := keys.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got <= 0 || got > cfg.LoadTimeout {
-		t.Errorf("load deadline in %v, want within KEY_LOAD_TIMEOUT %v", got, cfg.LoadTimeout)
+	if sm.deadline <= 0 || sm.deadline > cfg.LoadTimeout {
+		t.Errorf("load deadline in %v, want within KEY_LOAD_TIMEOUT %v", sm.deadline, cfg.LoadTimeout)
 	}
 }
-
-type sourceFunc func(context.Context) (keycache.Snapshot, error)
-
-func (f sourceFunc) Load(ctx context.Context) (keycache.Snapshot, error) { return f(ctx) }
 
 func TestNewLogger(t *testing.T) {
 	var buf bytes.Buffer

@@ -17,29 +17,31 @@ var ErrNoKeyConfigured = errors.New("neither API_KEY_SECRET_ID nor API_KEY is se
 // the Lambda bootstrap can use a lean client and tests a fake endpoint.
 type ClientFactory func(ctx context.Context) (keysource.GetSecretValueAPI, string, error)
 
-// Source returns the key source the configuration names. It never fails:
-// a configuration that cannot load keys yields a source whose every load
-// fails with the reason, so the function answers 503 and logs why.
-func (c Config) Source(ctx context.Context, newClient ClientFactory, log *slog.Logger) keycache.Source {
+// Keys returns the key cache the configuration describes, not yet loaded.
+// It never fails: a configuration that cannot load keys yields a cache
+// whose every load fails with the reason, so the function answers 503 and
+// logs why.
+func (c Config) Keys(ctx context.Context, newClient ClientFactory, log *slog.Logger) *keycache.Cache {
+	opt := keycache.Options{Refresh: c.Refresh, LoadTimeout: c.LoadTimeout, Log: log}
 	switch {
 	case c.SecretID != "":
 		client, region, err := newClient(ctx)
 		if err != nil {
-			return keysource.Failing(fmt.Errorf("API_KEY_SECRET_ID is set but no Secrets Manager client can be built: %w", err))
+			return Failing(fmt.Errorf("API_KEY_SECRET_ID is set but no Secrets Manager client can be built: %w", err), log)
 		}
-		return &keysource.SecretsManager{Client: client, SecretID: c.SecretID, Region: region, Grace: c.Grace}
+		return keycache.New(&keysource.SecretsManager{Client: client, SecretID: c.SecretID, Region: region, Grace: c.Grace}, opt)
 	case c.APIKey != "":
 		log.Warn("using the key from API_KEY: fine for local development, but production should keep the key in Secrets Manager (set API_KEY_SECRET_ID)")
-		return keysource.NewStatic("env", c.APIKey)
+		// A key given in the environment cannot change: never re-read.
+		opt.Refresh = 0
+		return keycache.New(keysource.NewStatic("env", c.APIKey), opt)
 	}
-	return keysource.Failing(ErrNoKeyConfigured)
+	return Failing(ErrNoKeyConfigured, log)
 }
 
-// Cache wraps src in a keycache with the configured timings.
-func (c Config) Cache(src keycache.Source, log *slog.Logger) *keycache.Cache {
-	refresh := c.Refresh
-	if _, static := src.(*keysource.Static); static {
-		refresh = 0
-	}
-	return keycache.New(src, keycache.Options{Refresh: refresh, LoadTimeout: c.LoadTimeout, Log: log})
+// Failing returns a cache whose every load fails with err: the fail-closed
+// stand-in for a configuration that cannot load keys (everything gets 503,
+// and the log says why).
+func Failing(err error, log *slog.Logger) *keycache.Cache {
+	return keycache.New(keysource.Failing(err), keycache.Options{Log: log})
 }

@@ -22,16 +22,16 @@ func TestAuthorizerEventFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kinds := map[string]frontdoor.Kind{"authorizer": frontdoor.TokenAuthorizer, "requestauthorizer": frontdoor.RequestAuthorizer, "httpauthorizer": frontdoor.HTTPAuthorizer}
+	
 	seen := 0
 	for _, ev := range evs {
-		if !samples.Authorizer(ev.Door) {
+		if !frontdoor.Kind(ev.Door).Authorizer() {
 			continue
 		}
 		seen++
 		t.Run(ev.Name, func(t *testing.T) {
-			if got := frontdoor.Detect(ev.Payload); got != kinds[ev.Door] {
-				t.Fatalf("Detect = %s, want %s", got, kinds[ev.Door])
+			if got := frontdoor.Detect(ev.Payload); got != frontdoor.Kind(ev.Door) {
+				t.Fatalf("Detect = %s, want %s", got, ev.Door)
 			}
 			f := newFixture()
 			out, printed := f.invokeErr(t, ev.Payload)

@@ -6,9 +6,27 @@ import (
 	"strings"
 )
 
-// probe holds the few members that tell the doors apart. Each is decoded
-// leniently (jsonString, member): a member of the wrong type does not hide
-// which door sent the event; the decode of the whole event rejects it.
+// Detect tells which front door sent payload:
+//   - Lambda authorizer events carry a type: TOKEN or REQUEST with a
+//     methodArn (REST API), or REQUEST with version "2.0" and a routeArn
+//     (HTTP API); they are told apart first, since a REST REQUEST event
+//     also carries httpMethod and an HTTP API one requestContext.http;
+//   - ALB events carry requestContext.elb;
+//   - payload 2.0 events (HTTP API and Function URL) carry version "2.0"
+//     and requestContext.http; a Function URL's domain is
+//     <id>.lambda-url.<region>.on.aws;
+//   - REST API (payload 1.0) events carry httpMethod and a requestContext.
+//
+// Anything else, invalid JSON included, is Unknown. A malformed event of a
+// known door is that door's: it gets its 400 in the shape the door reads.
+func Detect(payload []byte) Kind {
+	d, _ := decode(payload)
+	return d.kind
+}
+
+// probe holds the few members that tell the doors apart, for an event that
+// did not decode: each is decoded leniently (jsonString, member), so that a
+// member of the wrong type does not hide which door sent the event.
 type probe struct {
 	Version        jsonString `json:"version"`
 	Type           jsonString `json:"type"`
@@ -60,57 +78,51 @@ func (p probe) multiHeaders() (map[string][]string, error) {
 	return m, err
 }
 
-// multiValue reports whether the event carries well-formed multi-value
-// headers (for an ALB: its target group has them enabled).
-func (p probe) multiValue() bool {
-	m, err := p.multiHeaders()
-	return err == nil && m != nil
-}
-
-// Detect tells which front door sent payload:
-//   - Lambda authorizer events carry a type: TOKEN or REQUEST with a
-//     methodArn (REST API), or REQUEST with version "2.0" and a routeArn
-//     (HTTP API); they are told apart first, since a REST REQUEST event
-//     also carries httpMethod and an HTTP API one requestContext.http;
-//   - ALB events carry requestContext.elb;
-//   - payload 2.0 events (HTTP API and Function URL) carry version "2.0"
-//     and requestContext.http; a Function URL's domain is
-//     <id>.lambda-url.<region>.on.aws;
-//   - REST API (payload 1.0) events carry httpMethod and a requestContext.
-//
-// Anything else, invalid JSON included, is Unknown.
-func Detect(payload []byte) Kind {
-	kind, _ := detect(payload)
-	return kind
-}
-
-// detect is Detect, with the probe it decoded.
+// detect is Detect for an event that did not decode, with its probe.
 func detect(payload []byte) (Kind, probe) {
 	var p probe
 	if err := json.Unmarshal(payload, &p); err != nil {
 		return Unknown, p
 	}
-	switch {
-	case p.Type == "TOKEN" && p.MethodArn != "":
-		return TokenAuthorizer, p
-	case p.Type == "REQUEST" && p.MethodArn != "":
-		return RequestAuthorizer, p
-	case p.Type == "REQUEST" && p.Version == "2.0" && p.RouteArn != "":
-		return HTTPAuthorizer, p
+	s := signs{typ: string(p.Type), methodArn: string(p.MethodArn), routeArn: string(p.RouteArn),
+		version: string(p.Version), httpMethod: string(p.HTTPMethod)}
+	if rc := p.RequestContext; rc != nil {
+		s.context, s.elb, s.http, s.domain = true, rc.ELB.set && !rc.ELB.null, rc.HTTP.set, string(rc.DomainName)
 	}
-	rc := p.RequestContext
+	return s.kind(), p
+}
+
+// signs are the members that tell the doors apart (see Detect).
+type signs struct {
+	typ, methodArn, routeArn, version, httpMethod string
+	// context: a requestContext object; elb: an elb object in it; http:
+	// an http member in it, even null; domain: its domainName.
+	context, elb, http bool
+	domain             string
+}
+
+func (s signs) kind() Kind {
 	switch {
-	case rc == nil:
-		return Unknown, p
-	case rc.ELB.set && !rc.ELB.null:
-		return ALB, p
-	case p.Version == "2.0" && rc.HTTP.set:
-		if strings.Contains(string(rc.DomainName), ".lambda-url.") {
-			return FunctionURL, p
+	case s.typ == "TOKEN" && s.methodArn != "":
+		return TokenAuthorizer
+	case s.typ == "REQUEST" && s.methodArn != "":
+		return RequestAuthorizer
+	case s.typ == "REQUEST" && s.version == "2.0" && s.routeArn != "":
+		return HTTPAuthorizer
+	}
+	switch {
+	case !s.context:
+		return Unknown
+	case s.elb:
+		return ALB
+	case s.version == "2.0" && s.http:
+		// A Function URL's domain is <id>.lambda-url.<region>.on.aws.
+		if strings.Contains(s.domain, ".lambda-url.") {
+			return FunctionURL
 		}
-		return HTTPAPI, p
-	case p.HTTPMethod != "":
-		return REST, p
+		return HTTPAPI
+	case s.httpMethod != "":
+		return REST
 	}
-	return Unknown, p
+	return Unknown
 }

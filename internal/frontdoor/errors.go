@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/keygate/keygate/internal/authorizer"
-
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/keygate/keygate/handler"
@@ -25,13 +23,13 @@ var (
 	errDuplicateName = errors.New("event names a JSON member twice in one object, which no front door sends: its meaning depends on the parser, so it is refused")
 )
 
-// errAuthorizerEvent names why an authorizer event was refused before any
-// key was checked; json's errors name fields and types, never values.
-func errAuthorizerEvent(err error) error {
-	if errors.Is(err, authorizer.ErrBadEvent) || errors.Is(err, errDuplicateName) {
+// check rejects what would make the proxy fail to build a request: a bad
+// request line, a body flagged base64 that does not decode.
+func check(method, path, host, rawQuery string, isBase64 bool, body string) error {
+	if err := checkRequestLine(method, path, host, rawQuery); err != nil {
 		return err
 	}
-	return errDecode
+	return checkBody(isBase64, body)
 }
 
 // checkRequestLine rejects what would make the proxy's http.NewRequest

@@ -21,6 +21,7 @@ import (
 	samples "github.com/keygate/keygate/events"
 	"github.com/keygate/keygate/handler"
 	"github.com/keygate/keygate/internal/apikey"
+	"github.com/keygate/keygate/internal/decision"
 	"github.com/keygate/keygate/internal/frontdoor"
 )
 
@@ -276,7 +277,7 @@ func newFixture() *fixture {
 	var buf bytes.Buffer
 	lg := slog.New(slog.NewJSONHandler(&buf, nil))
 	set := apikey.NewSet([]apikey.Entry{{Client: "example", Digest: apikey.Digest(rightKey)}})
-	return &fixture{ad: frontdoor.New(handler.New(keys{set}, lg), lg), logs: &buf}
+	return &fixture{ad: frontdoor.New(decision.New(keys{set}), lg), logs: &buf}
 }
 
 // invoke calls Invoke as the runtime does, with a Lambda context, and
@@ -595,7 +596,7 @@ func TestEventFiles(t *testing.T) {
 	doors := map[string]frontdoor.Kind{"rest": frontdoor.REST, "httpapi": frontdoor.HTTPAPI, "functionurl": frontdoor.FunctionURL, "alb": frontdoor.ALB}
 	seen := map[frontdoor.Kind]bool{}
 	for _, ev := range evs {
-		if samples.Authorizer(ev.Door) {
+		if frontdoor.Kind(ev.Door).Authorizer() {
 			continue // TestAuthorizerEventFiles
 		}
 		t.Run(ev.Name, func(t *testing.T) {

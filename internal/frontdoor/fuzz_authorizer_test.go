@@ -78,7 +78,7 @@ func (h *fuzzHarness) checkAuthorizer(t *testing.T, payload, out []byte, err err
 // disagree are ambiguous); an HTTP API one its headers map.
 func fuzzAuthorizerExpect(payload []byte) fuzzOracle {
 	o := fuzzOracle{kind: frontdoor.Detect(payload)}
-	if o.duplicate = fuzzDuplicate(payload); o.duplicate {
+	if o.duplicate = fuzzDuplicate(payload, o.kind); o.duplicate {
 		return o
 	}
 	var probe struct {

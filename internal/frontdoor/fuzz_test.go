@@ -47,6 +47,7 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,7 +59,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	samples "github.com/keygate/keygate/events"
-	"github.com/keygate/keygate/handler"
+	"github.com/keygate/keygate/internal/decision"
 	"github.com/keygate/keygate/internal/frontdoor"
 	"github.com/keygate/keygate/internal/keycache"
 	"github.com/keygate/keygate/internal/keysource"
@@ -201,7 +202,7 @@ func newFuzzHarness(f *testing.F) *fuzzHarness {
 	}
 	f.Cleanup(func() { printed.Close() })
 	return &fuzzHarness{
-		adapter: frontdoor.New(handler.New(cache, lg), lg),
+		adapter: frontdoor.New(decision.New(cache), lg),
 		logs:    &logs,
 		printed: printed,
 	}
@@ -327,7 +328,7 @@ func fuzzExpect(payload []byte) fuzzOracle {
 	var probeMulti map[string][]string
 	probeErr := json.Unmarshal(probe.MultiValueHeaders, &probeMulti)
 	o.albMulti = o.kind == frontdoor.ALB && probeErr == nil && probeMulti != nil
-	if o.duplicate = fuzzDuplicate(payload); o.duplicate {
+	if o.duplicate = fuzzDuplicate(payload, o.kind); o.duplicate {
 		return o
 	}
 	switch o.kind {
@@ -373,8 +374,8 @@ func fuzzExpect(payload []byte) fuzzOracle {
 
 // fuzzConflict: the requirement, "exactly one x-api-key value": when an
 // event describes its headers twice and the descriptions hold different
-// x-api-key values (optional whitespace aside), with at most one in the
-// multi-value map, which value counts is unclear.
+// x-api-key values (optional whitespace aside), which value counts is
+// unclear.
 func fuzzConflict(single map[string]string, multi map[string][]string) bool {
 	if single == nil || multi == nil {
 		return false
@@ -392,39 +393,55 @@ func fuzzConflict(single map[string]string, multi map[string][]string) bool {
 			}
 		}
 	}
-	return len(m) <= 1 && !slices.Equal(h, m)
+	return !slices.Equal(h, m)
+}
+
+// doorTypes are the aws-lambda-go types each door's events decode into.
+var doorTypes = map[frontdoor.Kind]reflect.Type{
+	frontdoor.REST:              reflect.TypeFor[events.APIGatewayProxyRequest](),
+	frontdoor.HTTPAPI:           reflect.TypeFor[events.APIGatewayV2HTTPRequest](),
+	frontdoor.FunctionURL:       reflect.TypeFor[events.APIGatewayV2HTTPRequest](),
+	frontdoor.ALB:               reflect.TypeFor[events.ALBTargetGroupRequest](),
+	frontdoor.TokenAuthorizer:   reflect.TypeFor[events.APIGatewayCustomAuthorizerRequest](),
+	frontdoor.RequestAuthorizer: reflect.TypeFor[events.APIGatewayCustomAuthorizerRequestTypeRequest](),
+	frontdoor.HTTPAuthorizer:    reflect.TypeFor[events.APIGatewayV2CustomAuthorizerV2Request](),
 }
 
 // fuzzDuplicate walks payload with encoding/json's tokenizer (not the code
-// under test) and reports a member named twice in one object: exactly, or,
-// in the objects decoded into structs (the event, its requestContext and
-// that context's objects but authorizer), in any case.
-func fuzzDuplicate(payload []byte) bool {
+// under test) and reports a member named twice in one object, as decoding
+// into kind's type sees names: exactly; and in an object decoded into a
+// struct, a name that matches one of its fields in any case matches it
+// whatever its case, so two such names are the same field twice.
+func fuzzDuplicate(payload []byte, kind frontdoor.Kind) bool {
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	type frame struct {
 		object bool
-		fold   bool // struct level: names fold
+		typ    reflect.Type // of the value: a struct, map or slice; nil for data nobody decodes
 		names  []string
 		key    bool // the next token in this object is a name
-		level  int  // 0 event, 1 context, 2 data
 	}
 	var stack []*frame
-	child := func() int {
+	// child is the type of the value the top frame is at.
+	child := func() reflect.Type {
 		if len(stack) == 0 {
-			return 0
+			return doorTypes[kind]
 		}
 		top := stack[len(stack)-1]
-		if !top.object || len(top.names) == 0 {
-			return 2
+		if top.typ == nil {
+			return nil
 		}
-		name := top.names[len(top.names)-1]
-		switch {
-		case top.level == 0 && strings.EqualFold(name, "requestContext"):
-			return 1
-		case top.level == 1 && !strings.EqualFold(name, "authorizer"):
-			return 1
+		if !top.object {
+			return deref(top.typ.Elem())
 		}
-		return 2
+		switch top.typ.Kind() {
+		case reflect.Map:
+			return deref(top.typ.Elem())
+		case reflect.Struct:
+			if f, ok := jsonField(top.typ, top.names[len(top.names)-1]); ok {
+				return deref(f.Type)
+			}
+		}
+		return nil
 	}
 	for {
 		tok, err := dec.Token()
@@ -441,8 +458,12 @@ func fuzzDuplicate(payload []byte) bool {
 				continue
 			}
 			name := tok.(string)
+			_, field := jsonField(top.typ, name)
 			for _, n := range top.names {
-				if n == name || top.fold && strings.EqualFold(n, name) {
+				if n == name {
+					return true
+				}
+				if _, other := jsonField(top.typ, n); field && other && strings.EqualFold(n, name) {
 					return true
 				}
 			}
@@ -453,18 +474,12 @@ func fuzzDuplicate(payload []byte) bool {
 		switch d := tok.(type) {
 		case json.Delim:
 			switch d {
-			case '{':
-				l := child()
+			case '{', '[':
+				typ := child()
 				if top != nil {
 					top.key = top.object
 				}
-				stack = append(stack, &frame{object: true, fold: l < 2, key: true, level: l})
-				continue
-			case '[':
-				if top != nil {
-					top.key = top.object
-				}
-				stack = append(stack, &frame{level: 2})
+				stack = append(stack, &frame{object: d == '{', typ: typ, key: d == '{'})
 				continue
 			default:
 				stack = stack[:len(stack)-1]
@@ -478,6 +493,32 @@ func fuzzDuplicate(payload []byte) bool {
 			top.key = top.object
 		}
 	}
+}
+
+// jsonField is the field of struct type t that member name decodes into
+// (its JSON name, in any case); false for other types.
+func jsonField(t reflect.Type, name string) (reflect.StructField, bool) {
+	if t == nil || t.Kind() != reflect.Struct {
+		return reflect.StructField{}, false
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tag == "" {
+			tag = f.Name
+		}
+		if strings.EqualFold(tag, name) {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+func deref(t reflect.Type) reflect.Type {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t
 }
 
 // keyValues: API Gateway REST sends both maps and the multi-value one

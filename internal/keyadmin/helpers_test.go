@@ -107,12 +107,9 @@ func (tl *tool) current(t *testing.T) apikey.Document {
 func (tl *tool) keys(t *testing.T) *apikey.Set {
 	t.Helper()
 	src := &keysource.SecretsManager{Client: tl.sm.Client(), SecretID: secretID, Grace: 24 * time.Hour}
-	snap, err := src.Load(context.Background())
-	if err == nil && snap.Deferred {
-		// The cold start left AWSPREVIOUS out: the full set is the next
-		// load's, as the function's cache makes it at the first miss.
-		snap, err = src.Load(context.Background())
-	}
+	// The full set, as the function's cache reads it after its cold
+	// start (at the first miss, or any refresh).
+	snap, err := src.Load(context.Background(), true)
 	if err != nil {
 		t.Fatalf("the function could not load the secret: %v", err)
 	}

@@ -8,6 +8,12 @@
 // first load succeeds there is no set, and Keys reports ErrUnavailable: the
 // caller fails closed.
 //
+// The cache decides when to read what; the source reads what it is asked
+// for. The first load (the cold start) asks for AWSCURRENT only, even in a
+// rotation's grace period: a second read in a row is a second round trip
+// that every cold start would pay, for keys most clients no longer use. The
+// first request whose key that set lacks loads again, in full.
+//
 // One mutex guards all of the cache's state and is never held while the
 // Source is read, so no caller ever waits on the lock for the store. Only
 // three callers wait for a load: the one that performs it, Load (cold
@@ -23,6 +29,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/internal/apikey"
+	"github.com/keygate/keygate/internal/keysource"
 )
 
 // ErrUnavailable means no key set has been loaded yet.
@@ -30,35 +37,23 @@ var ErrUnavailable = errors.New("no API key set is loaded")
 
 var errNoSet = errors.New("source returned no key set")
 
-// Source loads the current key set.
+// Source reads key sets; keysource's sources are.
 type Source interface {
-	Load(ctx context.Context) (Snapshot, error)
+	// Load reads the key set in force; withPrevious asks also for the
+	// keys a rotation's grace period keeps working.
+	Load(ctx context.Context, withPrevious bool) (keysource.Snapshot, error)
 }
 
-// Snapshot is what a Source loaded.
-type Snapshot struct {
-	Set *apikey.Set
-	// Source names where the keys came from (secretsmanager, env).
-	Source string
-	// Version is the secret version ID, when there is one.
-	Version string
-	// Partial means part of the set could not be read (for example the
-	// previous version during a grace period); the cache uses it but
-	// retries soon, as after a failure.
-	Partial bool
-	// Deferred means the source left out keys it can read on a second,
-	// full load (the previous version's, at cold start): the first key the
-	// set does not hold makes the cache load again whatever MissInterval
-	// says, once.
-	Deferred bool
-	// Warnings are logged with the load; they never contain key material.
-	Warnings []string
-}
+var (
+	_ Source = (*keysource.SecretsManager)(nil)
+	_ Source = (*keysource.Static)(nil)
+)
 
 // Options tune the cache. Zero values take the defaults.
 type Options struct {
 	// Refresh is how old a set may get before it is re-read; zero or
-	// negative means never (keys from the environment).
+	// negative means never (keys from the environment, which cannot
+	// change).
 	Refresh time.Duration
 	// LoadTimeout bounds one load, so no request waits longer on the store.
 	LoadTimeout time.Duration
@@ -98,12 +93,16 @@ type Cache struct {
 	due      time.Time   // when the scheduled load may start
 	failures int         // scheduled loads failed (or partial) in a row
 	nextMiss time.Time   // when a re-read for an unknown key may start
-	deferred bool        // the set in force lacks keys a full load reads
 	flight   *flight     // the load in progress, if any
 }
 
 // flight is one load; done is closed once its result is in the cache.
-type flight struct{ done chan struct{} }
+type flight struct {
+	done chan struct{}
+	// withPrevious: the load asks for the previous version's keys too.
+	// Only the cold start's load (no set yet) leaves them out.
+	withPrevious bool
+}
 
 // New returns a cache over src. Nothing is loaded until Load or Keys.
 func New(src Source, opt Options) *Cache {
@@ -195,13 +194,13 @@ func (c *Cache) Match(ctx context.Context, key string) (apikey.Entry, apikey.Res
 func (c *Cache) reread(ctx context.Context) *apikey.Set {
 	c.mu.Lock()
 	now := c.opt.Now()
-	if now.Before(c.nextMiss) && !c.deferred {
+	if now.Before(c.nextMiss) {
 		c.mu.Unlock()
 		return nil
 	}
-	// A set that lacks deferred keys gets its full load at the first
-	// miss, once: a failure then leaves the usual once per MissInterval.
-	c.deferred = false
+	// The cold start's set lacks the previous version's keys: the first
+	// miss after it always has the turn (nextMiss is still zero), and
+	// reads them.
 	c.nextMiss = now.Add(c.opt.MissInterval)
 	if f := c.flight; f != nil {
 		// A load is already reading the store: its answer is as fresh.
@@ -219,7 +218,7 @@ func (c *Cache) reread(ctx context.Context) *apikey.Set {
 
 // begin records a new load in flight; c.mu must be held.
 func (c *Cache) begin() *flight {
-	f := &flight{done: make(chan struct{})}
+	f := &flight{done: make(chan struct{}), withPrevious: c.set != nil}
 	c.flight = f
 	return f
 }
@@ -229,7 +228,7 @@ func (c *Cache) run(ctx context.Context, f *flight, trigger string) error {
 	ctx, cancel := context.WithTimeout(ctx, c.opt.LoadTimeout)
 	defer cancel()
 	start := c.opt.Now()
-	snap, err := c.src.Load(ctx)
+	snap, err := c.src.Load(ctx, f.withPrevious)
 	if err == nil && snap.Set == nil {
 		err = errNoSet
 	}
@@ -259,7 +258,7 @@ func (c *Cache) run(ctx context.Context, f *flight, trigger string) error {
 			took)
 		return err
 	}
-	c.set, c.deferred = snap.Set, snap.Deferred
+	c.set = snap.Set
 	if snap.Partial {
 		c.failures++
 		c.due = now.Add(c.backoff(c.failures))
@@ -275,7 +274,7 @@ func (c *Cache) run(ctx context.Context, f *flight, trigger string) error {
 		slog.Bool("partial", snap.Partial),
 		took,
 	}
-	if snap.Deferred {
+	if snap.PreviousInGrace && !f.withPrevious {
 		attrs = append(attrs, slog.Bool("previous_deferred", true))
 	}
 	if len(snap.Warnings) > 0 {

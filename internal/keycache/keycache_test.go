@@ -16,6 +16,7 @@ import (
 
 	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/keycache"
+	"github.com/keygate/keygate/internal/keysource"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -40,17 +41,20 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// source is a fake keycache.Source: load decides each call's answer.
+// source is a fake keycache.Source: load decides each call's answer;
+// previous records what each call asked for.
 type source struct {
 	mu       sync.Mutex
 	calls    int
 	inFlight int
 	maxIn    int
-	load     func(ctx context.Context, call int) (keycache.Snapshot, error)
+	previous []bool
+	load     func(ctx context.Context, call int) (keysource.Snapshot, error)
 }
 
-func (s *source) Load(ctx context.Context) (keycache.Snapshot, error) {
+func (s *source) Load(ctx context.Context, withPrevious bool) (keysource.Snapshot, error) {
 	s.mu.Lock()
+	s.previous = append(s.previous, withPrevious)
 	s.calls++
 	call := s.calls
 	s.inFlight++
@@ -86,16 +90,16 @@ func setOf(keys ...string) *apikey.Set {
 	return apikey.NewSet(es)
 }
 
-func ok(set *apikey.Set) func(context.Context, int) (keycache.Snapshot, error) {
-	return func(context.Context, int) (keycache.Snapshot, error) {
-		return keycache.Snapshot{Set: set, Source: "test", Version: "v1"}, nil
+func ok(set *apikey.Set) func(context.Context, int) (keysource.Snapshot, error) {
+	return func(context.Context, int) (keysource.Snapshot, error) {
+		return keysource.Snapshot{Set: set, Source: "test", Version: "v1"}, nil
 	}
 }
 
 var errStore = errors.New("store down")
 
-func failing(context.Context, int) (keycache.Snapshot, error) {
-	return keycache.Snapshot{}, errStore
+func failing(context.Context, int) (keysource.Snapshot, error) {
+	return keysource.Snapshot{}, errStore
 }
 
 type fixture struct {
@@ -106,7 +110,7 @@ type fixture struct {
 	rand  atomic.Value // float64
 }
 
-func newFixture(opt keycache.Options, load func(context.Context, int) (keycache.Snapshot, error)) *fixture {
+func newFixture(opt keycache.Options, load func(context.Context, int) (keysource.Snapshot, error)) *fixture {
 	f := &fixture{clk: newClock(), src: &source{load: load}, logs: &logtest.Buffer{}}
 	f.rand.Store(0.0)
 	opt.Now = f.clk.Now
@@ -162,7 +166,7 @@ func TestUnavailableUntilFirstSuccess(t *testing.T) {
 	var fail atomic.Bool
 	fail.Store(true)
 	f := newFixture(keycache.Options{Refresh: time.Minute, BackoffBase: time.Second, BackoffMax: time.Second},
-		func(ctx context.Context, call int) (keycache.Snapshot, error) {
+		func(ctx context.Context, call int) (keysource.Snapshot, error) {
 			if fail.Load() {
 				return failing(ctx, call)
 			}
@@ -189,8 +193,8 @@ func TestUnavailableUntilFirstSuccess(t *testing.T) {
 }
 
 func TestNilSetIsAFailure(t *testing.T) {
-	f := newFixture(keycache.Options{Refresh: time.Minute}, func(context.Context, int) (keycache.Snapshot, error) {
-		return keycache.Snapshot{Source: "broken"}, nil
+	f := newFixture(keycache.Options{Refresh: time.Minute}, func(context.Context, int) (keysource.Snapshot, error) {
+		return keysource.Snapshot{Source: "broken"}, nil
 	})
 	if err := f.cache.Load(context.Background()); err == nil {
 		t.Fatal("Load accepted a snapshot without a set")
@@ -208,8 +212,8 @@ func TestRefreshWithJitter(t *testing.T) {
 	for _, r := range []float64{0, 0.25, 0.5, 0.999999} {
 		t.Run(fmt.Sprint(r), func(t *testing.T) {
 			sets := []*apikey.Set{setOf("kgFirst"), setOf("kgSecond")}
-			f := newFixture(keycache.Options{Refresh: refresh}, func(_ context.Context, call int) (keycache.Snapshot, error) {
-				return keycache.Snapshot{Set: sets[min(call, 2)-1], Source: "test"}, nil
+			f := newFixture(keycache.Options{Refresh: refresh}, func(_ context.Context, call int) (keysource.Snapshot, error) {
+				return keysource.Snapshot{Set: sets[min(call, 2)-1], Source: "test"}, nil
 			})
 			f.rand.Store(r)
 			f.keys(t)
@@ -241,7 +245,7 @@ func TestNoRefreshWhenRefreshIsZero(t *testing.T) {
 
 func TestStaleIfError(t *testing.T) {
 	good := setOf(secretKey)
-	f := newFixture(keycache.Options{Refresh: time.Minute}, func(ctx context.Context, call int) (keycache.Snapshot, error) {
+	f := newFixture(keycache.Options{Refresh: time.Minute}, func(ctx context.Context, call int) (keysource.Snapshot, error) {
 		if call == 1 {
 			return ok(good)(ctx, call)
 		}
@@ -317,7 +321,7 @@ func TestRecoveryResetsBackoff(t *testing.T) {
 	good := setOf(secretKey)
 	var fail atomic.Bool
 	f := newFixture(keycache.Options{Refresh: time.Minute, BackoffBase: time.Second, BackoffMax: time.Hour},
-		func(ctx context.Context, call int) (keycache.Snapshot, error) {
+		func(ctx context.Context, call int) (keysource.Snapshot, error) {
 			if fail.Load() {
 				return failing(ctx, call)
 			}
@@ -348,11 +352,11 @@ func TestRecoveryResetsBackoff(t *testing.T) {
 func TestPartial(t *testing.T) {
 	partial, full := setOf("kgCurrentOnly"), setOf("kgCurrentOnly", "kgPrevious")
 	f := newFixture(keycache.Options{Refresh: time.Hour, BackoffBase: time.Second, BackoffMax: time.Minute},
-		func(_ context.Context, call int) (keycache.Snapshot, error) {
+		func(_ context.Context, call int) (keysource.Snapshot, error) {
 			if call <= 2 {
-				return keycache.Snapshot{Set: partial, Source: "test", Partial: true, Warnings: []string{"previous unreadable"}}, nil
+				return keysource.Snapshot{Set: partial, Source: "test", Partial: true, Warnings: []string{"previous unreadable"}}, nil
 			}
-			return keycache.Snapshot{Set: full, Source: "test"}, nil
+			return keysource.Snapshot{Set: full, Source: "test"}, nil
 		})
 	if f.keys(t) != partial {
 		t.Fatal("partial set not served")
@@ -387,7 +391,7 @@ func TestOneLoadInFlight(t *testing.T) {
 		t.Run(fmt.Sprintf("set loaded %v", loaded), func(t *testing.T) {
 			old, fresh := setOf("kgOld"), setOf("kgFresh")
 			entered, release := make(chan struct{}), make(chan struct{})
-			f := newFixture(keycache.Options{Refresh: time.Minute}, func(ctx context.Context, call int) (keycache.Snapshot, error) {
+			f := newFixture(keycache.Options{Refresh: time.Minute}, func(ctx context.Context, call int) (keysource.Snapshot, error) {
 				if loaded && call == 1 {
 					return ok(old)(ctx, call)
 				}
@@ -466,7 +470,7 @@ func TestConcurrentKeysLoadOnce(t *testing.T) {
 // load alongside, and cannot open the way for a third.
 func TestLoadWhileKeysRefreshes(t *testing.T) {
 	entered, release := make(chan struct{}, 10), make(chan struct{})
-	f := newFixture(keycache.Options{Refresh: time.Minute}, func(ctx context.Context, call int) (keycache.Snapshot, error) {
+	f := newFixture(keycache.Options{Refresh: time.Minute}, func(ctx context.Context, call int) (keysource.Snapshot, error) {
 		entered <- struct{}{}
 		if call == 1 {
 			<-release
@@ -511,12 +515,12 @@ func TestLoadWhileKeysRefreshes(t *testing.T) {
 func TestLoadTimeout(t *testing.T) {
 	const timeout = 50 * time.Millisecond
 	var sawDeadline atomic.Bool
-	f := newFixture(keycache.Options{Refresh: time.Minute, LoadTimeout: timeout}, func(ctx context.Context, _ int) (keycache.Snapshot, error) {
+	f := newFixture(keycache.Options{Refresh: time.Minute, LoadTimeout: timeout}, func(ctx context.Context, _ int) (keysource.Snapshot, error) {
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= timeout {
 			sawDeadline.Store(true)
 		}
 		<-ctx.Done() // hang until the cache gives up
-		return keycache.Snapshot{}, ctx.Err()
+		return keysource.Snapshot{}, ctx.Err()
 	})
 	if _, err := f.cache.Keys(context.Background()); !errors.Is(err, keycache.ErrUnavailable) {
 		t.Fatalf("Keys = %v, want ErrUnavailable", err)
@@ -531,10 +535,10 @@ func TestLoadTimeout(t *testing.T) {
 
 func TestDefaultLoadTimeout(t *testing.T) {
 	var got time.Duration
-	f := newFixture(keycache.Options{}, func(ctx context.Context, _ int) (keycache.Snapshot, error) {
+	f := newFixture(keycache.Options{}, func(ctx context.Context, _ int) (keysource.Snapshot, error) {
 		dl, has := ctx.Deadline()
 		if !has {
-			return keycache.Snapshot{}, errors.New("no deadline")
+			return keysource.Snapshot{}, errors.New("no deadline")
 		}
 		got = time.Until(dl)
 		return ok(setOf(secretKey))(ctx, 0)
@@ -547,9 +551,9 @@ func TestDefaultLoadTimeout(t *testing.T) {
 
 // A caller that hangs up must not abort the refresh it happens to run.
 func TestCallerCancelDoesNotAbortLoad(t *testing.T) {
-	f := newFixture(keycache.Options{Refresh: time.Minute}, func(ctx context.Context, call int) (keycache.Snapshot, error) {
+	f := newFixture(keycache.Options{Refresh: time.Minute}, func(ctx context.Context, call int) (keysource.Snapshot, error) {
 		if err := ctx.Err(); err != nil {
-			return keycache.Snapshot{}, err
+			return keysource.Snapshot{}, err
 		}
 		return ok(setOf(secretKey))(ctx, call)
 	})
@@ -561,11 +565,11 @@ func TestCallerCancelDoesNotAbortLoad(t *testing.T) {
 }
 
 func TestLogs(t *testing.T) {
-	f := newFixture(keycache.Options{Refresh: time.Minute}, func(ctx context.Context, call int) (keycache.Snapshot, error) {
+	f := newFixture(keycache.Options{Refresh: time.Minute}, func(ctx context.Context, call int) (keysource.Snapshot, error) {
 		if call == 2 {
 			return failing(ctx, call)
 		}
-		return keycache.Snapshot{Set: setOf(secretKey, "kgSecondSecret99"), Source: "secretsmanager", Version: "ver-123"}, nil
+		return keysource.Snapshot{Set: setOf(secretKey, "kgSecondSecret99"), Source: "secretsmanager", Version: "ver-123"}, nil
 	})
 	f.keys(t)
 	l := f.logs.Last(t, "key set loaded")
@@ -611,8 +615,8 @@ func TestMatch(t *testing.T) {
 	moved := apikey.NewSet([]apikey.Entry{{Client: "old", Digest: apikey.Digest("kgMoved"), Expires: now.Add(time.Hour)}})
 	v1, v2, v3 := setOf("kgOne"), setOf("kgOne", "kgTwo"), setOf("kgOne", "kgTwo", "kgThree")
 	sets := []*apikey.Set{v1, v2, v3}
-	load := func(_ context.Context, call int) (keycache.Snapshot, error) {
-		return keycache.Snapshot{Set: sets[min(call, len(sets))-1], Source: "test"}, nil
+	load := func(_ context.Context, call int) (keysource.Snapshot, error) {
+		return keysource.Snapshot{Set: sets[min(call, len(sets))-1], Source: "test"}, nil
 	}
 	f := newFixture(keycache.Options{Refresh: time.Hour, MissInterval: 30 * time.Second}, load)
 	match := func(key string, want apikey.Result, calls int, when string) {
@@ -634,11 +638,11 @@ func TestMatch(t *testing.T) {
 	f.clk.Advance(time.Second)
 	match("kgThree", apikey.OK, 3, "after MissInterval")
 
-	e := newFixture(keycache.Options{Refresh: time.Hour}, func(_ context.Context, call int) (keycache.Snapshot, error) {
+	e := newFixture(keycache.Options{Refresh: time.Hour}, func(_ context.Context, call int) (keysource.Snapshot, error) {
 		if call == 1 {
-			return keycache.Snapshot{Set: expired}, nil
+			return keysource.Snapshot{Set: expired}, nil
 		}
-		return keycache.Snapshot{Set: moved}, nil
+		return keysource.Snapshot{Set: moved}, nil
 	})
 	if entry, res, err := e.cache.Match(context.Background(), "kgMoved"); err != nil || res != apikey.OK || entry.Client != "old" {
 		t.Errorf("an expired key whose expiry moved: %v %v %v, want OK for old", entry, res, err)
@@ -664,7 +668,7 @@ func TestMatchRereadFailureKeepsSchedule(t *testing.T) {
 	good := setOf(secretKey)
 	var fail atomic.Bool
 	f := newFixture(keycache.Options{Refresh: time.Hour, MissInterval: time.Second, BackoffBase: time.Second, BackoffMax: time.Minute},
-		func(ctx context.Context, call int) (keycache.Snapshot, error) {
+		func(ctx context.Context, call int) (keysource.Snapshot, error) {
 			if fail.Load() {
 				return failing(ctx, call)
 			}
@@ -708,7 +712,7 @@ func TestMatchDuringLoad(t *testing.T) {
 	good, fresh := setOf(secretKey), setOf(secretKey, "kgFresh")
 	entered, release := make(chan struct{}), make(chan struct{})
 	var block atomic.Bool
-	f := newFixture(keycache.Options{Refresh: time.Hour, MissInterval: time.Minute}, func(ctx context.Context, call int) (keycache.Snapshot, error) {
+	f := newFixture(keycache.Options{Refresh: time.Hour, MissInterval: time.Minute}, func(ctx context.Context, call int) (keysource.Snapshot, error) {
 		if block.Load() {
 			close(entered)
 			<-release
@@ -750,24 +754,26 @@ func TestMatchDuringLoad(t *testing.T) {
 	f.wantCalls(t, 2, "the refresh only: the owner joined it")
 }
 
-// A snapshot that left keys out (Snapshot.Deferred: the previous version
-// at cold start) gets its full load at the first key the set lacks, even
-// within MissInterval, once; then the usual limit applies again.
-func TestDeferredSnapshotLoadsAtFirstMiss(t *testing.T) {
-	current, full, again := setOf("kgNew"), setOf("kgNew", "kgOld"), setOf("kgNew", "kgOld", "kgLater")
-	f := newFixture(keycache.Options{Refresh: time.Hour, MissInterval: time.Minute}, func(_ context.Context, call int) (keycache.Snapshot, error) {
-		switch call {
-		case 1:
-			return keycache.Snapshot{Set: current, Source: "test"}, nil
-		case 2: // a made-up key's re-read, whose load defers again
-			return keycache.Snapshot{Set: current, Source: "test", Deferred: true}, nil
-		case 3:
-			return keycache.Snapshot{Set: full, Source: "test"}, nil
+// The cold start reads the current version only, even in a rotation's
+// grace period; the first key its set lacks (a made-up one too) re-reads
+// in full, and then the usual once per MissInterval holds.
+func TestColdStartLeavesPreviousOut(t *testing.T) {
+	current, full := setOf("kgNew"), setOf("kgNew", "kgOld")
+	f := newFixture(keycache.Options{Refresh: time.Hour, MissInterval: time.Minute}, nil)
+	f.src.load = func(context.Context, int) (keysource.Snapshot, error) {
+		f.src.mu.Lock()
+		withPrevious := f.src.previous[len(f.src.previous)-1]
+		f.src.mu.Unlock()
+		if withPrevious {
+			return keysource.Snapshot{Set: full, Source: "test", PreviousInGrace: true}, nil
 		}
-		return keycache.Snapshot{Set: again, Source: "test"}, nil
-	})
+		return keysource.Snapshot{Set: current, Source: "test", PreviousInGrace: true}, nil
+	}
 	if err := f.cache.Load(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	if l := f.logs.Last(t, "key set loaded"); l["previous_deferred"] != true {
+		t.Errorf("cold start's load line %v, want previous_deferred", l)
 	}
 	match := func(key string, want apikey.Result, calls int, when string) {
 		t.Helper()
@@ -776,11 +782,34 @@ func TestDeferredSnapshotLoadsAtFirstMiss(t *testing.T) {
 		}
 		f.wantCalls(t, calls, when)
 	}
-	match("kgMadeUp", apikey.Invalid, 2, "a made-up key re-reads (its turn)")
-	if l := f.logs.Last(t, "key set loaded"); l["previous_deferred"] != true {
-		t.Errorf("load line %v, want previous_deferred", l)
+	match("kgNew", apikey.OK, 1, "a current key: no load")
+	match("kgMadeUp", apikey.Invalid, 2, "a made-up key re-reads (the first miss)")
+	if l := f.logs.Last(t, "key set loaded"); l["previous_deferred"] != nil {
+		t.Errorf("full load's line %v, want no previous_deferred", l)
 	}
 	f.clk.Advance(time.Second)
-	match("kgOld", apikey.OK, 3, "an old key within MissInterval: the deferred full load")
-	match("kgMadeUpToo", apikey.Invalid, 3, "and then the limit holds again")
+	match("kgOld", apikey.OK, 2, "an old key within MissInterval: the full set has it")
+	match("kgMadeUpToo", apikey.Invalid, 2, "and the limit holds")
+	if got := fmt.Sprint(f.src.previous); got != "[false true]" {
+		t.Errorf("loads asked for the previous version %s, want [false true]", got)
+	}
+}
+
+// A refresh after a failed cold start is the first set: it too leaves the
+// previous version out; every load after a set exists asks for it.
+func TestFirstSetLeavesPreviousOut(t *testing.T) {
+	f := newFixture(keycache.Options{Refresh: time.Minute}, func(_ context.Context, call int) (keysource.Snapshot, error) {
+		if call == 1 {
+			return keysource.Snapshot{}, errStore
+		}
+		return keysource.Snapshot{Set: setOf(secretKey), Source: "test"}, nil
+	})
+	_ = f.cache.Load(context.Background())
+	f.clk.Advance(time.Minute)
+	f.keys(t)
+	f.clk.Advance(time.Hour)
+	f.keys(t)
+	if got := fmt.Sprint(f.src.previous); got != "[false false true]" {
+		t.Errorf("loads asked for the previous version %s, want [false false true]", got)
+	}
 }

@@ -77,7 +77,7 @@ func stagesRequested(t *testing.T, srv *smfake.Server) []string {
 	return out
 }
 
-func match(t *testing.T, snap keycache.Snapshot, key string, at time.Time) (apikey.Entry, apikey.Result) {
+func match(t *testing.T, snap keysource.Snapshot, key string, at time.Time) (apikey.Entry, apikey.Result) {
 	t.Helper()
 	if snap.Set == nil {
 		t.Fatal("snapshot without a set")
@@ -85,20 +85,22 @@ func match(t *testing.T, snap keycache.Snapshot, key string, at time.Time) (apik
 	return snap.Set.Match(key, at)
 }
 
-// loadWarm is a load after the cold start, which defers AWSPREVIOUS: it
-// makes that first load, then the one it returns, with the stages that
-// second load requested.
-func loadWarm(t *testing.T, srv *smfake.Server, s *keysource.SecretsManager) (keycache.Snapshot, string) {
+// loadWarm is a load that asks for the previous version too (every load
+// but the cold start's), with the stages it requested.
+func loadWarm(t *testing.T, srv *smfake.Server, s *keysource.SecretsManager) (keysource.Snapshot, string) {
 	t.Helper()
-	load(t, s)
 	n := len(stagesRequested(t, srv))
-	snap := load(t, s)
+	snap, err := s.Load(context.Background(), true)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
 	return snap, fmt.Sprint(stagesRequested(t, srv)[n:])
 }
 
-func load(t *testing.T, s *keysource.SecretsManager) keycache.Snapshot {
+// load is the cold start's load: the current version only.
+func load(t *testing.T, s *keysource.SecretsManager) keysource.Snapshot {
 	t.Helper()
-	snap, err := s.Load(context.Background())
+	snap, err := s.Load(context.Background(), false)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -180,7 +182,7 @@ func TestGrace(t *testing.T) {
 			s := source(srv, srv.Client(), tt.now)
 			s.Grace = grace
 			snap, stages := loadWarm(t, srv, s)
-			if snap.Version != newID || snap.Partial || snap.Deferred {
+			if snap.Version != newID || snap.Partial {
 				t.Errorf("snapshot version %s partial %v, want %s complete", snap.Version, snap.Partial, newID)
 			}
 			e, res := match(t, snap, oldKey, tt.at)
@@ -416,7 +418,7 @@ func TestErrors(t *testing.T) {
 				ctx, cancel = tt.ctx()
 			}
 			defer cancel()
-			snap, err := source(srv, srv.Client(), created).Load(ctx)
+			snap, err := source(srv, srv.Client(), created).Load(ctx, true)
 			if err == nil {
 				t.Fatalf("Load succeeded: %+v", snap)
 			}
@@ -495,7 +497,7 @@ func TestStatic(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			snap, err := keysource.NewStatic("env", tt.value).Load(context.Background())
+			snap, err := keysource.NewStatic("env", tt.value).Load(context.Background(), true)
 			if err != nil {
 				t.Fatalf("Load: %v", err)
 			}
@@ -512,7 +514,7 @@ func TestStatic(t *testing.T) {
 	for _, bad := range []string{"", "  ", newKey + " " + oldKey, `{"api_key":""}`, `{"api_keys":{"a":"` + newKey + `","b":"` + newKey + `"}}`} {
 		s := keysource.NewStatic("env", bad)
 		for range 2 { // every load fails the same way
-			snap, err := s.Load(context.Background())
+			snap, err := s.Load(context.Background(), true)
 			if err == nil || snap.Set != nil {
 				t.Fatalf("NewStatic(%q) loaded %+v", bad, snap)
 			}
@@ -528,7 +530,7 @@ func TestFailing(t *testing.T) {
 	cause := errors.New("neither API_KEY_SECRET_ID nor API_KEY is set")
 	s := keysource.Failing(cause)
 	for range 3 {
-		snap, err := s.Load(context.Background())
+		snap, err := s.Load(context.Background(), true)
 		if !errors.Is(err, cause) || snap.Set != nil {
 			t.Fatalf("Failing.Load = %+v, %v; want no set and the cause", snap, err)
 		}
@@ -541,7 +543,7 @@ func TestKeyAsSecretIDNotShown(t *testing.T) {
 	srv := start(t)
 	const pasted = "kgPastedKey0123456789abcdefABCDEF"
 	s := &keysource.SecretsManager{Client: srv.Client(), SecretID: pasted, Region: "us-east-1"}
-	_, err := s.Load(context.Background())
+	_, err := s.Load(context.Background(), true)
 	if err == nil {
 		t.Fatal("Load succeeded")
 	}
@@ -556,7 +558,7 @@ func TestKeyAsSecretIDNotShown(t *testing.T) {
 	// Names and ARNs are shown as they are.
 	for _, id := range []string{"prod/keygate/api-key", "arn:aws:secretsmanager:us-east-1:123456789012:secret:KeygateSecret0123-AbCdEf", "keygate-api-key"} {
 		s.SecretID = id
-		if _, err := s.Load(context.Background()); err == nil || !strings.Contains(err.Error(), `"`+id+`"`) {
+		if _, err := s.Load(context.Background(), true); err == nil || !strings.Contains(err.Error(), `"`+id+`"`) {
 			t.Errorf("secret %s: error %v does not name it", id, err)
 		}
 	}
@@ -572,7 +574,7 @@ func TestNoCredentials(t *testing.T) {
 			return aws.Credentials{}, errors.New("no EC2 IMDS role found")
 		})
 	})
-	_, err := source(srv, client, created).Load(context.Background())
+	_, err := source(srv, client, created).Load(context.Background(), true)
 	if err == nil {
 		t.Fatal("Load succeeded without credentials")
 	}
@@ -598,7 +600,7 @@ func TestUntrustedEndpoint(t *testing.T) {
 		HTTPClient:       &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: x509.NewCertPool()}}},
 		RetryMaxAttempts: 1,
 	})
-	_, err := (&keysource.SecretsManager{Client: client, SecretID: secretName, Region: "us-east-1"}).Load(context.Background())
+	_, err := (&keysource.SecretsManager{Client: client, SecretID: secretName, Region: "us-east-1"}).Load(context.Background(), true)
 	for _, want := range []string{"certificate is not one the function trusts", "KEYGATE_TRUST_STORE=system", "AWS_CA_BUNDLE"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not say %q", err, want)
@@ -606,15 +608,15 @@ func TestUntrustedEndpoint(t *testing.T) {
 	}
 }
 
-// The cold start reads AWSCURRENT only, even in a grace window, and says
-// that it left AWSPREVIOUS out (Snapshot.Deferred) only when it did; every
-// later load reads both. A failed first load does not count.
-func TestColdStartDefersPrevious(t *testing.T) {
+// AWSPREVIOUS is read only when asked for (the cache leaves it out at cold
+// start), and only in its grace period; the snapshot says whether that
+// period is running, asked or not.
+func TestPreviousOnlyWhenAsked(t *testing.T) {
 	for _, tt := range []struct {
-		name     string
-		grace    time.Duration
-		now      time.Time
-		deferred bool
+		name    string
+		grace   time.Duration
+		now     time.Time
+		inGrace bool
 	}{
 		{"in a grace window", 24 * time.Hour, created.Add(time.Minute), true},
 		{"after it", 24 * time.Hour, created.Add(25 * time.Hour), false},
@@ -622,33 +624,27 @@ func TestColdStartDefersPrevious(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := start(t)
-			srv.Fail("GetSecretValue", smfake.ConnectionResetFault)
+			rotate(t, srv, oldKey, newKey)
 			s := source(srv, srv.Client(), tt.now)
 			s.Grace = tt.grace
-			if _, err := s.Load(context.Background()); err == nil {
-				t.Fatal("a load from a store that resets connections succeeded")
-			}
-			srv.Clear()
-			rotate(t, srv, oldKey, newKey)
 			n := len(stagesRequested(t, srv))
 			snap := load(t, s)
-			if got := fmt.Sprint(stagesRequested(t, srv)[n:]); snap.Deferred != tt.deferred || got != "[AWSCURRENT]" {
-				t.Errorf("first load: deferred %v, stages %s; want %v, [AWSCURRENT]", snap.Deferred, got, tt.deferred)
+			if got := fmt.Sprint(stagesRequested(t, srv)[n:]); snap.PreviousInGrace != tt.inGrace || got != "[AWSCURRENT]" {
+				t.Errorf("not asked: in grace %v, stages %s; want %v, [AWSCURRENT]", snap.PreviousInGrace, got, tt.inGrace)
 			}
 			if _, res := match(t, snap, oldKey, tt.now); res != apikey.Invalid {
-				t.Errorf("old key before the full load: %v", res)
+				t.Errorf("old key, not asked for: %v", res)
 			}
-			n = len(stagesRequested(t, srv))
-			snap = load(t, s)
+			snap, got := loadWarm(t, srv, s)
 			want := "[AWSCURRENT]"
-			if tt.deferred {
+			if tt.inGrace {
 				want = "[AWSCURRENT AWSPREVIOUS]"
 			}
-			if got := fmt.Sprint(stagesRequested(t, srv)[n:]); snap.Deferred || got != want {
-				t.Errorf("second load: deferred %v, stages %s; want false, %s", snap.Deferred, got, want)
+			if snap.PreviousInGrace != tt.inGrace || got != want {
+				t.Errorf("asked: in grace %v, stages %s; want %v, %s", snap.PreviousInGrace, got, tt.inGrace, want)
 			}
-			if _, res := match(t, snap, oldKey, tt.now); (res == apikey.OK) != tt.deferred {
-				t.Errorf("old key after the full load: %v", res)
+			if _, res := match(t, snap, oldKey, tt.now); (res == apikey.OK) != tt.inGrace {
+				t.Errorf("old key, asked for: %v", res)
 			}
 		})
 	}

@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/keygate/keygate/internal/apikey"
-	"github.com/keygate/keygate/internal/keycache"
 	"github.com/keygate/keygate/internal/smapi"
 )
 
@@ -23,45 +22,36 @@ type GetSecretValueAPI interface {
 	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 }
 
-// SecretsManager loads keys from one secret: every key of the AWSCURRENT
-// version, plus those of AWSPREVIOUS until Grace after the current version
-// was created, so callers holding the pre-rotation key are not cut off.
-// AWSPENDING is never read: a rotation in progress authorizes nothing.
-//
-// The first load (the cold start) reads AWSCURRENT only, even in a grace
-// window, and says so (Snapshot.Deferred): a second read in a row is a
-// second round trip that every cold start would pay, for keys most clients
-// no longer use. The cache loads again, in full, at the first request whose
-// key the current version lacks.
+// SecretsManager reads keys from one secret: every key of the AWSCURRENT
+// version, and when asked, those of AWSPREVIOUS until Grace after the
+// current version was created, so callers holding the pre-rotation key are
+// not cut off. AWSPENDING is never read: a rotation in progress authorizes
+// nothing.
 type SecretsManager struct {
 	Client   GetSecretValueAPI
 	SecretID string
 	Region   string // for error messages only
 	Grace    time.Duration
 	Now      func() time.Time
-
-	loaded atomic.Bool // a load has succeeded: read AWSPREVIOUS from now on
 }
 
-// Load reads and parses the secret.
-func (s *SecretsManager) Load(ctx context.Context) (keycache.Snapshot, error) {
+// Load reads and parses the secret: AWSCURRENT, and AWSPREVIOUS too if
+// withPrevious and its grace period is running.
+func (s *SecretsManager) Load(ctx context.Context, withPrevious bool) (Snapshot, error) {
 	cur, err := s.get(ctx, smapi.StageCurrent)
 	if err != nil {
-		return keycache.Snapshot{}, err
+		return Snapshot{}, err
 	}
 	doc, err := s.parse(cur)
 	if err != nil {
-		return keycache.Snapshot{}, err
+		return Snapshot{}, err
 	}
-	snap := keycache.Snapshot{Source: "secretsmanager", Version: str(cur.VersionId)}
+	snap := Snapshot{Source: "secretsmanager", Version: aws.ToString(cur.VersionId)}
 	entries := doc.Entries(smapi.StageCurrent)
 
-	graceEnd := timeOr(cur.CreatedDate).Add(s.Grace)
-	switch {
-	case s.Grace <= 0 || !s.now().Before(graceEnd):
-	case !s.loaded.Load():
-		snap.Deferred = true
-	default:
+	graceEnd := aws.ToTime(cur.CreatedDate).Add(s.Grace)
+	snap.PreviousInGrace = s.Grace > 0 && s.now().Before(graceEnd)
+	if snap.PreviousInGrace && withPrevious {
 		prevEntries, warn, perr := s.previous(ctx, graceEnd)
 		switch {
 		case perr != nil:
@@ -75,7 +65,6 @@ func (s *SecretsManager) Load(ctx context.Context) (keycache.Snapshot, error) {
 		entries = append(entries, prevEntries...)
 	}
 	snap.Set = apikey.NewSet(entries)
-	s.loaded.Store(true)
 	return snap, nil
 }
 
@@ -117,11 +106,11 @@ func (s *SecretsManager) get(ctx context.Context, stage string) (*secretsmanager
 
 func (s *SecretsManager) parse(out *secretsmanager.GetSecretValueOutput) (apikey.Document, error) {
 	if out.SecretString == nil {
-		return apikey.Document{}, fmt.Errorf("secret %s version %s holds binary data: store the key as a secret string", s.name(), str(out.VersionId))
+		return apikey.Document{}, fmt.Errorf("secret %s version %s holds binary data: store the key as a secret string", s.name(), aws.ToString(out.VersionId))
 	}
 	doc, err := apikey.Parse(*out.SecretString)
 	if err != nil {
-		return apikey.Document{}, fmt.Errorf("secret %s version %s: %w", s.name(), str(out.VersionId), err)
+		return apikey.Document{}, fmt.Errorf("secret %s version %s: %w", s.name(), aws.ToString(out.VersionId), err)
 	}
 	return doc, nil
 }
@@ -192,18 +181,4 @@ func (s *SecretsManager) now() time.Time {
 		return time.Now()
 	}
 	return s.Now()
-}
-
-func str(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
-
-func timeOr(p *time.Time) time.Time {
-	if p == nil {
-		return time.Time{}
-	}
-	return *p
 }

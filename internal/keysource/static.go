@@ -1,6 +1,6 @@
-// Package keysource loads API key sets for keycache: from AWS Secrets
-// Manager in production, or from a value given in the environment for local
-// development.
+// Package keysource reads API key sets: from AWS Secrets Manager in
+// production, or from a value given in the environment for local
+// development. It reads what it is asked for; keycache decides when.
 package keysource
 
 import (
@@ -8,13 +8,25 @@ import (
 	"fmt"
 
 	"github.com/keygate/keygate/internal/apikey"
-	"github.com/keygate/keygate/internal/keycache"
 )
 
-var (
-	_ keycache.Source = (*Static)(nil)
-	_ keycache.Source = (*SecretsManager)(nil)
-)
+// Snapshot is what a source read.
+type Snapshot struct {
+	Set *apikey.Set
+	// Source names where the keys came from (secretsmanager, env).
+	Source string
+	// Version is the secret version ID, when there is one.
+	Version string
+	// Partial means part of what was asked for could not be read (the
+	// previous version during a grace period); the set holds the rest.
+	Partial bool
+	// PreviousInGrace means the previous version's keys are in a
+	// rotation's grace period: the set holds them only if they were
+	// asked for.
+	PreviousInGrace bool
+	// Warnings are logged with the load; they never contain key material.
+	Warnings []string
+}
 
 // Static serves a key given directly (API_KEY). A value that does not parse
 // is kept as an error, so every load fails and the function fails closed.
@@ -34,12 +46,12 @@ func NewStatic(name, value string) *Static {
 	return &Static{name: name, set: apikey.NewSet(doc.Entries(""))}
 }
 
-// Load returns the parsed key set.
-func (s *Static) Load(context.Context) (keycache.Snapshot, error) {
+// Load returns the parsed key set; a static value has no previous version.
+func (s *Static) Load(context.Context, bool) (Snapshot, error) {
 	if s.err != nil {
-		return keycache.Snapshot{}, s.err
+		return Snapshot{}, s.err
 	}
-	return keycache.Snapshot{Set: s.set, Source: s.name}, nil
+	return Snapshot{Set: s.set, Source: s.name}, nil
 }
 
 // Failing is a source whose every load fails with err: the fail-closed

@@ -4,12 +4,10 @@
 package localserver
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
 	"time"
 
-	"github.com/keygate/keygate/handler"
+	"github.com/keygate/keygate/internal/requestid"
 )
 
 // New returns a server for h. Timeouts bound slow clients; the header limit
@@ -32,10 +30,8 @@ func New(h http.Handler) *http.Server {
 // Lambda runtime does.
 func WithRequestID(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var b [16]byte
-		rand.Read(b[:])
-		id := hex.EncodeToString(b[:])
+		id := requestid.New()
 		w.Header().Set("X-Request-Id", id)
-		h.ServeHTTP(w, r.WithContext(handler.WithRequestID(r.Context(), id)))
+		h.ServeHTTP(w, r.WithContext(requestid.With(r.Context(), id)))
 	})
 }

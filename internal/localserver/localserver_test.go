@@ -16,9 +16,11 @@ import (
 	"testing"
 
 	"github.com/keygate/keygate/handler"
+	"github.com/keygate/keygate/internal/decision"
 	"github.com/keygate/keygate/internal/keycache"
 	"github.com/keygate/keygate/internal/keysource"
 	"github.com/keygate/keygate/internal/localserver"
+	"github.com/keygate/keygate/internal/requestid"
 	"github.com/keygate/keygate/internal/testsupport/doortest"
 	"github.com/keygate/keygate/internal/testsupport/logtest"
 )
@@ -80,7 +82,7 @@ func TestRequestID(t *testing.T) {
 	seenInHandler := map[string]bool{}
 	_, url := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
-		seenInHandler[handler.RequestID(r.Context())] = true
+		seenInHandler[requestid.From(r.Context())] = true
 		mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	}))
@@ -118,7 +120,7 @@ func TestRequestID(t *testing.T) {
 // context carry the same ID.
 func TestWithRequestID(t *testing.T) {
 	h := localserver.WithRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Seen", handler.RequestID(r.Context()))
+		w.Header().Set("X-Seen", requestid.From(r.Context()))
 	}))
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
@@ -144,7 +146,7 @@ func TestOptionsAsteriskReachesHandler(t *testing.T) {
 	if err := cache.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	_, url := serve(t, handler.New(cache, log))
+	_, url := serve(t, handler.New(decision.New(cache), log))
 	for _, tc := range []struct {
 		name, header string
 		status       int

@@ -19,9 +19,9 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/keygate/keygate/handler"
 	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/config"
+	"github.com/keygate/keygate/internal/decision"
 	"github.com/keygate/keygate/internal/frontdoor"
 	"github.com/keygate/keygate/internal/keycache"
 	"github.com/keygate/keygate/internal/keysource"
@@ -73,7 +73,7 @@ func Keygate(log *slog.Logger) lambda.Handler {
 	if err := keys.Load(context.Background()); err != nil {
 		panic("bench: a static key failed to load: " + err.Error()) // ExampleKey is a constant
 	}
-	return frontdoor.New(handler.New(keys, log), log)
+	return frontdoor.New(decision.New(keys), log)
 }
 
 // Direct is the hand-written baseline for door, with the same key set and

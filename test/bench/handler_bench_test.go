@@ -7,8 +7,10 @@ import (
 	"testing"
 
 	"github.com/keygate/keygate/handler"
+	"github.com/keygate/keygate/internal/decision"
 	"github.com/keygate/keygate/internal/keycache"
 	"github.com/keygate/keygate/internal/keysource"
+	"github.com/keygate/keygate/internal/requestid"
 	"github.com/keygate/keygate/test/bench"
 )
 
@@ -23,7 +25,7 @@ func BenchmarkServeHTTP(b *testing.B) {
 	if err := keys.Load(b.Context()); err != nil {
 		b.Fatal(err)
 	}
-	keygate := handler.New(keys, log)
+	keygate := handler.New(decision.New(keys), log)
 	tests := []struct {
 		name   string
 		key    string
@@ -43,7 +45,7 @@ func BenchmarkServeHTTP(b *testing.B) {
 				if tt.key != "" {
 					r.Header.Set("X-Api-Key", tt.key)
 				}
-				r = r.WithContext(handler.WithRequestID(r.Context(), "bench"))
+				r = r.WithContext(requestid.With(r.Context(), "bench"))
 				w := httptest.NewRecorder()
 				h.h.ServeHTTP(w, r)
 				if w.Code != tt.status {

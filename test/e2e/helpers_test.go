@@ -14,6 +14,7 @@ import (
 	"github.com/keygate/keygate/internal/testsupport/doortest"
 
 	samples "github.com/keygate/keygate/events"
+	"github.com/keygate/keygate/internal/frontdoor"
 	"github.com/keygate/keygate/test/rie"
 )
 
@@ -97,7 +98,7 @@ func loadEvents(t *testing.T) []fixture {
 	}
 	fxs := make([]fixture, 0, len(evs))
 	for _, ev := range evs {
-		if samples.Authorizer(ev.Door) {
+		if frontdoor.Kind(ev.Door).Authorizer() {
 			continue
 		}
 		fx := fixture{Event: ev}
@@ -178,7 +179,7 @@ func authorizerEvents(t *testing.T) []samples.Event {
 	}
 	var out []samples.Event
 	for _, ev := range evs {
-		if samples.Authorizer(ev.Door) {
+		if frontdoor.Kind(ev.Door).Authorizer() {
 			out = append(out, ev)
 		}
 	}

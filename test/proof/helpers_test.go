@@ -19,6 +19,7 @@ import (
 	samples "github.com/keygate/keygate/events"
 	"github.com/keygate/keygate/handler"
 	"github.com/keygate/keygate/internal/config"
+	"github.com/keygate/keygate/internal/decision"
 	"github.com/keygate/keygate/internal/keycache"
 	"github.com/keygate/keygate/internal/keysource"
 	"github.com/keygate/keygate/internal/localserver"
@@ -279,13 +280,13 @@ func newStackLog(t *testing.T, logs *logSink, env ...string) *stack {
 	newClient := func(ctx context.Context) (keysource.GetSecretValueAPI, string, error) {
 		return envclient.NewFromEnv(ctx, getenv)
 	}
-	cache := cfg.Cache(cfg.Source(context.Background(), newClient, log), log)
+	cache := cfg.Keys(context.Background(), newClient, log)
 	t.Cleanup(func() {
 		if _, _, leaks := logs.counts(); leaks > 0 {
 			t.Errorf("%d log lines hold a key", leaks)
 		}
 	})
-	return &stack{srv: srv, cfg: cfg, cache: cache, h: handler.New(cache, log), logs: logs, log: log, env: getenv}
+	return &stack{srv: srv, cfg: cfg, cache: cache, h: handler.New(decision.New(cache), log), logs: logs, log: log, env: getenv}
 }
 
 // serve sends one GET / with p to the handler and returns the answer and

@@ -14,6 +14,7 @@ import (
 
 	"github.com/keygate/keygate/internal/testsupport/doortest"
 
+	"github.com/keygate/keygate/internal/decision"
 	"github.com/keygate/keygate/internal/frontdoor"
 )
 
@@ -57,12 +58,12 @@ func TestResponseHygiene(t *testing.T) {
 	if err := s.cache.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ad := frontdoor.New(s.h, s.log)
+	ad := frontdoor.New(decision.New(s.cache), s.log)
 	down := newStack(t) // its secret does not exist: 503
 	if err := down.cache.Load(ctx); err == nil {
 		t.Fatal("a load of a missing secret succeeded")
 	}
-	adDown := frontdoor.New(down.h, down.log)
+	adDown := frontdoor.New(decision.New(down.cache), down.log)
 
 	invoke := func(t *testing.T, ad *frontdoor.Adapter, payload []byte) doortest.Answer {
 		t.Helper()

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	samples "github.com/keygate/keygate/events"
+	"github.com/keygate/keygate/internal/frontdoor"
 	"github.com/keygate/keygate/internal/testsupport/doortest"
 	"github.com/keygate/keygate/test/internal/engine"
 	"github.com/keygate/keygate/test/internal/recorder"
@@ -94,7 +95,7 @@ func checkAnswer(t testing.TB, ev samples.Event, res result) {
 		t.Fatalf("%v\nstdout:\n%s\nstderr:\n%s", res.err, res.stdout, res.stderr)
 	}
 	out := []byte(strings.TrimSpace(res.stdout))
-	if samples.Authorizer(ev.Door) {
+	if frontdoor.Kind(ev.Door).Authorizer() {
 		body, failure := out, ""
 		var e struct {
 			ErrorMessage *string `json:"errorMessage"`
@@ -199,7 +200,7 @@ func TestBrokenTableFails(t *testing.T) {
 		{"no key expected to pass", "httpapi-no-key.json", func(w *samples.Want) { w.Status = 200 }},
 		{"unknown path expected to be 405", "rest-unknown-path.json", func(w *samples.Want) { w.Status = 405 }},
 		{"ALB two keys with the wrong outcome", "alb-multivalue-two-keys.json", func(w *samples.Want) { w.Outcome = "invalid" }},
-		{"TOKEN authorizer allow expected to deny", "authorizer-valid-key.json", func(w *samples.Want) { w.Decision = "deny" }},
+		{"TOKEN authorizer allow expected to deny", "tokenauthorizer-valid-key.json", func(w *samples.Want) { w.Decision = "deny" }},
 		{"REQUEST authorizer deny expected to allow", "requestauthorizer-wrong-key.json", func(w *samples.Want) { w.Decision = "allow" }},
 		{"HTTP API authorizer deny expected to allow", "httpauthorizer-no-key.json", func(w *samples.Want) { w.Decision = "allow" }},
 	}

@@ -31,7 +31,7 @@ func main() {
 		os.Exit(1)
 	}
 	src := &keysource.SecretsManager{Client: client, SecretID: os.Getenv("API_KEY_SECRET_ID"), Region: region, Grace: config.DefaultGrace}
-	snap, err := src.Load(ctx)
+	snap, err := src.Load(ctx, false)
 	if err != nil {
 		log.Error("key load failed", slog.String("error", err.Error()))
 		os.Exit(1)

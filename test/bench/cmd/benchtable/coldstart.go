@@ -17,6 +17,7 @@ import (
 	"time"
 
 	samples "github.com/keygate/keygate/events"
+	"github.com/keygate/keygate/internal/frontdoor"
 
 	"github.com/keygate/keygate/test/internal/proc"
 
@@ -239,7 +240,7 @@ func parseReports(logs string, calls int) (init float64, warm []float64, err err
 // checkAnswer says whether answer is what ev must get: its status, or an
 // authorizer's Allow.
 func checkAnswer(ev samples.Event, answer []byte) error {
-	if samples.Authorizer(ev.Door) {
+	if frontdoor.Kind(ev.Door).Authorizer() {
 		var r struct {
 			PolicyDocument struct {
 				Statement []struct{ Effect string }
