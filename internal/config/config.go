@@ -33,10 +33,10 @@ type Config struct {
 }
 
 // Defaults, as documented in README.md and template.yaml.
+// (KEY_LOAD_TIMEOUT's is keycache.DefaultLoadTimeout.)
 const (
-	DefaultRefresh     = 5 * time.Minute
-	DefaultGrace       = 24 * time.Hour
-	DefaultLoadTimeout = keycache.DefaultLoadTimeout
+	DefaultRefresh = 5 * time.Minute
+	DefaultGrace   = 24 * time.Hour
 )
 
 // FromEnv reads the configuration through getenv (os.Getenv in main).
@@ -61,7 +61,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	c.Refresh = dur("KEY_REFRESH", DefaultRefresh, 0)
 	c.Grace = dur("KEY_GRACE", DefaultGrace, 0)
-	c.LoadTimeout = dur("KEY_LOAD_TIMEOUT", DefaultLoadTimeout, 100*time.Millisecond)
+	c.LoadTimeout = dur("KEY_LOAD_TIMEOUT", keycache.DefaultLoadTimeout, 100*time.Millisecond)
 	var err error
 	if c.LogLevel, err = LogLevel(getenv); err != nil {
 		errs = append(errs, err.Error())

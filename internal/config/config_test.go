@@ -19,6 +19,7 @@ import (
 
 	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/config"
+	"github.com/keygate/keygate/internal/keycache"
 	"github.com/keygate/keygate/internal/keysource"
 )
 
@@ -35,7 +36,7 @@ func TestFromEnvDefaults(t *testing.T) {
 	if c != want {
 		t.Errorf("defaults = %+v, want %+v", c, want)
 	}
-	if config.DefaultRefresh != want.Refresh || config.DefaultGrace != want.Grace || config.DefaultLoadTimeout != want.LoadTimeout {
+	if config.DefaultRefresh != want.Refresh || config.DefaultGrace != want.Grace || keycache.DefaultLoadTimeout != want.LoadTimeout {
 		t.Error("exported defaults differ from the documented ones")
 	}
 }

@@ -22,7 +22,7 @@ func TestAuthorizerEventFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	
+
 	seen := 0
 	for _, ev := range evs {
 		if !frontdoor.Kind(ev.Door).Authorizer() {

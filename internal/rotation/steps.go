@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
@@ -140,7 +141,7 @@ func sameTime(a, b apikey.KeyEntry) bool {
 func (r *Rotator) finishSecret(ctx context.Context, log *slog.Logger, ev events.SecretsManagerSecretRotationEvent, versions map[string][]string) error {
 	in := &secretsmanager.UpdateSecretVersionStageInput{
 		SecretId:        &ev.SecretID,
-		VersionStage:    strPtr(smapi.StageCurrent),
+		VersionStage:    aws.String(smapi.StageCurrent),
 		MoveToVersionId: &ev.ClientRequestToken,
 	}
 	var previous string
@@ -160,7 +161,7 @@ func (r *Rotator) finishSecret(ctx context.Context, log *slog.Logger, ev events.
 func (r *Rotator) removePending(ctx context.Context, log *slog.Logger, ev events.SecretsManagerSecretRotationEvent) error {
 	_, err := r.client.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
 		SecretId:            &ev.SecretID,
-		VersionStage:        strPtr(smapi.StagePending),
+		VersionStage:        aws.String(smapi.StagePending),
 		RemoveFromVersionId: &ev.ClientRequestToken,
 	})
 	if err != nil {
@@ -186,20 +187,11 @@ func (r *Rotator) get(ctx context.Context, secretID, versionID, stage string) (*
 
 func parse(out *secretsmanager.GetSecretValueOutput) (apikey.Document, error) {
 	if out.SecretString == nil {
-		return apikey.Document{}, fmt.Errorf("version %s holds binary data: keygate keys are stored as a secret string", deref(out.VersionId))
+		return apikey.Document{}, fmt.Errorf("version %s holds binary data: keygate keys are stored as a secret string", aws.ToString(out.VersionId))
 	}
 	doc, err := apikey.Parse(*out.SecretString)
 	if err != nil {
-		return apikey.Document{}, fmt.Errorf("version %s: %w", deref(out.VersionId), err)
+		return apikey.Document{}, fmt.Errorf("version %s: %w", aws.ToString(out.VersionId), err)
 	}
 	return doc, nil
-}
-
-func strPtr(s string) *string { return &s }
-
-func deref(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/awslabs/goformation/v7/cloudformation/serverless"
 
 	"github.com/keygate/keygate/internal/config"
+	"github.com/keygate/keygate/internal/keycache"
 )
 
 // Logical IDs the Makefile, samconfig.toml and events/env.json rely on.
@@ -261,7 +262,7 @@ func TestEnvironment(t *testing.T) {
 	for name, def := range map[string]time.Duration{
 		"KEY_REFRESH":      config.DefaultRefresh,
 		"KEY_GRACE":        config.DefaultGrace,
-		"KEY_LOAD_TIMEOUT": config.DefaultLoadTimeout,
+		"KEY_LOAD_TIMEOUT": keycache.DefaultLoadTimeout,
 	} {
 		if d, err := time.ParseDuration(vars[name]); err != nil || d != def {
 			t.Errorf("%s defaults to %q in the template and to %s in internal/config", name, vars[name], def)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	samples "github.com/keygate/keygate/events"
+	"github.com/keygate/keygate/internal/frontdoor"
 	"github.com/keygate/keygate/test/internal/engine"
 	"github.com/keygate/keygate/test/internal/repo"
 	"github.com/keygate/keygate/test/internal/wait"
@@ -114,9 +115,9 @@ func TestAuthorizerChain(t *testing.T) {
 		kind                 string // keygate's log kind
 	}{
 		{"REST API", "guarded-rest.yaml", "rest",
-			append(allowed, refusals(502, `{"message":"Internal server error"}`)...), "request-authorizer"},
+			append(allowed, refusals(502, `{"message":"Internal server error"}`)...), string(frontdoor.RequestAuthorizer)},
 		{"HTTP API", "guarded-http.yaml", "httpapi",
-			append(allowed, refusals(403, `{"message":"User is not authorized to access this resource"}`)...), "httpapi-authorizer"},
+			append(allowed, refusals(403, `{"message":"User is not authorized to access this resource"}`)...), string(frontdoor.HTTPAuthorizer)},
 	}
 	for _, ch := range chains {
 		t.Run(ch.name, func(t *testing.T) {
