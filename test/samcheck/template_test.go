@@ -2,6 +2,7 @@ package samcheck
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -68,21 +69,53 @@ type expect struct {
 	cacheTTL      int
 }
 
-func (sc scenario) expect() expect {
+// expect reads what the scenario's parameters mean for the stack; a value
+// that does not parse fails t (see count).
+func (sc scenario) expect(t testing.TB) expect {
+	t.Helper()
 	e := expect{secret: ref("ApiKeySecret"), createdSecret: true}
 	if arn := sc.params["ExistingSecretArn"]; arn != "" {
 		e.secret, e.createdSecret = arn, false
 	}
 	e.kms = sc.params["KmsKeyArn"]
-	e.rotation, _ = strconv.Atoi(sc.params["RotationDays"])
+	e.rotation = sc.count(t, "RotationDays", 0)
 	e.httpAPI = sc.params["EnableHttpApi"] == "true"
 	e.functionURL = sc.params["EnableFunctionUrl"] == "true"
 	e.backend = sc.params["BackendUrl"]
-	e.cacheTTL = 300
-	if v, ok := sc.params["AuthorizerCacheTtl"]; ok {
-		e.cacheTTL, _ = strconv.Atoi(v)
-	}
+	e.cacheTTL = sc.count(t, "AuthorizerCacheTtl", 300)
 	return e
+}
+
+// count is the scenario's value of a parameter that counts (days,
+// seconds), or def when the scenario leaves it out. A value that is not a
+// whole number fails t: a typo ("7d", "3O0") must not read as the
+// default, which for RotationDays would mean "no rotation expected".
+func (sc scenario) count(t testing.TB, name string, def int) int {
+	t.Helper()
+	v, ok := sc.params[name]
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		t.Fatalf("scenario %q: %s=%q is not a whole number: %v", sc.name, name, v, err)
+	}
+	return n
+}
+
+// number is the scenario's value of a Number parameter, or def when the
+// scenario leaves it out. A value that is not a finite number fails t.
+func (sc scenario) number(t testing.TB, name string, def float64) float64 {
+	t.Helper()
+	v, ok := sc.params[name]
+	if !ok {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		t.Fatalf("scenario %q: %s=%q is not a number (%v)", sc.name, name, v, err)
+	}
+	return f
 }
 
 func templatePath(t *testing.T) string {
@@ -98,7 +131,7 @@ func forEachScenario(t *testing.T, check func(t *testing.T, s *stack, sc scenari
 	file := templatePath(t)
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			check(t, loadStack(t, file, sc.params), sc, sc.expect())
+			check(t, loadStack(t, file, sc.params), sc, sc.expect(t))
 		})
 	}
 }
@@ -425,24 +458,17 @@ func TestRestAPI(t *testing.T) {
 	})
 }
 
-// throttling is the scenario's rate and burst, and checks the defaults are
-// modest.
-func throttling(t *testing.T, sc scenario) (rate, burst float64) {
+// throttling is the scenario's rate and burst (the template's defaults,
+// 10 and 20, unless it sets them: TestThrottlingDefaults checks those).
+func throttling(t testing.TB, sc scenario) (rate, burst float64) {
 	t.Helper()
-	rate, burst = 10, 20 // the template's defaults
-	if v, ok := sc.params["ThrottlingRateLimit"]; ok {
-		rate, _ = strconv.ParseFloat(v, 64)
-	}
-	if v, ok := sc.params["ThrottlingBurstLimit"]; ok {
-		burst, _ = strconv.ParseFloat(v, 64)
-	}
-	return rate, burst
+	return sc.number(t, "ThrottlingRateLimit", 10), sc.number(t, "ThrottlingBurstLimit", 20)
 }
 
 func TestThrottlingDefaults(t *testing.T) {
 	s := loadStack(t, templatePath(t), nil)
-	rate, _ := strconv.ParseFloat(s.params["ThrottlingRateLimit"], 64)
-	burst, _ := strconv.ParseFloat(s.params["ThrottlingBurstLimit"], 64)
+	defaults := scenario{"the template's defaults", s.params}
+	rate, burst := defaults.number(t, "ThrottlingRateLimit", 0), defaults.number(t, "ThrottlingBurstLimit", 0)
 	if rate != 10 || burst != 20 {
 		t.Errorf("throttling defaults %v/s burst %v; the tests (and README) assume 10/s burst 20", rate, burst)
 	}
@@ -824,6 +850,9 @@ func checkAuthorizerPermission(t *testing.T, s *stack, name, api, authorizer str
 	}
 }
 
+// num is a whole number the template holds as a number or a string, and
+// -1, which no check expects, for anything else (a string that is not a
+// number included: it must not read as 0).
 func num(v any) int {
 	switch v := v.(type) {
 	case float64:
@@ -831,8 +860,9 @@ func num(v any) int {
 	case int:
 		return v
 	case string:
-		n, _ := strconv.Atoi(v)
-		return n
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
 	}
 	return -1
 }
