@@ -1,6 +1,7 @@
 package samcheck
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -70,7 +71,7 @@ type expect struct {
 }
 
 // expect reads what the scenario's parameters mean for the stack; a value
-// that does not parse fails t (see count).
+// that does not parse fails t (see param).
 func (sc scenario) expect(t testing.TB) expect {
 	t.Helper()
 	e := expect{secret: ref("ApiKeySecret"), createdSecret: true}
@@ -78,44 +79,39 @@ func (sc scenario) expect(t testing.TB) expect {
 		e.secret, e.createdSecret = arn, false
 	}
 	e.kms = sc.params["KmsKeyArn"]
-	e.rotation = sc.count(t, "RotationDays", 0)
+	e.rotation = param(t, sc, "RotationDays", 0, strconv.Atoi)
 	e.httpAPI = sc.params["EnableHttpApi"] == "true"
 	e.functionURL = sc.params["EnableFunctionUrl"] == "true"
 	e.backend = sc.params["BackendUrl"]
-	e.cacheTTL = sc.count(t, "AuthorizerCacheTtl", 300)
+	e.cacheTTL = param(t, sc, "AuthorizerCacheTtl", 300, strconv.Atoi)
 	return e
 }
 
-// count is the scenario's value of a parameter that counts (days,
-// seconds), or def when the scenario leaves it out. A value that is not a
-// whole number fails t: a typo ("7d", "3O0") must not read as the
-// default, which for RotationDays would mean "no rotation expected".
-func (sc scenario) count(t testing.TB, name string, def int) int {
+// param is the scenario's value of the parameter name as parse reads it,
+// or def when the scenario leaves it out. A value parse refuses fails t: a
+// typo ("7d", "3O0") must not read as the default, which for RotationDays
+// would mean "no rotation expected".
+func param[T any](t testing.TB, sc scenario, name string, def T, parse func(string) (T, error)) T {
 	t.Helper()
 	v, ok := sc.params[name]
 	if !ok {
 		return def
 	}
-	n, err := strconv.Atoi(v)
+	x, err := parse(v)
 	if err != nil {
-		t.Fatalf("scenario %q: %s=%q is not a whole number: %v", sc.name, name, v, err)
+		t.Fatalf("scenario %q: %s=%q: %v", sc.name, name, v, err)
 	}
-	return n
+	return x
 }
 
-// number is the scenario's value of a Number parameter, or def when the
-// scenario leaves it out. A value that is not a finite number fails t.
-func (sc scenario) number(t testing.TB, name string, def float64) float64 {
-	t.Helper()
-	v, ok := sc.params[name]
-	if !ok {
-		return def
-	}
+// finite reads a Number parameter's value: NaN and infinities, which
+// strconv.ParseFloat takes, are no numbers CloudFormation would pass on.
+func finite(v string) (float64, error) {
 	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		t.Fatalf("scenario %q: %s=%q is not a number (%v)", sc.name, name, v, err)
+	if err == nil && (math.IsNaN(f) || math.IsInf(f, 0)) {
+		err = errors.New("not a finite number")
 	}
-	return f
+	return f, err
 }
 
 func templatePath(t *testing.T) string {
@@ -462,13 +458,13 @@ func TestRestAPI(t *testing.T) {
 // 10 and 20, unless it sets them: TestThrottlingDefaults checks those).
 func throttling(t testing.TB, sc scenario) (rate, burst float64) {
 	t.Helper()
-	return sc.number(t, "ThrottlingRateLimit", 10), sc.number(t, "ThrottlingBurstLimit", 20)
+	return param(t, sc, "ThrottlingRateLimit", 10, finite), param(t, sc, "ThrottlingBurstLimit", 20, finite)
 }
 
 func TestThrottlingDefaults(t *testing.T) {
 	s := loadStack(t, templatePath(t), nil)
 	defaults := scenario{"the template's defaults", s.params}
-	rate, burst := defaults.number(t, "ThrottlingRateLimit", 0), defaults.number(t, "ThrottlingBurstLimit", 0)
+	rate, burst := param(t, defaults, "ThrottlingRateLimit", 0, finite), param(t, defaults, "ThrottlingBurstLimit", 0, finite)
 	if rate != 10 || burst != 20 {
 		t.Errorf("throttling defaults %v/s burst %v; the tests (and README) assume 10/s burst 20", rate, burst)
 	}
