@@ -54,7 +54,8 @@ func (iv *invoker) invokeTimed(ctx context.Context, payload []byte) ([]byte, tim
 }
 
 // checkFunctionOutput stops the function and checks its output: no race
-// report, no key, and the number of key loads it logged.
+// report, no key, every line of the function's a JSON log record; and
+// returns the number of key loads it logged.
 func checkFunctionOutput(t *testing.T, f *rie.Function) (loads int) {
 	t.Helper()
 	f.Stop()
@@ -63,5 +64,8 @@ func checkFunctionOutput(t *testing.T, f *rie.Function) (loads int) {
 		t.Errorf("the race detector reported a data race in the bootstrap")
 	}
 	checkNoKeys(t, "the function's output", logs)
+	for _, line := range f.Unstructured() {
+		t.Errorf("the function wrote a line that is not a JSON log record: %q", line)
+	}
 	return countLines(logs, "key set loaded")
 }
