@@ -100,7 +100,7 @@ func TestConcurrentInvocationsDuringRecovery(t *testing.T) {
 	wait.Until(t, 30*time.Second, "parallel 503s before the secret exists", func() (bool, string) {
 		return unavailable.Load() >= workers, "503s: " + itoa(int(unavailable.Load()))
 	})
-	if _, err := smClient(endpoint).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+	if _, err := moto.Client(endpoint).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name: aws.String(id), SecretString: aws.String(rightKey),
 	}); err != nil {
 		t.Fatalf("CreateSecret: %v", err)
