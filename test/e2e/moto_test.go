@@ -14,21 +14,11 @@ import (
 	"github.com/keygate/keygate/internal/testsupport/doortest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/keygate/keygate/test/moto"
 	"github.com/keygate/keygate/test/rie"
 )
-
-// smClient is the real SDK client for an emulated Secrets Manager.
-func smClient(endpoint string) *secretsmanager.Client {
-	return secretsmanager.New(secretsmanager.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(endpoint),
-		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
-	})
-}
 
 // apiEvents are the REST (payload 1.0) and HTTP API (payload 2.0) events
 // with the right key and with a wrong one.
@@ -73,7 +63,7 @@ func waitForStatus(t *testing.T, f *rie.Function, fx fixture, want int) {
 }
 
 func motoEnv(endpoint, secretID string) []string {
-	return []string{"API_KEY_SECRET_ID=" + secretID, "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + endpoint}
+	return append(moto.Env(endpoint), "API_KEY_SECRET_ID="+secretID)
 }
 
 // Issue 3: the real bootstrap, under the real emulator, reads its key from
@@ -82,7 +72,7 @@ func motoEnv(endpoint, secretID string) []string {
 func TestMotoSecretsManager(t *testing.T) {
 	fxs := apiEvents(t)
 	endpoint := moto.Start(t)
-	sm := smClient(endpoint)
+	sm := moto.Client(endpoint)
 	ctx := context.Background()
 	create := func(t *testing.T, name, value string) {
 		t.Helper()

@@ -81,7 +81,7 @@ func TestRevokeNowTakesEffectAtOnce(t *testing.T) {
 	endpoint := moto.Start(t)
 	ctx := context.Background()
 	creds := credentials.NewStaticCredentialsProvider("test", "test", "")
-	sm := smClient(endpoint)
+	sm := moto.Client(endpoint)
 	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name:         aws.String(secret),
 		SecretString: aws.String(`{"api_keys":{"partner":"` + keyPartner + `","other":"` + keyOther + `","legacy":"` + keyLegacy + `"}}`),

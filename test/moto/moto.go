@@ -7,6 +7,7 @@
 // missing: the check must run on every `make test`.
 //
 //	endpoint := moto.Start(t) // http://127.0.0.1:<port>, stopped at cleanup
+//	sm := moto.Client(endpoint) // or moto.Env(endpoint) for a child process
 package moto
 
 import (
@@ -18,9 +19,44 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
 	"github.com/keygate/keygate/test/internal/proc"
 	"github.com/keygate/keygate/test/internal/repo"
 )
+
+// The region and dummy credentials of Client and Env: moto accepts any
+// credentials, and keeps each region's secrets apart, so the test and the
+// function it starts must name the same region.
+const (
+	region          = "us-east-1"
+	accessKeyID     = "test"
+	secretAccessKey = "test"
+)
+
+// Client returns the real SDK client for the moto server at endpoint.
+func Client(endpoint string) *secretsmanager.Client {
+	return secretsmanager.New(secretsmanager.Options{
+		Region:       region,
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, ""),
+	})
+}
+
+// Env returns the environment a child process (a bootstrap) needs to reach
+// moto's Secrets Manager at endpoint with the SDK's usual variables, in
+// Client's region: AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_REGION and the
+// dummy credentials.
+func Env(endpoint string) []string {
+	return []string{
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + endpoint,
+		"AWS_REGION=" + region,
+		"AWS_ACCESS_KEY_ID=" + accessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + secretAccessKey,
+	}
+}
 
 // Start runs `.venv/bin/moto_server` on a free 127.0.0.1 port, waits until
 // it answers, and returns its endpoint URL. The test's cleanup kills it

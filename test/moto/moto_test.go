@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
@@ -22,7 +21,7 @@ func TestStartServesSecretsManagerAndStops(t *testing.T) {
 	var endpoint string
 	t.Run("serve", func(t *testing.T) {
 		endpoint = moto.Start(t)
-		sm := client(endpoint)
+		sm := moto.Client(endpoint)
 		ctx := context.Background()
 		if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 			Name: aws.String("moto-harness"), SecretString: aws.String("value-1"),
@@ -50,7 +49,7 @@ func TestStartServesSecretsManagerAndStops(t *testing.T) {
 // Two servers are independent: each test gets an empty one.
 func TestStartIsolated(t *testing.T) {
 	ctx := context.Background()
-	a, b := client(moto.Start(t)), client(moto.Start(t))
+	a, b := moto.Client(moto.Start(t)), moto.Client(moto.Start(t))
 	if _, err := a.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name: aws.String("only-in-a"), SecretString: aws.String("v"),
 	}); err != nil {
@@ -61,12 +60,4 @@ func TestStartIsolated(t *testing.T) {
 	if !errors.As(err, &nf) {
 		t.Errorf("the second server's GetSecretValue = %v, want ResourceNotFoundException", err)
 	}
-}
-
-func client(endpoint string) *secretsmanager.Client {
-	return secretsmanager.New(secretsmanager.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(endpoint),
-		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
-	})
 }

@@ -246,7 +246,7 @@ func TestFunctionStoreHang(t *testing.T) {
 	t.Cleanup(srv.Close)
 	srv.Put(secretID, secretFor(t, keyA))
 	srv.Fail("GetSecretValue", smfake.HangFault)
-	f := startFunction(t, srv, false, 4, "KEY_REFRESH=300ms", "KEY_LOAD_TIMEOUT="+loadTimeout.String(), "KEY_GRACE=0s")
+	f := startFunction(t, srv.Env(), false, 4, "KEY_REFRESH=300ms", "KEY_LOAD_TIMEOUT="+loadTimeout.String(), "KEY_GRACE=0s")
 	iv := &invoker{f: f}
 	d := doors(t)[0]
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -210,7 +210,7 @@ func TestLoadFunction(t *testing.T) {
 	srv := smfake.New()
 	t.Cleanup(srv.Close)
 	srv.Put(secretID, secretFor(t, keyA))
-	f := startFunction(t, srv, false, loadWorkers, "KEY_REFRESH=1s", "KEY_GRACE=0s", "KEY_LOAD_TIMEOUT=2s")
+	f := startFunction(t, srv.Env(), false, loadWorkers, "KEY_REFRESH=1s", "KEY_GRACE=0s", "KEY_LOAD_TIMEOUT=2s")
 	iv := &invoker{f: f}
 	pid, err := FindByName(f.Pids(), "bootstrap")
 	if err != nil {

@@ -3,20 +3,21 @@ package proof
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/keygate/keygate/internal/testsupport/smfake"
 	"github.com/keygate/keygate/test/rie"
 )
 
 // startFunction runs the bootstrap (race-built or not) under the emulator
-// in its multi-concurrency mode, reading its keys from srv.
-func startFunction(t *testing.T, srv *smfake.Server, race bool, workers int, env ...string) *rie.Function {
+// in its multi-concurrency mode, reading the secret secretID from the
+// store that store (smfake's or moto's Env) leads to.
+func startFunction(t *testing.T, store []string, race bool, workers int, env ...string) *rie.Function {
 	t.Helper()
-	env = append(append(srv.Env(), "API_KEY_SECRET_ID="+secretID), env...)
+	env = slices.Concat(store, []string{"API_KEY_SECRET_ID=" + secretID}, env)
 	return rie.Start(t, rie.Build(t, "./cmd/api", race), rie.Options{MaxConcurrency: workers, Env: env})
 }
 
@@ -54,7 +55,8 @@ func (iv *invoker) invokeTimed(ctx context.Context, payload []byte) ([]byte, tim
 }
 
 // checkFunctionOutput stops the function and checks its output: no race
-// report, no key, and the number of key loads it logged.
+// report, no key, every line of the function's a JSON log record; and
+// returns the number of key loads it logged.
 func checkFunctionOutput(t *testing.T, f *rie.Function) (loads int) {
 	t.Helper()
 	f.Stop()
@@ -63,5 +65,8 @@ func checkFunctionOutput(t *testing.T, f *rie.Function) (loads int) {
 		t.Errorf("the race detector reported a data race in the bootstrap")
 	}
 	checkNoKeys(t, "the function's output", logs)
+	for _, line := range f.Unstructured() {
+		t.Errorf("the function wrote a line that is not a JSON log record: %q", line)
+	}
 	return countLines(logs, "key set loaded")
 }

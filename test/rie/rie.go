@@ -22,7 +22,8 @@
 // Function.Logs is the combined output (the function's JSON log lines and
 // the emulator's START/END/REPORT and INIT REPORT lines); it arrives
 // through a pipe, so wait for a line with WaitLog rather than reading Logs
-// right after Invoke. InitDurations counts cold starts. A race-detector
+// right after Invoke. Unstructured lists the function's lines that are not
+// JSON log records. InitDurations counts cold starts. A race-detector
 // build (Build(t, pkg, true)) that reports a data race fails the test.
 //
 // Options.MaxConcurrency runs the emulator's multi-concurrency mode

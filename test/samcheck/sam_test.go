@@ -113,7 +113,7 @@ func TestSAMTranslation(t *testing.T) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			s := loadStack(t, file, sc.params)
-			e := sc.expect()
+			e := sc.expect(t)
 			fns := map[string]string{apiFunction: "KeygateFunctionRole"}
 			if e.rotation > 0 {
 				fns[rotationFunction] = "KeygateRotationFunctionRole"

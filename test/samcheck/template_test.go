@@ -1,7 +1,9 @@
 package samcheck
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -69,21 +71,48 @@ type expect struct {
 	cacheTTL      int
 }
 
-func (sc scenario) expect() expect {
+// expect reads what the scenario's parameters mean for the stack; a value
+// that does not parse fails t (see param).
+func (sc scenario) expect(t testing.TB) expect {
+	t.Helper()
 	e := expect{secret: ref("ApiKeySecret"), createdSecret: true}
 	if arn := sc.params["ExistingSecretArn"]; arn != "" {
 		e.secret, e.createdSecret = arn, false
 	}
 	e.kms = sc.params["KmsKeyArn"]
-	e.rotation, _ = strconv.Atoi(sc.params["RotationDays"])
+	e.rotation = param(t, sc, "RotationDays", 0, strconv.Atoi)
 	e.httpAPI = sc.params["EnableHttpApi"] == "true"
 	e.functionURL = sc.params["EnableFunctionUrl"] == "true"
 	e.backend = sc.params["BackendUrl"]
-	e.cacheTTL = 300
-	if v, ok := sc.params["AuthorizerCacheTtl"]; ok {
-		e.cacheTTL, _ = strconv.Atoi(v)
-	}
+	e.cacheTTL = param(t, sc, "AuthorizerCacheTtl", 300, strconv.Atoi)
 	return e
+}
+
+// param is the scenario's value of the parameter name as parse reads it,
+// or def when the scenario leaves it out. A value parse refuses fails t: a
+// typo ("7d", "3O0") must not read as the default, which for RotationDays
+// would mean "no rotation expected".
+func param[T any](t testing.TB, sc scenario, name string, def T, parse func(string) (T, error)) T {
+	t.Helper()
+	v, ok := sc.params[name]
+	if !ok {
+		return def
+	}
+	x, err := parse(v)
+	if err != nil {
+		t.Fatalf("scenario %q: %s=%q: %v", sc.name, name, v, err)
+	}
+	return x
+}
+
+// finite reads a Number parameter's value: NaN and infinities, which
+// strconv.ParseFloat takes, are no numbers CloudFormation would pass on.
+func finite(v string) (float64, error) {
+	f, err := strconv.ParseFloat(v, 64)
+	if err == nil && (math.IsNaN(f) || math.IsInf(f, 0)) {
+		err = errors.New("not a finite number")
+	}
+	return f, err
 }
 
 func templatePath(t *testing.T) string {
@@ -99,7 +128,7 @@ func forEachScenario(t *testing.T, check func(t *testing.T, s *stack, sc scenari
 	file := templatePath(t)
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			check(t, loadStack(t, file, sc.params), sc, sc.expect())
+			check(t, loadStack(t, file, sc.params), sc, sc.expect(t))
 		})
 	}
 }
@@ -426,24 +455,17 @@ func TestRestAPI(t *testing.T) {
 	})
 }
 
-// throttling is the scenario's rate and burst, and checks the defaults are
-// modest.
-func throttling(t *testing.T, sc scenario) (rate, burst float64) {
+// throttling is the scenario's rate and burst (the template's defaults,
+// 10 and 20, unless it sets them: TestThrottlingDefaults checks those).
+func throttling(t testing.TB, sc scenario) (rate, burst float64) {
 	t.Helper()
-	rate, burst = 10, 20 // the template's defaults
-	if v, ok := sc.params["ThrottlingRateLimit"]; ok {
-		rate, _ = strconv.ParseFloat(v, 64)
-	}
-	if v, ok := sc.params["ThrottlingBurstLimit"]; ok {
-		burst, _ = strconv.ParseFloat(v, 64)
-	}
-	return rate, burst
+	return param(t, sc, "ThrottlingRateLimit", 10, finite), param(t, sc, "ThrottlingBurstLimit", 20, finite)
 }
 
 func TestThrottlingDefaults(t *testing.T) {
 	s := loadStack(t, templatePath(t), nil)
-	rate, _ := strconv.ParseFloat(s.params["ThrottlingRateLimit"], 64)
-	burst, _ := strconv.ParseFloat(s.params["ThrottlingBurstLimit"], 64)
+	defaults := scenario{"the template's defaults", s.params}
+	rate, burst := param(t, defaults, "ThrottlingRateLimit", 0, finite), param(t, defaults, "ThrottlingBurstLimit", 0, finite)
 	if rate != 10 || burst != 20 {
 		t.Errorf("throttling defaults %v/s burst %v; the tests (and README) assume 10/s burst 20", rate, burst)
 	}
@@ -825,6 +847,9 @@ func checkAuthorizerPermission(t *testing.T, s *stack, name, api, authorizer str
 	}
 }
 
+// num is a whole number the template holds as a number or a string, and
+// -1, which no check expects, for anything else (a string that is not a
+// number included: it must not read as 0).
 func num(v any) int {
 	switch v := v.(type) {
 	case float64:
@@ -832,8 +857,9 @@ func num(v any) int {
 	case int:
 		return v
 	case string:
-		n, _ := strconv.Atoi(v)
-		return n
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
 	}
 	return -1
 }

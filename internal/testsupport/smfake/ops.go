@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -22,18 +21,13 @@ var operations = map[string]operation{
 	"PutSecretValue":           (*Server).putSecretValue,
 	"DescribeSecret":           (*Server).describeSecret,
 	"UpdateSecretVersionStage": (*Server).updateSecretVersionStage,
-	"ListSecretVersionIds":     (*Server).listSecretVersionIds,
-	"DeleteSecret":             (*Server).deleteSecret,
-	"RestoreSecret":            (*Server).restoreSecret,
 	"RotateSecret":             (*Server).rotateSecret,
-	"GetRandomPassword":        (*Server).getRandomPassword,
 }
 
 // Messages the real service answers with, kept word for word because
 // callers (and people reading logs) match on them.
 const (
 	msgNotFound        = "Secrets Manager can't find the specified secret."
-	msgMarkedDeleted   = "You can't perform this operation on the secret because it was marked for deletion."
 	msgExistingVersion = "You can't modify an existing version, you can only create a new version."
 )
 
@@ -70,9 +64,8 @@ func (s *Server) nameOf(id string) (string, bool) {
 	return rest, true // a partial ARN
 }
 
-// find resolves a SecretId, applying Deny, and refuses secrets scheduled
-// for deletion unless deletedOK.
-func (s *Server) find(op string, id *string, deletedOK bool) (*secret, *apiError) {
+// find resolves a SecretId, applying Deny.
+func (s *Server) find(op string, id *string) (*secret, *apiError) {
 	if id == nil || *id == "" {
 		return nil, errorf("ValidationException", "1 validation error detected: Value null at 'secretId' failed to satisfy constraint: Member must not be null")
 	}
@@ -83,9 +76,6 @@ func (s *Server) find(op string, id *string, deletedOK bool) (*secret, *apiError
 	sec := s.secrets[name]
 	if !ok || sec == nil {
 		return nil, errorf("ResourceNotFoundException", msgNotFound)
-	}
-	if !deletedOK && !sec.deleted.IsZero() {
-		return nil, errorf("InvalidRequestException", msgMarkedDeleted)
 	}
 	return sec, nil
 }
@@ -147,9 +137,6 @@ func (s *Server) createSecret(op string, body []byte) (any, *apiError) {
 	}
 	now := time.Now()
 	if sec := s.secrets[*in.Name]; sec != nil {
-		if !sec.deleted.IsZero() {
-			return nil, errorf("InvalidRequestException", "You can't create this secret because a secret with this name is already scheduled for deletion.")
-		}
 		// A retried CreateSecret (same token, same value) succeeds again.
 		if v := sec.versions[token]; v != nil && hasValue && v.sameValue(in.SecretString, in.SecretBinary) {
 			return versionOut{ARN: sec.arn, Name: sec.name, VersionId: v.id}, nil
@@ -173,7 +160,7 @@ func (s *Server) getSecretValue(op string, body []byte) (any, *apiError) {
 	if e := decode(body, &in); e != nil {
 		return nil, e
 	}
-	sec, e := s.find(op, in.SecretId, false)
+	sec, e := s.find(op, in.SecretId)
 	if e != nil {
 		return nil, e
 	}
@@ -194,7 +181,7 @@ func (s *Server) getSecretValue(op string, body []byte) (any, *apiError) {
 		}
 	}
 	day := time.Now().UTC().Truncate(24 * time.Hour)
-	sec.lastAccessed, v.lastAccessed = day, day
+	sec.lastAccessed = day
 	return struct {
 		ARN           string   `json:"ARN"`
 		Name          string   `json:"Name"`
@@ -217,7 +204,7 @@ func (s *Server) putSecretValue(op string, body []byte) (any, *apiError) {
 	if e := decode(body, &in); e != nil {
 		return nil, e
 	}
-	sec, e := s.find(op, in.SecretId, false)
+	sec, e := s.find(op, in.SecretId)
 	if e != nil {
 		return nil, e
 	}
@@ -260,7 +247,7 @@ func (s *Server) describeSecret(op string, body []byte) (any, *apiError) {
 	if e := decode(body, &in); e != nil {
 		return nil, e
 	}
-	sec, e := s.find(op, in.SecretId, true)
+	sec, e := s.find(op, in.SecretId)
 	if e != nil {
 		return nil, e
 	}
@@ -285,14 +272,13 @@ func (s *Server) describeSecret(op string, body []byte) (any, *apiError) {
 		LastAccessedDate   *epoch              `json:"LastAccessedDate,omitempty"`
 		LastRotatedDate    *epoch              `json:"LastRotatedDate,omitempty"`
 		NextRotationDate   *epoch              `json:"NextRotationDate,omitempty"`
-		DeletedDate        *epoch              `json:"DeletedDate,omitempty"`
 		Tags               []tag               `json:"Tags,omitempty"`
 		VersionIdsToStages map[string][]string `json:"VersionIdsToStages,omitempty"`
 	}{
 		ARN: sec.arn, Name: sec.name, Description: sec.description, KmsKeyId: sec.kmsKeyID,
 		RotationEnabled: sec.rotationEnabled, RotationLambdaARN: sec.rotationLambda, RotationRules: sec.rotationRules,
 		CreatedDate: at(sec.created), LastChangedDate: at(sec.lastChanged), LastAccessedDate: at(sec.lastAccessed),
-		LastRotatedDate: at(sec.lastRotated), NextRotationDate: at(next), DeletedDate: at(sec.deleted),
+		LastRotatedDate: at(sec.lastRotated), NextRotationDate: at(next),
 		Tags: sec.tags, VersionIdsToStages: sec.stages(),
 	}, nil
 }
@@ -306,7 +292,7 @@ func (s *Server) updateSecretVersionStage(op string, body []byte) (any, *apiErro
 	if e := decode(body, &in); e != nil {
 		return nil, e
 	}
-	sec, e := s.find(op, in.SecretId, false)
+	sec, e := s.find(op, in.SecretId)
 	if e != nil {
 		return nil, e
 	}
@@ -347,110 +333,6 @@ func (s *Server) updateSecretVersionStage(op string, body []byte) (any, *apiErro
 	return nameOut{ARN: sec.arn, Name: sec.name}, nil
 }
 
-func (s *Server) listSecretVersionIds(op string, body []byte) (any, *apiError) {
-	var in struct {
-		SecretId          *string
-		IncludeDeprecated bool
-		MaxResults        int
-		NextToken         *string
-	}
-	if e := decode(body, &in); e != nil {
-		return nil, e
-	}
-	sec, e := s.find(op, in.SecretId, true)
-	if e != nil {
-		return nil, e
-	}
-	type entry struct {
-		VersionId        string   `json:"VersionId"`
-		VersionStages    []string `json:"VersionStages,omitempty"`
-		CreatedDate      *epoch   `json:"CreatedDate,omitempty"`
-		LastAccessedDate *epoch   `json:"LastAccessedDate,omitempty"`
-	}
-	var all []entry
-	for _, id := range slices.Backward(sec.order) { // newest first
-		if v := sec.versions[id]; len(v.stages) > 0 || in.IncludeDeprecated {
-			all = append(all, entry{v.id, slices.Clone(v.stages), at(v.created), at(v.lastAccessed)})
-		}
-	}
-	start := 0
-	if in.NextToken != nil {
-		n, err := strconv.Atoi(*in.NextToken)
-		if err != nil || n < 0 || n > len(all) {
-			return nil, errorf("InvalidNextTokenException", "The NextToken value is invalid.")
-		}
-		start = n
-	}
-	end := len(all)
-	if in.MaxResults > 0 && start+in.MaxResults < end {
-		end = start + in.MaxResults
-	}
-	out := struct {
-		ARN       string  `json:"ARN"`
-		Name      string  `json:"Name"`
-		Versions  []entry `json:"Versions"`
-		NextToken string  `json:"NextToken,omitempty"`
-	}{ARN: sec.arn, Name: sec.name, Versions: all[start:end]}
-	if end < len(all) {
-		out.NextToken = strconv.Itoa(end)
-	}
-	return out, nil
-}
-
-func (s *Server) deleteSecret(op string, body []byte) (any, *apiError) {
-	var in struct {
-		SecretId                   *string
-		RecoveryWindowInDays       *int
-		ForceDeleteWithoutRecovery bool
-	}
-	if e := decode(body, &in); e != nil {
-		return nil, e
-	}
-	sec, e := s.find(op, in.SecretId, true)
-	if e != nil {
-		return nil, e
-	}
-	if in.ForceDeleteWithoutRecovery && in.RecoveryWindowInDays != nil {
-		return nil, errorf("InvalidParameterException", "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.")
-	}
-	now := time.Now()
-	out := struct {
-		ARN          string `json:"ARN"`
-		Name         string `json:"Name"`
-		DeletionDate *epoch `json:"DeletionDate"`
-	}{ARN: sec.arn, Name: sec.name, DeletionDate: at(now)}
-	if in.ForceDeleteWithoutRecovery {
-		delete(s.secrets, sec.name)
-		return out, nil
-	}
-	if !sec.deleted.IsZero() {
-		return nil, errorf("InvalidRequestException", msgMarkedDeleted)
-	}
-	days := 30
-	if in.RecoveryWindowInDays != nil {
-		days = *in.RecoveryWindowInDays
-	}
-	if days < 7 || days > 30 {
-		return nil, errorf("InvalidParameterException", "The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).")
-	}
-	sec.deleted = now
-	out.DeletionDate = at(now.AddDate(0, 0, days))
-	return out, nil
-}
-
-func (s *Server) restoreSecret(op string, body []byte) (any, *apiError) {
-	var in struct{ SecretId *string }
-	if e := decode(body, &in); e != nil {
-		return nil, e
-	}
-	sec, e := s.find(op, in.SecretId, true)
-	if e != nil {
-		return nil, e
-	}
-	sec.deleted = time.Time{}
-	return nameOut{ARN: sec.arn, Name: sec.name}, nil
-}
-
 // rotateSecret records the rotation configuration and, when it rotates now,
 // creates the new version ID without a value, labelled AWSPENDING, as the
 // real service does before it invokes createSecret ("During rotation,
@@ -467,7 +349,7 @@ func (s *Server) rotateSecret(op string, body []byte) (any, *apiError) {
 	if e := decode(body, &in); e != nil {
 		return nil, e
 	}
-	sec, e := s.find(op, in.SecretId, false)
+	sec, e := s.find(op, in.SecretId)
 	if e != nil {
 		return nil, e
 	}
@@ -495,18 +377,4 @@ func (s *Server) rotateSecret(op string, body []byte) (any, *apiError) {
 		}
 	}
 	return out, nil
-}
-
-func (s *Server) getRandomPassword(op string, body []byte) (any, *apiError) {
-	var in passwordSpec
-	if e := decode(body, &in); e != nil {
-		return nil, e
-	}
-	pw, e := in.generate()
-	if e != nil {
-		return nil, e
-	}
-	return struct {
-		RandomPassword string `json:"RandomPassword"`
-	}{pw}, nil
 }

@@ -20,7 +20,7 @@ type secret struct {
 	versions map[string]*version
 	order    []string // version IDs, oldest first
 
-	created, lastChanged, lastAccessed, lastRotated, deleted time.Time
+	created, lastChanged, lastAccessed, lastRotated time.Time
 
 	rotationEnabled bool
 	rotationLambda  string
@@ -33,8 +33,6 @@ type version struct {
 	bin     []byte   // neither str nor bin: the value-less AWSPENDING of a rotation
 	stages  []string // in the order they were attached
 	created time.Time
-	// lastAccessed is a day, as the real service reports it.
-	lastAccessed time.Time
 }
 
 type tag struct {

@@ -17,8 +17,11 @@
 //
 // Versions that lose their last staging label are kept (the real service
 // calls them deprecated and removes them only past about 100 versions):
-// ListSecretVersionIds shows them with IncludeDeprecated, DescribeSecret's
-// VersionIdsToStages and [Server.Stages] do not.
+// GetSecretValue still finds them by VersionId; DescribeSecret's
+// VersionIdsToStages and [Server.Stages] leave them out.
+//
+// It serves only the operations keygate's code and tests call (the
+// operations map in ops.go); any other is UnknownOperationException.
 package smfake
 
 import (
@@ -167,8 +170,7 @@ func (s *Server) AddPending(name, token string) {
 
 // Put stores value as the secret's new AWSCURRENT version, exactly as
 // PutSecretValue does (the old current version becomes AWSPREVIOUS), and
-// returns the new version ID. It creates the secret if needed and cancels a
-// scheduled deletion.
+// returns the new version ID. It creates the secret if needed.
 func (s *Server) Put(name, value string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -177,7 +179,6 @@ func (s *Server) Put(name, value string) string {
 		sec = newSecret(name, s.ARN(name), time.Now())
 		s.secrets[name] = sec
 	}
-	sec.deleted = time.Time{}
 	id := newUUID()
 	sec.addVersion(id, &value, nil, []string{smapi.StageCurrent}, time.Now())
 	return id
@@ -232,9 +233,9 @@ func (s *Server) Value(name, stage string) (string, bool) {
 	return *v.str, true
 }
 
-// SetCreated sets a version's CreatedDate, so tests control the dates
-// GetSecretValue, DescribeSecret and ListSecretVersionIds return. It panics
-// if there is no such secret or version: that is a mistake in the test.
+// SetCreated sets a version's CreatedDate, so tests control the date
+// GetSecretValue returns. It panics if there is no such secret or version:
+// that is a mistake in the test.
 func (s *Server) SetCreated(name, versionID string, t time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -265,8 +266,7 @@ func (s *Server) Requests() []Request {
 	return out
 }
 
-// Secrets returns the names of the secrets the fake holds (those scheduled
-// for deletion included), sorted.
+// Secrets returns the names of the secrets the fake holds, sorted.
 func (s *Server) Secrets() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -251,30 +251,11 @@ func TestStagingLabels(t *testing.T) {
 		})
 	}
 
-	t.Run("deprecated versions are listed on request", func(t *testing.T) {
-		all, err := c.ListSecretVersionIds(ctx, &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String(name), IncludeDeprecated: aws.Bool(true)})
-		if err != nil || len(all.Versions) != 4 {
-			t.Fatalf("ListSecretVersionIds(deprecated) = %v, %v; want 4 versions", all, err)
-		}
-		labelled, err := c.ListSecretVersionIds(ctx, &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String(name)})
-		if err != nil || len(labelled.Versions) != 3 {
-			t.Fatalf("ListSecretVersionIds = %v, %v; want 3 versions", labelled, err)
-		}
-		var pages int
-		var ids []string
-		p := secretsmanager.NewListSecretVersionIdsPaginator(c, &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String(name), IncludeDeprecated: aws.Bool(true), MaxResults: aws.Int32(3)})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				t.Fatalf("NextPage: %v", err)
-			}
-			pages++
-			for _, v := range page.Versions {
-				ids = append(ids, aws.ToString(v.VersionId))
-			}
-		}
-		if pages != 2 || len(ids) != 4 || ids[3] != tokenA {
-			t.Fatalf("paginated: %d pages, ids %v; want 2 pages, 4 ids, oldest last", pages, ids)
+	t.Run("a deprecated version is kept", func(t *testing.T) {
+		// tokenA lost its last label ("MINE") in the last step.
+		out, err := c.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name), VersionId: aws.String(tokenA)})
+		if err != nil || aws.ToString(out.SecretString) != "one" || len(out.VersionStages) != 0 {
+			t.Fatalf("GetSecretValue(VersionId: deprecated) = %v, %v; want \"one\" without labels", out, err)
 		}
 	})
 	t.Run("LastRotatedDate set by moving AWSCURRENT", func(t *testing.T) {
@@ -362,7 +343,9 @@ func TestPutSecretValue(t *testing.T) {
 	})
 }
 
-func TestDeleteAndRestore(t *testing.T) {
+// The Delete helper removes a secret as a forced DeleteSecret does; Put
+// creates it again.
+func TestDeleteHelper(t *testing.T) {
 	srv, c := start(t)
 	ctx := context.Background()
 	mustCreate(t, c, "d", "v", tokenA)
@@ -370,82 +353,17 @@ func TestDeleteAndRestore(t *testing.T) {
 		_, err := c.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("d")})
 		return err
 	}
-	steps := []struct {
-		name     string
-		do       func() error
-		wantCode string
-		getCode  string
-	}{
-		{name: "both force and window", do: func() error {
-			_, err := c.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String("d"), ForceDeleteWithoutRecovery: aws.Bool(true), RecoveryWindowInDays: aws.Int64(7)})
-			return err
-		}, wantCode: "InvalidParameterException"},
-		{name: "window too short", do: func() error {
-			_, err := c.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String("d"), RecoveryWindowInDays: aws.Int64(3)})
-			return err
-		}, wantCode: "InvalidParameterException"},
-		{name: "schedule deletion", do: func() error {
-			out, err := c.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String("d")})
-			if err == nil && aws.ToTime(out.DeletionDate).Before(time.Now().AddDate(0, 0, 29)) {
-				return fmt.Errorf("DeletionDate %v, want 30 days ahead", out.DeletionDate)
-			}
-			return err
-		}, getCode: "InvalidRequestException"},
-		{name: "describe still works", do: func() error {
-			out, err := c.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String("d")})
-			if err == nil && out.DeletedDate == nil {
-				return errors.New("no DeletedDate")
-			}
-			return err
-		}, getCode: "InvalidRequestException"},
-		{name: "delete again", do: func() error {
-			_, err := c.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String("d")})
-			return err
-		}, wantCode: "InvalidRequestException", getCode: "InvalidRequestException"},
-		{name: "create over scheduled", do: func() error {
-			_, err := c.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("d"), SecretString: aws.String("w")})
-			return err
-		}, wantCode: "InvalidRequestException", getCode: "InvalidRequestException"},
-		{name: "put on scheduled", do: func() error {
-			_, err := c.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("d"), SecretString: aws.String("w")})
-			return err
-		}, wantCode: "InvalidRequestException", getCode: "InvalidRequestException"},
-		{name: "restore", do: func() error {
-			_, err := c.RestoreSecret(ctx, &secretsmanager.RestoreSecretInput{SecretId: aws.String("d")})
-			return err
-		}},
-		{name: "force delete", do: func() error {
-			_, err := c.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String("d"), ForceDeleteWithoutRecovery: aws.Bool(true)})
-			return err
-		}, getCode: "ResourceNotFoundException"},
-		{name: "restore gone", do: func() error {
-			_, err := c.RestoreSecret(ctx, &secretsmanager.RestoreSecretInput{SecretId: aws.String("d")})
-			return err
-		}, wantCode: "ResourceNotFoundException", getCode: "ResourceNotFoundException"},
-		{name: "Put helper recreates", do: func() error { srv.Put("d", "again"); return nil }},
-		{name: "Delete helper", do: func() error { srv.Delete("d"); return nil }, getCode: "ResourceNotFoundException"},
+	srv.Delete("d")
+	if err := get(); code(err) != "ResourceNotFoundException" {
+		t.Fatalf("after Delete: err = %v, want ResourceNotFoundException", err)
 	}
-	for _, st := range steps {
-		t.Run(st.name, func(t *testing.T) {
-			if err := st.do(); code(err) != st.wantCode || (st.wantCode == "" && err != nil) {
-				t.Fatalf("err = %v, want code %q", err, st.wantCode)
-			}
-			if err := get(); code(err) != st.getCode || (st.getCode == "" && err != nil) {
-				t.Fatalf("GetSecretValue err = %v, want code %q", err, st.getCode)
-			}
-		})
+	if got := srv.Secrets(); len(got) != 0 {
+		t.Fatalf("after Delete: Secrets = %v, want none", got)
 	}
-	t.Run("marked for deletion message", func(t *testing.T) {
-		srv.Put("m", "v")
-		if _, err := c.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String("m"), RecoveryWindowInDays: aws.Int64(7)}); err != nil {
-			t.Fatalf("DeleteSecret: %v", err)
-		}
-		_, err := c.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("m")})
-		var ire *types.InvalidRequestException
-		if !errors.As(err, &ire) || !strings.Contains(ire.ErrorMessage(), "marked for deletion") {
-			t.Fatalf("err = %v", err)
-		}
-	})
+	srv.Put("d", "again")
+	if err := get(); err != nil {
+		t.Fatalf("after Put: %v", err)
+	}
 }
 
 func TestDeny(t *testing.T) {
@@ -697,59 +615,6 @@ func TestRotateSecret(t *testing.T) {
 	}
 	if v, _ := srv.Value("r", "AWSCURRENT"); v != "v" {
 		t.Errorf("AWSCURRENT = %q: the rotation's first steps must not touch it", v)
-	}
-}
-
-func TestGetRandomPassword(t *testing.T) {
-	_, c := start(t)
-	ctx := context.Background()
-	tests := []struct {
-		name     string
-		in       secretsmanager.GetRandomPasswordInput
-		wantLen  int
-		wantCode string
-		ok       func(string) bool
-	}{
-		{name: "defaults", wantLen: 32, ok: func(p string) bool {
-			return strings.ContainsAny(p, lowercase) && strings.ContainsAny(p, uppercase) && strings.ContainsAny(p, numbers) && strings.ContainsAny(p, punctuation) && !strings.Contains(p, " ")
-		}},
-		{name: "no punctuation", in: secretsmanager.GetRandomPasswordInput{PasswordLength: aws.Int64(64), ExcludePunctuation: aws.Bool(true)}, wantLen: 64, ok: func(p string) bool {
-			return !strings.ContainsAny(p, punctuation)
-		}},
-		{name: "excluded characters", in: secretsmanager.GetRandomPasswordInput{PasswordLength: aws.Int64(200), ExcludeCharacters: aws.String("abcdef0123")}, wantLen: 200, ok: func(p string) bool {
-			return !strings.ContainsAny(p, "abcdef0123")
-		}},
-		{name: "each type in a short password", in: secretsmanager.GetRandomPasswordInput{PasswordLength: aws.Int64(5), IncludeSpace: aws.Bool(true)}, wantLen: 5, ok: func(p string) bool {
-			return strings.ContainsAny(p, lowercase) && strings.ContainsAny(p, uppercase) && strings.ContainsAny(p, numbers) && strings.ContainsAny(p, punctuation) && strings.Contains(p, " ")
-		}},
-		{name: "digits only", in: secretsmanager.GetRandomPasswordInput{PasswordLength: aws.Int64(10), ExcludeLowercase: aws.Bool(true), ExcludeUppercase: aws.Bool(true), ExcludePunctuation: aws.Bool(true)}, wantLen: 10, ok: func(p string) bool {
-			return strings.Trim(p, numbers) == ""
-		}},
-		{name: "too short for each type", in: secretsmanager.GetRandomPasswordInput{PasswordLength: aws.Int64(3)}, wantCode: "InvalidParameterException"},
-		{name: "nothing left", in: secretsmanager.GetRandomPasswordInput{ExcludeLowercase: aws.Bool(true), ExcludeUppercase: aws.Bool(true), ExcludePunctuation: aws.Bool(true), ExcludeNumbers: aws.Bool(true)}, wantCode: "InvalidParameterException"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			out, err := c.GetRandomPassword(ctx, &tt.in)
-			if tt.wantCode != "" {
-				if code(err) != tt.wantCode {
-					t.Fatalf("err = %v, want %s", err, tt.wantCode)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("GetRandomPassword: %v", err)
-			}
-			p := aws.ToString(out.RandomPassword)
-			if len(p) != tt.wantLen || !tt.ok(p) {
-				t.Fatalf("password %q (length %d) does not match the request", p, len(p))
-			}
-		})
-	}
-	a, errA := c.GetRandomPassword(ctx, &secretsmanager.GetRandomPasswordInput{})
-	b, errB := c.GetRandomPassword(ctx, &secretsmanager.GetRandomPasswordInput{})
-	if errA != nil || errB != nil || aws.ToString(a.RandomPassword) == aws.ToString(b.RandomPassword) {
-		t.Fatalf("two passwords: %v %v, %v %v", a, errA, b, errB)
 	}
 }
 

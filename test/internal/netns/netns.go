@@ -203,6 +203,9 @@ func NewLink(dev string, a, b Endpoint, oneWay time.Duration) (*Link, error) {
 // SetDelay changes the one-way delay of the packets read from now on.
 func (l *Link) SetDelay(oneWay time.Duration) { l.delay.Store(int64(max(oneWay, 0))) }
 
+// Delay is the one-way delay the link applies to the packets it reads.
+func (l *Link) Delay() time.Duration { return time.Duration(l.delay.Load()) }
+
 // ipCommand is iproute2's ip, which may not be on a non-root PATH.
 func ipCommand() string {
 	if p, err := exec.LookPath("ip"); err == nil {

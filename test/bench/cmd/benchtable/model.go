@@ -116,12 +116,19 @@ func newModel(dir string, rtt time.Duration) (m *model, err error) {
 	if err := m.measureLink(10); err != nil {
 		return nil, err
 	}
-	m.link.SetDelay((rtt - time.Duration(slices.Min(m.rtt)*float64(time.Millisecond))) / 2)
+	m.link.SetDelay(linkDelay(rtt, m.rtt))
 	m.rtt = nil
 	if err := m.measureLink(10); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// linkDelay is the one-way delay that makes a connect across the link take
+// rtt: half of what the fastest of the undelayed connects (ms) lacks, and
+// none when even that one took rtt or longer.
+func linkDelay(rtt time.Duration, undelayed []float64) time.Duration {
+	return max(rtt-time.Duration(slices.Min(undelayed)*float64(time.Millisecond)), 0) / 2
 }
 
 // measureLink times n TCP connects from the function to the endpoint:

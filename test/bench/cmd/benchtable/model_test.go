@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -80,15 +81,56 @@ touch /etc/keygate-bench-probe 2>/dev/null && echo writable || echo read-only`)
 	}
 }
 
+// The link applies the delay it was calibrated to, checked without a
+// bound that a busy machine could break (a median round trip within
+// 1.5-20 ms once failed beside a second make test): the delay is at most
+// half the round trip asked, since calibration only takes the copying's
+// own cost away, and every connect measured across the link took at least
+// two delays, because each packet waits its delay in a nanosleep, which
+// the kernel never ends early. How close the round trip comes to the one
+// asked depends on the load; the report prints it (modelNote).
+func TestModelLink(t *testing.T) {
+	const asked = 2 * time.Millisecond
+	m := newTestModel(t)
+	delay := m.link.Delay()
+	if delay < 0 || delay > asked/2 {
+		t.Errorf("one-way delay %s, want between 0 and half of the %s round trip asked", delay, asked)
+	}
+	if len(m.rtt) != 10 {
+		t.Fatalf("%d connects measured across the delayed link, want 10", len(m.rtt))
+	}
+	for _, rtt := range m.rtt {
+		if rtt < ms(2*delay) {
+			t.Errorf("a connect took %.3f ms, less than two one-way delays of %s: the link does not delay its packets", rtt, delay)
+		}
+	}
+	t.Logf("one-way delay %s; connects %.2f ms median, %.2f ms fastest (%s asked)", delay, median(m.rtt), slices.Min(m.rtt), asked)
+}
+
+// The calibration: half of what the fastest undelayed connect lacks of
+// the round trip asked, never a negative delay.
+func TestModelLinkDelay(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		undelayed []float64 // ms
+		want      time.Duration
+	}{
+		{"quiet", []float64{0.25, 0.5, 0.75}, 875 * time.Microsecond},
+		{"the fastest counts, not the median", []float64{3, 0.5, 2.5}, 750 * time.Microsecond},
+		{"free copying", []float64{0}, time.Millisecond},
+		{"copying as slow as the round trip", []float64{2}, 0},
+		{"copying slower than the round trip", []float64{2.5, 4}, 0},
+	} {
+		if got := linkDelay(2*time.Millisecond, tc.undelayed); got != tc.want {
+			t.Errorf("%s: linkDelay(2ms, %v) = %s, want %s", tc.name, tc.undelayed, got, tc.want)
+		}
+	}
+}
+
 // The endpoint answers GetSecretValue over TLS with the test chain, for
 // the endpoint's name, across the delayed link, and counts what it saw.
 func TestModelEndpoint(t *testing.T) {
 	m := newTestModel(t)
-	rtt := median(m.rtt)
-	if rtt < 1.5 || rtt > 20 {
-		t.Errorf("link round trip %.2f ms, want about 2", rtt)
-	}
-	t.Logf("link round trip %.2f ms (2 ms asked)", rtt)
 	roots := x509.NewCertPool()
 	if !roots.AppendCertsFromPEM([]byte(readString(t, m.trust.testRoot))) {
 		t.Fatal("no test root")
