@@ -23,7 +23,7 @@ const (
 	doorHTTPAPI     = "httpapi"
 	doorFunctionURL = "functionurl"
 	doorALB         = "alb"
-	doorTokenAuth   = "authorizer"
+	doorTokenAuth   = "tokenauthorizer"
 	doorRequestAuth = "requestauthorizer"
 	doorHTTPAuth    = "httpauthorizer"
 )
