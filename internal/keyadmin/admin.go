@@ -31,6 +31,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/keygate/keygate/internal/apikey"
@@ -94,10 +95,7 @@ func (a *Admin) read(ctx context.Context, stage string) (current, error) {
 	if err != nil {
 		return current{}, a.explain(err)
 	}
-	c := current{versionID: deref(out.VersionId)}
-	if out.CreatedDate != nil {
-		c.created = *out.CreatedDate
-	}
+	c := current{versionID: aws.ToString(out.VersionId), created: aws.ToTime(out.CreatedDate)}
 	if out.SecretString == nil {
 		return c, fmt.Errorf("%w: secret %q version %s is binary; keygate keys are stored as a secret string (%w)", ErrBinarySecret, a.SecretID, c.versionID, errUnparsable)
 	}
@@ -177,7 +175,7 @@ func (a *Admin) change(ctx context.Context, edit func(doc apikey.Document, now t
 	if err != nil {
 		return Written{}, a.explain(err)
 	}
-	w := Written{VersionID: deref(out.VersionId), PreviousVersionID: cur.versionID, Pruned: pruned}
+	w := Written{VersionID: aws.ToString(out.VersionId), PreviousVersionID: cur.versionID, Pruned: pruned}
 	for _, n := range carried.Entries {
 		if _, kept := next.Keys[n]; kept {
 			w.Carried.Entries = append(w.Carried.Entries, n)
@@ -230,10 +228,3 @@ func (a *Admin) generate() string {
 
 // stamp formats a time the way the secret stores expiries.
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
-func deref(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
