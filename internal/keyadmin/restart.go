@@ -7,9 +7,8 @@ import (
 	"maps"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/apigateway"
-
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -22,7 +21,10 @@ type LambdaClient interface {
 	UpdateFunctionConfiguration(ctx context.Context, in *lambda.UpdateFunctionConfigurationInput, optFns ...func(*lambda.Options)) (*lambda.UpdateFunctionConfigurationOutput, error)
 }
 
-var _ LambdaClient = (*lambda.Client)(nil)
+var (
+	_ LambdaClient                             = (*lambda.Client)(nil)
+	_ lambda.GetFunctionConfigurationAPIClient = LambdaClient(nil) // for the SDK's waiter
+)
 
 // CacheFlusher is the part of the API Gateway API that `revoke --now
 // --rest-api` uses; the SDK client satisfies it.
@@ -124,25 +126,40 @@ func (a *Admin) sameSecret(ctx context.Context, fn, id string) error {
 	return nil
 }
 
-// waitUpdated polls until Lambda has applied the update.
+// waitUpdated waits, at most a minute, until Lambda has applied an update
+// of fn's configuration: the SDK's FunctionUpdated waiter, polling from
+// every half second (an update takes seconds) up to every 5 s.
 func waitUpdated(ctx context.Context, lc LambdaClient, fn string) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	for {
-		cfg, err := lc.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: &fn})
-		if err != nil {
-			return fmt.Errorf("waiting for function %q to apply its new configuration: %w", fn, err)
+	// The waiter's own error for a failed update does not say why; the
+	// configuration does (LastUpdateStatusReason).
+	var failed error
+	w := lambda.NewFunctionUpdatedWaiter(lc, func(o *lambda.FunctionUpdatedWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 500*time.Millisecond, 5*time.Second
+		o.Retryable = func(ctx context.Context, _ *lambda.GetFunctionConfigurationInput, out *lambda.GetFunctionConfigurationOutput, err error) (bool, error) {
+			switch {
+			case err != nil && ctx.Err() != nil:
+				return false, err // the minute is up (or the command was interrupted)
+			case err != nil:
+				failed = fmt.Errorf("waiting for function %q to apply its new configuration: %w", fn, err)
+				return false, failed
+			case out.LastUpdateStatus == types.LastUpdateStatusFailed:
+				failed = fmt.Errorf("function %q failed to apply its new configuration: %s", fn, aws.ToString(out.LastUpdateStatusReason))
+				return false, failed
+			case out.LastUpdateStatus == types.LastUpdateStatusSuccessful, out.LastUpdateStatus == "":
+				// No status at all: an emulator that applies updates at once.
+				return false, nil
+			}
+			return true, nil // InProgress
 		}
-		switch cfg.LastUpdateStatus {
-		case types.LastUpdateStatusSuccessful, "":
-			return nil
-		case types.LastUpdateStatusFailed:
-			return fmt.Errorf("function %q failed to apply its new configuration: %s", fn, aws.ToString(cfg.LastUpdateStatusReason))
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("function %q was still applying its new configuration after a minute: check it with aws lambda get-function-configuration", fn)
-		case <-time.After(500 * time.Millisecond):
-		}
+	})
+	err := w.Wait(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: &fn}, time.Minute)
+	switch {
+	case err == nil:
+		return nil
+	case failed != nil:
+		return failed
+	case ctx.Err() != nil:
+		return fmt.Errorf("interrupted while function %q applied its new configuration: check it with aws lambda get-function-configuration --function-name %s --query LastUpdateStatus: %w", fn, fn, ctx.Err())
 	}
+	return fmt.Errorf("function %q was still applying its new configuration after a minute: check it with aws lambda get-function-configuration --function-name %s --query LastUpdateStatus (%w)", fn, fn, err)
 }
