@@ -2,7 +2,6 @@ package keyadmin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"time"
@@ -11,19 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-)
-
-// LambdaClient is the part of the Lambda API that `revoke --now` uses; the
-// SDK client satisfies it.
-type LambdaClient interface {
-	GetFunctionConfiguration(ctx context.Context, in *lambda.GetFunctionConfigurationInput, optFns ...func(*lambda.Options)) (*lambda.GetFunctionConfigurationOutput, error)
-	UpdateFunctionConfiguration(ctx context.Context, in *lambda.UpdateFunctionConfigurationInput, optFns ...func(*lambda.Options)) (*lambda.UpdateFunctionConfigurationOutput, error)
-}
-
-var (
-	_ LambdaClient                             = (*lambda.Client)(nil)
-	_ lambda.GetFunctionConfigurationAPIClient = LambdaClient(nil) // for the SDK's waiter
 )
 
 // CacheFlusher is the part of the API Gateway API that `revoke --now
@@ -51,10 +37,6 @@ func FlushCache(ctx context.Context, fc CacheFlusher, restAPI, stage string) err
 // any change of a function's configuration makes Lambda replace every
 // execution environment, and that is the point.
 const EpochVar = "KEY_EPOCH"
-
-// ErrNotReadingSecret: the function does not take its keys from the secret,
-// so restarting it would not apply the change.
-var ErrNotReadingSecret = errors.New("the function does not read this secret")
 
 // Restarted says what a restart did.
 type Restarted struct {
@@ -86,7 +68,7 @@ func (a *Admin) Restart(ctx context.Context, lc LambdaClient, fn string) (Restar
 	if cfg.Environment != nil {
 		maps.Copy(vars, cfg.Environment.Variables)
 	}
-	if err := a.sameSecret(ctx, fn, vars["API_KEY_SECRET_ID"]); err != nil {
+	if err := a.sameSecret(ctx, fn, vars["API_KEY_SECRET_ID"], "--now cannot revoke a key there: change API_KEY instead"); err != nil {
 		return r, err
 	}
 	// Unique per call, so that two revokes in a row both change it.
@@ -107,23 +89,6 @@ func (a *Admin) Restart(ctx context.Context, lc LambdaClient, fn string) (Restar
 	}
 	r.Took = a.now().Sub(start)
 	return r, nil
-}
-
-// sameSecret checks that the function's API_KEY_SECRET_ID names the
-// secret this Admin edits (as a name or an ARN, either way round).
-func (a *Admin) sameSecret(ctx context.Context, fn, id string) error {
-	if id == "" {
-		return fmt.Errorf("%w: function %q has no API_KEY_SECRET_ID, so it takes its key from API_KEY in its own configuration; no change to secret %q reaches it, and --now cannot revoke a key there: change API_KEY instead", ErrNotReadingSecret, fn, a.SecretID)
-	}
-	mine, err := a.Client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &a.SecretID})
-	if err != nil {
-		return a.explain(err)
-	}
-	theirs, err := a.Client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &id})
-	if err != nil || aws.ToString(theirs.ARN) != aws.ToString(mine.ARN) {
-		return fmt.Errorf("%w: function %q reads the secret its API_KEY_SECRET_ID names, not secret %q: pass the function that reads it (--function), or its secret (--secret-id)", ErrNotReadingSecret, fn, a.SecretID)
-	}
-	return nil
 }
 
 // waitUpdated waits, at most a minute, until Lambda has applied an update

@@ -17,12 +17,16 @@ import (
 	"github.com/keygate/keygate/internal/keyadmin"
 )
 
+// fnName is the function the fake Lambda API knows.
+const fnName = "keygate-fn"
+
 // lambdaFake speaks the two Lambda API calls a restart makes (REST-JSON,
 // as the service does), so that the real SDK client runs.
 type lambdaFake struct {
 	mu       sync.Mutex
 	vars     map[string]string
 	revision int
+	calls    int // requests of any kind
 	updates  int
 	polls    int // GETs answered InProgress since the last update
 }
@@ -30,7 +34,8 @@ type lambdaFake struct {
 func (f *lambdaFake) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if r.URL.Path != "/2015-03-31/functions/keygate-fn/configuration" {
+	f.calls++
+	if r.URL.Path != "/2015-03-31/functions/"+fnName+"/configuration" {
 		w.Header().Set("X-Amzn-Errortype", "ResourceNotFoundException")
 		w.WriteHeader(http.StatusNotFound)
 		w.Write([]byte(`{"Type":"User","Message":"Function not found"}`))
@@ -60,7 +65,7 @@ func (f *lambdaFake) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	json.NewEncoder(w).Encode(map[string]any{
-		"FunctionName":     "keygate-fn",
+		"FunctionName":     fnName,
 		"Environment":      map[string]any{"Variables": f.vars},
 		"RevisionId":       f.rev(),
 		"LastUpdateStatus": status,
@@ -73,6 +78,20 @@ func (f *lambdaFake) env() map[string]string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.vars
+}
+
+func (f *lambdaFake) requests() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
+}
+
+// withFunction gives the tool a fake Lambda function keygate-fn whose
+// environment is vars, named by KEYGATE_FUNCTION as an operator would.
+func (tl *tool) withFunction(t *testing.T, vars map[string]string) *lambdaFake {
+	t.Helper()
+	tl.env["KEYGATE_FUNCTION"] = fnName
+	return tl.withLambda(t, vars)
 }
 
 // withLambda gives the tool a fake Lambda function reading vars.
