@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/internal/apikey"
+	"github.com/keygate/keygate/internal/config"
+	"github.com/keygate/keygate/internal/keycache"
 	"github.com/keygate/keygate/internal/smapi"
 	"github.com/keygate/keygate/internal/smclient"
 )
@@ -24,8 +26,17 @@ const (
 	ExitUsage = 2 // the command line is wrong
 )
 
-// Usage is the text of `keygate help`.
-const Usage = `keygate manages the API keys in keygate's Secrets Manager secret.
+// Usage is the text of `keygate help`. Its figures are the function's own
+// defaults, not copies of them.
+func Usage() string {
+	return strings.NewReplacer(
+		"{grace}", short(config.DefaultGrace),
+		"{refresh}", short(config.DefaultRefresh),
+		"{miss}", short(keycache.DefaultMissInterval),
+	).Replace(usage)
+}
+
+const usage = `keygate manages the API keys in keygate's Secrets Manager secret.
 
 Usage:
   keygate keys list   [--json]
@@ -51,7 +62,7 @@ Commands:
   rotate  Generate a new key for NAME, print it once, keep the entry's kind
           and expiry. The old key keeps working as NAME.previous (its
           SHA-256; NAME.previous.2, ... while an older one is still in its
-          grace) for --grace (default 24h; 0 ends it at once), never past
+          grace) for --grace (default {grace}; 0 ends it at once), never past
           its own expiry. A single-key secret
           ("default"): --grace 0 replaces the key in place, a grace period
           needs --convert.
@@ -62,7 +73,7 @@ Options:
   --store-key       add: store the key itself, not its SHA-256
   --expires TIME    the key stops working at TIME (RFC 3339, e.g. 2026-12-31T23:59:59Z)
   --ttl DURATION    the key stops working after DURATION (e.g. 720h)
-  --grace DURATION  rotate: how long the old key keeps working (default 24h)
+  --grace DURATION  rotate: how long the old key keeps working (default {grace})
   --convert         allow rewriting a single-key secret (plain or {"api_key"})
                     as {"api_keys": {...}}, its key kept as "default"
   --function NAME   add, revoke, rotate: the Lambda function that reads the
@@ -89,9 +100,9 @@ Options:
 Every change writes a new version of the secret, checked as the function
 checks it. The function takes a new key at once: an environment re-reads
 the secret when it first sees a key it does not hold, at most once every
-30 s, and made-up keys use that turn too (under a stream of wrong keys, a
-new key can be refused for up to 30 s). It drops a removed key at its next
-read of the secret: its refresh (KEY_REFRESH, 5m by default), or such a
+{miss}, and made-up keys use that turn too (under a stream of wrong keys, a
+new key can be refused for up to {miss}). It drops a removed key at its next
+read of the secret: its refresh (KEY_REFRESH, {refresh} by default), or such a
 re-read; --now makes that immediate.
 Credentials and region come from the AWS SDK's usual sources
 (environment, ~/.aws, SSO). Status messages go to stderr; stdout carries
@@ -112,7 +123,7 @@ that time keeps those keys in the new version as NAME.previous (or
 NAME.previous.2, …) until that same moment, never later or sooner, and
 revoke removes them with NAME. So such a change needs that KEY_GRACE, and
 it is the function's own: keygate reads it from the configuration of
---function (unset there: the function's default, 24h); KEY_GRACE in your
+--function (unset there: the function's default, {grace}); KEY_GRACE in your
 shell is not read. Without --function such a change is refused, and
 --force makes it cut those keys off instead. A change with no such key to
 keep needs no function and makes no Lambda call. Old keys (NAME.previous,
@@ -177,12 +188,12 @@ type options struct {
 // returns the exit status.
 func Run(ctx context.Context, args []string, env Env) int {
 	if len(args) == 0 {
-		fmt.Fprint(env.Stderr, Usage)
+		fmt.Fprint(env.Stderr, Usage())
 		return ExitUsage
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
-		fmt.Fprint(env.Stdout, Usage)
+		fmt.Fprint(env.Stdout, Usage())
 		return ExitOK
 	case "keys":
 	default:
@@ -193,13 +204,13 @@ func Run(ctx context.Context, args []string, env Env) int {
 	}
 	sub := args[1]
 	if sub == "help" || sub == "-h" || sub == "--help" {
-		fmt.Fprint(env.Stdout, Usage)
+		fmt.Fprint(env.Stdout, Usage())
 		return ExitOK
 	}
 	opt, err := parseFlags(sub, args[2:], env)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(env.Stdout, Usage)
+			fmt.Fprint(env.Stdout, Usage())
 			return ExitOK
 		}
 		return fail(env, err)
@@ -259,7 +270,7 @@ func parseFlags(sub string, args []string, env Env) (options, error) {
 			return options{}, usagef("--key-grace is gone: the grace a change keeps is the function's own KEY_GRACE, which keygate reads from the function's configuration. Pass --function NAME or set KEYGATE_FUNCTION (the stack's FunctionName output) instead")
 		}
 	}
-	opt := options{grace: 24 * time.Hour}
+	opt := options{grace: config.DefaultGrace}
 	fs := flag.NewFlagSet("keygate keys "+sub, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported once, by fail
 	fs.StringVar(&opt.secretID, "secret-id", env.Getenv("API_KEY_SECRET_ID"), "")
@@ -430,7 +441,10 @@ func runList(ctx context.Context, a *Admin, opt options, env Env) error {
 }
 
 // shownOnce closes the message after a new key is printed.
-const shownOnce = "The key above is shown only this once: store it safely now. The function accepts it at once: an environment that has not loaded it re-reads the secret when the key first arrives, at most once every 30 s; made-up keys use that turn too, so under a stream of wrong keys allow up to 30 s.\n"
+func shownOnce() string {
+	return fmt.Sprintf("The key above is shown only this once: store it safely now. The function accepts it at once: an environment that has not loaded it re-reads the secret when the key first arrives, at most once every %[1]s; made-up keys use that turn too, so under a stream of wrong keys allow up to %[1]s.\n",
+		short(keycache.DefaultMissInterval))
+}
 
 func runAdd(ctx context.Context, a *Admin, opt options, env Env) error {
 	name := opt.positional[0]
@@ -441,8 +455,9 @@ func runAdd(ctx context.Context, a *Admin, opt options, env Env) error {
 		if opt.storeKey {
 			kind = "the key"
 		}
-		fmt.Fprintf(env.Stderr, "added %q to secret %s (stored: %s), version %s (previous %s).\n"+shownOnce,
+		fmt.Fprintf(env.Stderr, "added %q to secret %s (stored: %s), version %s (previous %s).\n",
 			name, a.SecretID, kind, w.VersionID, w.PreviousVersionID)
+		fmt.Fprint(env.Stderr, shownOnce())
 		reportCarried(env, w)
 	}
 	return err
@@ -495,8 +510,9 @@ func runRotate(ctx context.Context, a *Admin, opt options, env Env) error {
 	key, r, err := a.Rotate(ctx, name, RotateOptions{Grace: opt.grace, Expires: opt.expiresAt, Convert: opt.convert})
 	if key != "" {
 		fmt.Fprintln(env.Stdout, key)
-		fmt.Fprintf(env.Stderr, "rotated %q in secret %s: version %s (previous %s).\n"+shownOnce,
+		fmt.Fprintf(env.Stderr, "rotated %q in secret %s: version %s (previous %s).\n",
 			name, a.SecretID, r.VersionID, r.PreviousVersionID)
+		fmt.Fprint(env.Stderr, shownOnce())
 		switch {
 		case r.Previous != "":
 			fmt.Fprintf(env.Stderr, "The old key keeps working as %q until %s.\n", r.Previous, stamp(r.PreviousExpires))
