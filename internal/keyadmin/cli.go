@@ -78,11 +78,10 @@ Options:
                     as {"api_keys": {...}}, its key kept as "default"
   --function NAME   add, revoke, rotate: the Lambda function that reads the
                     secret (default $KEYGATE_FUNCTION; the stack's
-                    FunctionName output). A change inside a rotation's grace
-                    period reads its KEY_GRACE from its configuration (see
-                    below); revoke --now restarts it. A local server, or a
-                    function configured with API_KEY, cannot be reached
-                    this way
+                    FunctionName output). The first change after a rotation
+                    reads its KEY_GRACE from its configuration (see below);
+                    revoke --now restarts it. A local server, or a function
+                    configured with API_KEY, cannot be reached this way
   --force           add, revoke, rotate: write even while a rotation is in
                     progress, or when old keys of a rotation's grace period
                     cannot be kept (no room for them, or no --function to
@@ -111,8 +110,8 @@ only the new key (add, rotate) or the list.
 Permissions: on the secret, secretsmanager:GetSecretValue to list; also
 DescribeSecret, PutSecretValue and UpdateSecretVersionStage to change (and
 kms:Decrypt, kms:GenerateDataKey on a customer managed key); on the
-function, lambda:GetFunctionConfiguration for a change inside a rotation's
-grace period. The stack's OperatorPolicyArn output grants them all.
+function, lambda:GetFunctionConfiguration for the first change after a
+rotation. The stack's OperatorPolicyArn output grants them all.
 
 A change removes the AWSPREVIOUS label Secrets Manager gives the version it
 replaces, so a revoked or rotated-away key does not live on for the
@@ -121,13 +120,15 @@ After a rotation the function accepts the keys its AWSPREVIOUS version
 holds until its KEY_GRACE after the new version was created. A change in
 that time keeps those keys in the new version as NAME.previous (or
 NAME.previous.2, …) until that same moment, never later or sooner, and
-revoke removes them with NAME. So such a change needs that KEY_GRACE, and
-it is the function's own: keygate reads it from the configuration of
---function (unset there: the function's default, {grace}); KEY_GRACE in your
-shell is not read. Without --function such a change is refused, and
---force makes it cut those keys off instead. A change with no such key to
-keep needs no function and makes no Lambda call. Old keys (NAME.previous,
-NAME.previous.N) whose grace has ended are dropped by the next change.
+revoke removes them with NAME; a change after it leaves them out. To tell
+which, a change that finds such keys needs the function's own KEY_GRACE:
+keygate reads it from the configuration of --function (unset there: the
+function's default, {grace}); KEY_GRACE in your shell is not read. Without
+--function such a change is refused, and --force makes it cut those keys
+off instead. A change that finds none (no rotation since the last keygate
+change, or only the revoked client's old keys) needs no function and makes
+no Lambda call. Old keys (NAME.previous, NAME.previous.N) whose grace has
+ended are dropped by the next change.
 Flags go after the subcommand: keygate keys add NAME --store-key.
 
 Exit status: 0 done, 1 the operation failed, 2 usage error.
