@@ -136,8 +136,9 @@ type Written struct {
 // non-empty Written.VersionID means the new version was written, even if
 // the error is not nil (the AWSPREVIOUS clean-up failed).
 //
-// edit may run more than once (see carryGrace): it must depend only on
-// the document and the time it is given.
+// edit may run more than once (see carryGrace): its result must depend
+// only on the document and the time it is given, and what it reports to
+// its caller must be set afresh on each run.
 func (a *Admin) change(ctx context.Context, edit editFunc) (Written, error) {
 	cur, err := a.readCurrent(ctx)
 	if err != nil {

@@ -157,10 +157,12 @@ func (a *Admin) oldKeys(ctx context.Context, cur current, versions map[string][]
 // entry it came from, and the entry that holds it now.
 type carriedKey struct{ from, to string }
 
-// apply runs edit on a copy of doc with the old keys of names carried over
-// (before the edit into a key set, after it into a single-key document,
-// which only an edit that converts it gives room). It returns the result,
-// the keys carried, and the names that found no room.
+// apply runs edit on a copy of doc with the old keys of names carried over.
+// Into a key set they go before the edit, so that a revoke removes a
+// client's carried key with the rest of it; into a single-key document
+// after it, since only an edit that converts it (--convert) gives them
+// room. It returns the result, the keys carried, and the names that found
+// no room.
 func (old oldKeys) apply(doc apikey.Document, names []string, until, now time.Time, edit editFunc) (next apikey.Document, made []carriedKey, lost []string, err error) {
 	next = doc.Clone()
 	carryFirst := next.Format == apikey.FormatKeySet
