@@ -235,3 +235,26 @@ func TestNothingToCarryNeedsNoFunction(t *testing.T) {
 		}
 	}
 }
+
+// A change that fails whatever old keys are carried fails with its own
+// message, without asking for the function's KEY_GRACE.
+func TestFailingChangeNeedsNoFunction(t *testing.T) {
+	for _, tc := range []struct {
+		args      []string
+		stderrHas string
+	}{
+		{[]string{"revoke", "zed"}, `has no entry "zed"`},
+		{[]string{"add", "b"}, `already has an entry "b"`},
+		{[]string{"rotate", "zed"}, `has no entry "zed"`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			tl, _ := rotatedAgo(t, time.Hour)
+			f := tl.withLambda(t, map[string]string{"API_KEY_SECRET_ID": secretID})
+			r := tl.run(t, append(append([]string{"keys"}, tc.args...), "--function", fnName)...)
+			wantCode(t, r, keyadmin.ExitError, tc.stderrHas)
+			if strings.Contains(r.stderr, "KEY_GRACE") || f.requests() != 0 {
+				t.Errorf("%d Lambda calls; stderr:\n%s", f.requests(), r.stderr)
+			}
+		})
+	}
+}

@@ -29,6 +29,9 @@ type lambdaFake struct {
 	calls    int // requests of any kind
 	updates  int
 	polls    int // GETs answered InProgress since the last update
+	// failure, if set, is the LastUpdateStatusReason of every update:
+	// after one InProgress, it is reported Failed.
+	failure string
 }
 
 func (f *lambdaFake) serve(w http.ResponseWriter, r *http.Request) {
@@ -59,17 +62,24 @@ func (f *lambdaFake) serve(w http.ResponseWriter, r *http.Request) {
 		f.revision++
 		status = "InProgress"
 	case http.MethodGet:
-		if f.updates > 0 && f.polls < 1 {
+		switch {
+		case f.updates > 0 && f.polls < 1:
 			f.polls++
 			status = "InProgress"
+		case f.updates > 0 && f.failure != "":
+			status = "Failed"
 		}
 	}
-	json.NewEncoder(w).Encode(map[string]any{
+	out := map[string]any{
 		"FunctionName":     fnName,
 		"Environment":      map[string]any{"Variables": f.vars},
 		"RevisionId":       f.rev(),
 		"LastUpdateStatus": status,
-	})
+	}
+	if status == "Failed" {
+		out["LastUpdateStatusReason"] = f.failure
+	}
+	json.NewEncoder(w).Encode(out)
 }
 
 func (f *lambdaFake) rev() string { return "rev-" + string(rune('a'+f.revision)) }
@@ -126,6 +136,19 @@ func TestRevokeNowRestartsTheFunction(t *testing.T) {
 		t.Error("the revoked key is still in the secret")
 	}
 	checkQuiet(t, r, "", keyA, keyB)
+}
+
+// An update Lambda fails to apply is reported with Lambda's reason (the
+// SDK waiter's own error does not say it).
+func TestRevokeNowReportsAFailedUpdate(t *testing.T) {
+	tl := newTool(t, `{"api_keys":{"alice":"`+keyA+`","bob":"`+keyB+`"}}`)
+	f := tl.withLambda(t, map[string]string{"API_KEY_SECRET_ID": secretID})
+	f.failure = "The function's role cannot be assumed"
+	r := tl.run(t, "keys", "revoke", "bob", "--now", "--function", fnName)
+	wantCode(t, r, keyadmin.ExitError, `revoked "bob"`, "was not restarted", `function "keygate-fn" failed to apply its new configuration: The function's role cannot be assumed`)
+	if f.polls != 1 {
+		t.Errorf("%d polls answered InProgress, want 1 before the failure", f.polls)
+	}
 }
 
 // A function that takes its key from API_KEY, or reads another secret,
