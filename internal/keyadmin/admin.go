@@ -15,8 +15,10 @@
 // is right after a rotation (callers holding the old key are not cut off)
 // but wrong after a CLI change: a revoked key would live on for KEY_GRACE,
 // and `keys rotate --grace` would not mean what it says. CLI changes carry
-// their own grace instead, in the entries' expiry (NAME.previous). The old
-// version stays in Secrets Manager, unlabelled, for a rollback.
+// a rotation's grace instead, in the entries' expiry (NAME.previous), for
+// exactly as long as the function itself would have given it: its own
+// KEY_GRACE, read from its configuration (FunctionGrace). The old version
+// stays in Secrets Manager, unlabelled, for a rollback.
 //
 // The race: Secrets Manager has no compare-and-set for PutSecretValue. The
 // re-read narrows the window between read and write to one round trip, but
@@ -31,6 +33,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/keygate/keygate/internal/apikey"
@@ -62,11 +65,20 @@ type Admin struct {
 	SecretID string
 	// Region is only used in messages.
 	Region string
-	// KeyGrace is the function's KEY_GRACE: how long after a rotation the
-	// previous version's keys still work.
+	// Grace returns the function's KEY_GRACE: how long after a rotation
+	// it still accepts the AWSPREVIOUS version's keys. A change asks for it
+	// only when it has such keys to carry over (carryGrace), so a change
+	// with nothing to carry needs no function. The CLI reads it from the
+	// function's own configuration (FunctionGrace). Nil: KeyGrace.
+	Grace func(ctx context.Context) (time.Duration, error)
+	// KeyGrace is the function's KEY_GRACE for a caller that knows it
+	// already and sets no Grace. Zero, with no Grace, is "not known": a
+	// change with keys to carry is then refused (or, with Force, cuts
+	// them off). A function whose KEY_GRACE is 0 is told through Grace.
 	KeyGrace time.Duration
 	// Force writes even while a rotation is in progress, or when keys of
-	// a rotation's grace period cannot be carried over (they are cut off).
+	// a rotation's grace period cannot be carried over (they are cut off),
+	// for want of room or of the function's KEY_GRACE.
 	Force bool
 	// Now and Generate default to time.Now and apikey.Generate.
 	Now      func() time.Time
@@ -94,10 +106,7 @@ func (a *Admin) read(ctx context.Context, stage string) (current, error) {
 	if err != nil {
 		return current{}, a.explain(err)
 	}
-	c := current{versionID: deref(out.VersionId)}
-	if out.CreatedDate != nil {
-		c.created = *out.CreatedDate
-	}
+	c := current{versionID: aws.ToString(out.VersionId), created: aws.ToTime(out.CreatedDate)}
 	if out.SecretString == nil {
 		return c, fmt.Errorf("%w: secret %q version %s is binary; keygate keys are stored as a secret string (%w)", ErrBinarySecret, a.SecretID, c.versionID, errUnparsable)
 	}
@@ -126,7 +135,11 @@ type Written struct {
 // change applies edit to the current document and writes the result. A
 // non-empty Written.VersionID means the new version was written, even if
 // the error is not nil (the AWSPREVIOUS clean-up failed).
-func (a *Admin) change(ctx context.Context, edit func(doc apikey.Document, now time.Time) (apikey.Document, error)) (Written, error) {
+//
+// edit may run more than once (see carryGrace): its result must depend
+// only on the document and the time it is given, and what it reports to
+// its caller must be set afresh on each run.
+func (a *Admin) change(ctx context.Context, edit editFunc) (Written, error) {
 	cur, err := a.readCurrent(ctx)
 	if err != nil {
 		return Written{}, err
@@ -138,25 +151,12 @@ func (a *Admin) change(ctx context.Context, edit func(doc apikey.Document, now t
 	if err := a.guard(meta.VersionIdsToStages); err != nil {
 		return Written{}, err
 	}
-	// The carried keys go in before the edit, so that a revoke removes a
-	// client's carried key with the rest of it; into a single-key secret
-	// only after, when the edit converted it (--convert).
-	next, carried := cur.doc.Clone(), Carried{}
-	carryFirst := next.Format == apikey.FormatKeySet
-	if carryFirst {
-		if next, carried, err = a.carryGrace(ctx, next, cur, meta.VersionIdsToStages); err != nil {
-			return Written{}, err
-		}
-	}
-	if next, err = edit(next, a.now()); err != nil {
+	now := a.now()
+	next, carried, err := a.carryGrace(ctx, cur, meta.VersionIdsToStages, now, edit)
+	if err != nil {
 		return Written{}, err
 	}
-	if !carryFirst {
-		if next, carried, err = a.carryGrace(ctx, next, cur, meta.VersionIdsToStages); err != nil {
-			return Written{}, err
-		}
-	}
-	pruned := pruneExpired(next, a.now())
+	pruned := pruneExpired(next, now)
 	value, err := next.Marshal()
 	if err != nil {
 		return Written{}, fmt.Errorf("the changed key set would be rejected by the function, nothing written: %w", err)
@@ -177,13 +177,7 @@ func (a *Admin) change(ctx context.Context, edit func(doc apikey.Document, now t
 	if err != nil {
 		return Written{}, a.explain(err)
 	}
-	w := Written{VersionID: deref(out.VersionId), PreviousVersionID: cur.versionID, Pruned: pruned}
-	for _, n := range carried.Entries {
-		if _, kept := next.Keys[n]; kept {
-			w.Carried.Entries = append(w.Carried.Entries, n)
-		}
-	}
-	w.Carried.Until = carried.Until
+	w := Written{VersionID: aws.ToString(out.VersionId), PreviousVersionID: cur.versionID, Carried: carried, Pruned: pruned}
 
 	prev := smapi.StagePrevious
 	_, err = a.Client.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
@@ -230,10 +224,3 @@ func (a *Admin) generate() string {
 
 // stamp formats a time the way the secret stores expiries.
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
-func deref(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/internal/apikey"
+	"github.com/keygate/keygate/internal/config"
+	"github.com/keygate/keygate/internal/keycache"
 	"github.com/keygate/keygate/internal/smapi"
 	"github.com/keygate/keygate/internal/smclient"
 )
@@ -24,14 +26,23 @@ const (
 	ExitUsage = 2 // the command line is wrong
 )
 
-// Usage is the text of `keygate help`.
-const Usage = `keygate manages the API keys in keygate's Secrets Manager secret.
+// Usage is the text of `keygate help`. Its figures are the function's own
+// defaults, not copies of them.
+func Usage() string {
+	return strings.NewReplacer(
+		"{grace}", short(config.DefaultGrace),
+		"{refresh}", short(config.DefaultRefresh),
+		"{miss}", short(keycache.DefaultMissInterval),
+	).Replace(usage)
+}
+
+const usage = `keygate manages the API keys in keygate's Secrets Manager secret.
 
 Usage:
   keygate keys list   [--json]
-  keygate keys add    NAME [--store-key] [--expires TIME | --ttl DURATION] [--convert]
-  keygate keys revoke NAME [--now --function FUNCTION [--rest-api ID]]
-  keygate keys rotate NAME [--grace DURATION] [--expires TIME | --ttl DURATION] [--convert]
+  keygate keys add    NAME [--store-key] [--expires TIME | --ttl DURATION] [--convert] [--function FUNCTION]
+  keygate keys revoke NAME [--function FUNCTION [--now [--rest-api ID]]]
+  keygate keys rotate NAME [--grace DURATION] [--expires TIME | --ttl DURATION] [--convert] [--function FUNCTION]
   keygate help
 
 Commands:
@@ -51,7 +62,7 @@ Commands:
   rotate  Generate a new key for NAME, print it once, keep the entry's kind
           and expiry. The old key keeps working as NAME.previous (its
           SHA-256; NAME.previous.2, ... while an older one is still in its
-          grace) for --grace (default 24h; 0 ends it at once), never past
+          grace) for --grace (default {grace}; 0 ends it at once), never past
           its own expiry. A single-key secret
           ("default"): --grace 0 replaces the key in place, a grace period
           needs --convert.
@@ -62,21 +73,23 @@ Options:
   --store-key       add: store the key itself, not its SHA-256
   --expires TIME    the key stops working at TIME (RFC 3339, e.g. 2026-12-31T23:59:59Z)
   --ttl DURATION    the key stops working after DURATION (e.g. 720h)
-  --grace DURATION  rotate: how long the old key keeps working (default 24h)
+  --grace DURATION  rotate: how long the old key keeps working (default {grace})
   --convert         allow rewriting a single-key secret (plain or {"api_key"})
                     as {"api_keys": {...}}, its key kept as "default"
-  --key-grace D     add, revoke, rotate: the function's KEY_GRACE (default
-                    $KEY_GRACE or 24h)
+  --function NAME   add, revoke, rotate: the Lambda function that reads the
+                    secret (default $KEYGATE_FUNCTION; the stack's
+                    FunctionName output). The first change after a rotation
+                    reads its KEY_GRACE from its configuration (see below);
+                    revoke --now restarts it. A local server, or a function
+                    configured with API_KEY, cannot be reached this way
   --force           add, revoke, rotate: write even while a rotation is in
                     progress, or when old keys of a rotation's grace period
-                    cannot be kept (they stop working at the next refresh)
+                    cannot be kept (no room for them, or no --function to
+                    read KEY_GRACE from): they stop working at the next
+                    refresh
   --now             revoke: restart FUNCTION's environments (needs
                     lambda:GetFunctionConfiguration and
                     lambda:UpdateFunctionConfiguration on it)
-  --function NAME   revoke --now: the function (default $KEYGATE_FUNCTION;
-                    the stack's FunctionName output). A local server, or a
-                    function configured with API_KEY, cannot be revoked
-                    this way
   --rest-api ID     revoke --now: also flush the cached decisions of this
                     REST API guarded by keygate (default $KEYGATE_REST_API;
                     the stack's GuardedRestApiId output)
@@ -86,30 +99,53 @@ Options:
 Every change writes a new version of the secret, checked as the function
 checks it. The function takes a new key at once: an environment re-reads
 the secret when it first sees a key it does not hold, at most once every
-30 s, and made-up keys use that turn too (under a stream of wrong keys, a
-new key can be refused for up to 30 s). It drops a removed key at its next
-read of the secret: its refresh (KEY_REFRESH, 5m by default), or such a
+{miss}, and made-up keys use that turn too (under a stream of wrong keys, a
+new key can be refused for up to {miss}). It drops a removed key at its next
+read of the secret: its refresh (KEY_REFRESH, {refresh} by default), or such a
 re-read; --now makes that immediate.
 Credentials and region come from the AWS SDK's usual sources
 (environment, ~/.aws, SSO). Status messages go to stderr; stdout carries
 only the new key (add, rotate) or the list.
 
-Permissions on the secret: secretsmanager:GetSecretValue to list; also
+Permissions: on the secret, secretsmanager:GetSecretValue to list; also
 DescribeSecret, PutSecretValue and UpdateSecretVersionStage to change (and
-kms:Decrypt, kms:GenerateDataKey on a customer managed key).
+kms:Decrypt, kms:GenerateDataKey on a customer managed key); on the
+function, lambda:GetFunctionConfiguration for the first change after a
+rotation. The stack's OperatorPolicyArn output grants them all.
 
 A change removes the AWSPREVIOUS label Secrets Manager gives the version it
 replaces, so a revoked or rotated-away key does not live on for the
 function's KEY_GRACE; the old version stays (unlabelled) for a rollback.
-Within KEY_GRACE after a rotation, the old keys its AWSPREVIOUS version
-holds are kept in the new version as NAME.previous (or NAME.previous.2, …)
-until that grace ends: a change never cuts them short, and revoke removes
-them with NAME. Old keys (NAME.previous, NAME.previous.N) whose grace has
+After a rotation the function accepts the keys its AWSPREVIOUS version
+holds until its KEY_GRACE after the new version was created. A change in
+that time keeps those keys in the new version as NAME.previous (or
+NAME.previous.2, …) until that same moment, never later or sooner, and
+revoke removes them with NAME; a change after it leaves them out. To tell
+which, a change that finds such keys needs the function's own KEY_GRACE:
+keygate reads it from the configuration of --function (unset there: the
+function's default, {grace}); KEY_GRACE in your shell is not read. Without
+--function such a change is refused, and --force makes it cut those keys
+off instead. A change that finds none (no rotation since the last keygate
+change, or only the revoked client's old keys) needs no function and makes
+no Lambda call. Old keys (NAME.previous, NAME.previous.N) whose grace has
 ended are dropped by the next change.
 Flags go after the subcommand: keygate keys add NAME --store-key.
 
 Exit status: 0 done, 1 the operation failed, 2 usage error.
 `
+
+// short formats a duration as the documentation writes it: 24h, 5m, 30s
+// (not 24h0m0s).
+func short(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
 
 // Env is the process around Run.
 type Env struct {
@@ -118,7 +154,9 @@ type Env struct {
 	// NewClient builds the Secrets Manager client; region may be empty
 	// (the SDK's default). It returns the region in use.
 	NewClient func(ctx context.Context, region string) (smapi.Client, string, error)
-	// NewLambda builds the Lambda client `revoke --now` uses, in region.
+	// NewLambda builds the Lambda client, in region: it reads the
+	// function's KEY_GRACE (only for a change that needs it) and restarts
+	// it (`revoke --now`).
 	NewLambda func(ctx context.Context, region string) (LambdaClient, error)
 	// NewAPIGateway builds the client `revoke --now --rest-api` uses.
 	NewAPIGateway func(ctx context.Context, region string) (CacheFlusher, error)
@@ -142,7 +180,7 @@ type options struct {
 	function          string
 	restAPI, stage    string
 	expires, ttl      string
-	grace, keyGrace   time.Duration
+	grace             time.Duration
 	positional        []string
 	expiresAt         *time.Time
 }
@@ -151,12 +189,12 @@ type options struct {
 // returns the exit status.
 func Run(ctx context.Context, args []string, env Env) int {
 	if len(args) == 0 {
-		fmt.Fprint(env.Stderr, Usage)
+		fmt.Fprint(env.Stderr, Usage())
 		return ExitUsage
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
-		fmt.Fprint(env.Stdout, Usage)
+		fmt.Fprint(env.Stdout, Usage())
 		return ExitOK
 	case "keys":
 	default:
@@ -167,13 +205,13 @@ func Run(ctx context.Context, args []string, env Env) int {
 	}
 	sub := args[1]
 	if sub == "help" || sub == "-h" || sub == "--help" {
-		fmt.Fprint(env.Stdout, Usage)
+		fmt.Fprint(env.Stdout, Usage())
 		return ExitOK
 	}
 	opt, err := parseFlags(sub, args[2:], env)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(env.Stdout, Usage)
+			fmt.Fprint(env.Stdout, Usage())
 			return ExitOK
 		}
 		return fail(env, err)
@@ -215,9 +253,9 @@ var wants = map[string]struct {
 	flags []string
 }{
 	"list":   {0, []string{"json"}},
-	"add":    {1, []string{"store-key", "expires", "ttl", "convert", "force", "key-grace"}},
-	"revoke": {1, []string{"force", "key-grace", "now", "function", "rest-api", "stage"}},
-	"rotate": {1, []string{"grace", "expires", "ttl", "convert", "force", "key-grace"}},
+	"add":    {1, []string{"store-key", "expires", "ttl", "convert", "force", "function"}},
+	"revoke": {1, []string{"force", "function", "now", "rest-api", "stage"}},
+	"rotate": {1, []string{"grace", "expires", "ttl", "convert", "force", "function"}},
 }
 
 func parseFlags(sub string, args []string, env Env) (options, error) {
@@ -225,23 +263,21 @@ func parseFlags(sub string, args []string, env Env) (options, error) {
 	if !ok {
 		return options{}, usagef("unknown subcommand %q: use list, add, revoke or rotate", sub)
 	}
-	opt := options{grace: 24 * time.Hour, keyGrace: 24 * time.Hour}
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if f := strings.TrimLeft(a, "-"); a != f && (f == "key-grace" || strings.HasPrefix(f, "key-grace=")) {
+			return options{}, usagef("--key-grace is gone: the grace a change keeps is the function's own KEY_GRACE, which keygate reads from the function's configuration. Pass --function NAME or set KEYGATE_FUNCTION (the stack's FunctionName output) instead")
+		}
+	}
+	opt := options{grace: config.DefaultGrace}
 	fs := flag.NewFlagSet("keygate keys "+sub, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported once, by fail
 	fs.StringVar(&opt.secretID, "secret-id", env.Getenv("API_KEY_SECRET_ID"), "")
 	fs.StringVar(&opt.region, "region", "", "")
 	for _, f := range want.flags {
 		switch f {
-		case "key-grace":
-			// Only changes use it: a bad $KEY_GRACE must not stop a list.
-			if v := strings.TrimSpace(env.Getenv("KEY_GRACE")); v != "" {
-				d, err := time.ParseDuration(v)
-				if err != nil || d < 0 {
-					return opt, usagef("KEY_GRACE=%q is not a duration such as 24h", v)
-				}
-				opt.keyGrace = d
-			}
-			fs.DurationVar(&opt.keyGrace, f, opt.keyGrace, "")
 		case "force":
 			fs.BoolVar(&opt.force, f, false, "")
 		case "now":
@@ -294,8 +330,6 @@ func parseFlags(sub string, args []string, env Env) (options, error) {
 		return opt, usagef("--rest-api goes with --now: the flush is part of revoking at once")
 	case opt.grace < 0:
 		return opt, usagef("--grace must not be negative")
-	case opt.keyGrace < 0:
-		return opt, usagef("--key-grace must not be negative")
 	case opt.expires != "" && opt.ttl != "":
 		return opt, usagef("give --expires or --ttl, not both")
 	}
@@ -343,15 +377,28 @@ func newAdmin(ctx context.Context, opt options, env Env) (*Admin, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Admin{
+	a := &Admin{
 		Client:   client,
 		SecretID: strings.TrimSpace(opt.secretID),
 		Region:   region,
-		KeyGrace: opt.keyGrace,
 		Force:    opt.force,
 		Now:      env.Now,
 		Generate: env.Generate,
-	}, nil
+	}
+	// Read only when a change has old keys to carry: no function, and no
+	// Lambda call, otherwise.
+	fn := strings.TrimSpace(opt.function)
+	a.Grace = func(ctx context.Context) (time.Duration, error) {
+		if fn == "" {
+			return 0, errors.New("no function was given to read it from: pass --function NAME or set KEYGATE_FUNCTION (the stack's FunctionName output)")
+		}
+		lc, err := env.NewLambda(ctx, a.Region)
+		if err != nil {
+			return 0, fmt.Errorf("no Lambda client to read the configuration of function %q: %w", fn, err)
+		}
+		return a.FunctionGrace(ctx, lc, fn)
+	}
+	return a, nil
 }
 
 func runList(ctx context.Context, a *Admin, opt options, env Env) error {
@@ -395,7 +442,10 @@ func runList(ctx context.Context, a *Admin, opt options, env Env) error {
 }
 
 // shownOnce closes the message after a new key is printed.
-const shownOnce = "The key above is shown only this once: store it safely now. The function accepts it at once: an environment that has not loaded it re-reads the secret when the key first arrives, at most once every 30 s; made-up keys use that turn too, so under a stream of wrong keys allow up to 30 s.\n"
+func shownOnce() string {
+	return fmt.Sprintf("The key above is shown only this once: store it safely now. The function accepts it at once: an environment that has not loaded it re-reads the secret when the key first arrives, at most once every %[1]s; made-up keys use that turn too, so under a stream of wrong keys allow up to %[1]s.\n",
+		short(keycache.DefaultMissInterval))
+}
 
 func runAdd(ctx context.Context, a *Admin, opt options, env Env) error {
 	name := opt.positional[0]
@@ -406,8 +456,9 @@ func runAdd(ctx context.Context, a *Admin, opt options, env Env) error {
 		if opt.storeKey {
 			kind = "the key"
 		}
-		fmt.Fprintf(env.Stderr, "added %q to secret %s (stored: %s), version %s (previous %s).\n"+shownOnce,
+		fmt.Fprintf(env.Stderr, "added %q to secret %s (stored: %s), version %s (previous %s).\n",
 			name, a.SecretID, kind, w.VersionID, w.PreviousVersionID)
+		fmt.Fprint(env.Stderr, shownOnce())
 		reportCarried(env, w)
 	}
 	return err
@@ -460,8 +511,9 @@ func runRotate(ctx context.Context, a *Admin, opt options, env Env) error {
 	key, r, err := a.Rotate(ctx, name, RotateOptions{Grace: opt.grace, Expires: opt.expiresAt, Convert: opt.convert})
 	if key != "" {
 		fmt.Fprintln(env.Stdout, key)
-		fmt.Fprintf(env.Stderr, "rotated %q in secret %s: version %s (previous %s).\n"+shownOnce,
+		fmt.Fprintf(env.Stderr, "rotated %q in secret %s: version %s (previous %s).\n",
 			name, a.SecretID, r.VersionID, r.PreviousVersionID)
+		fmt.Fprint(env.Stderr, shownOnce())
 		switch {
 		case r.Previous != "":
 			fmt.Fprintf(env.Stderr, "The old key keeps working as %q until %s.\n", r.Previous, stamp(r.PreviousExpires))
@@ -479,6 +531,10 @@ func reportCarried(env Env, w Written) {
 	if len(w.Carried.Entries) > 0 {
 		fmt.Fprintf(env.Stderr, "A rotation's grace period is running: the old keys of its previous version keep working until %s, as %s.\n",
 			stamp(w.Carried.Until), quoteAll(w.Carried.Entries))
+	}
+	if len(w.Carried.Dropped) > 0 {
+		fmt.Fprintf(env.Stderr, "--force: the old keys of %s, which the AWSPREVIOUS version kept working in a rotation's grace period, were not carried over: they stop working at the function's next read of the secret.\n",
+			quoteAll(w.Carried.Dropped))
 	}
 	if len(w.Pruned) > 0 {
 		fmt.Fprintf(env.Stderr, "Dropped %s: old keys whose grace had ended.\n", quoteAll(w.Pruned))

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/internal/config"
 	"github.com/keygate/keygate/internal/keyadmin"
 )
 
@@ -15,14 +16,17 @@ const (
 )
 
 // rotateTo stands for a rotation (the rotation function, or
-// put-secret-value) that wrote value an hour ago: its grace runs for 23 more
-// hours at the function's KEY_GRACE of 24h.
+// put-secret-value) that wrote value an hour ago, with the function that
+// reads the secret named (KEYGATE_FUNCTION) and no KEY_GRACE in its
+// configuration: its grace, the function's default (24h), runs for 23 more
+// hours. It returns when that grace ends.
 func rotateTo(t *testing.T, tl *tool, value string) time.Time {
 	t.Helper()
 	id := tl.sm.Put(secretID, value)
 	created := now.Add(-time.Hour)
 	tl.sm.SetCreated(secretID, id, created)
-	return created.Add(24 * time.Hour)
+	tl.withFunction(t, map[string]string{"API_KEY_SECRET_ID": secretID})
+	return created.Add(config.DefaultGrace)
 }
 
 // An emergency revoke inside a rotation's grace period removes the client's

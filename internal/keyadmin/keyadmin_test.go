@@ -315,10 +315,18 @@ func TestKeysRotateRefused(t *testing.T) {
 }
 
 // Changes wait for a rotation in progress (--force overrides), and keep a
-// rotation's grace period running (KEY_GRACE or --key-grace long).
+// rotation's grace period running for the function's KEY_GRACE, read from
+// its configuration.
 func TestKeysGuards(t *testing.T) {
 	secret := `{"api_keys":{"alice":"` + keyA + `"}}`
 	rotated := `{"api_keys":{"alice":"` + keyB + `"}}`
+	rotation := func(age time.Duration, vars map[string]string) func(t *testing.T, tl *tool) {
+		return func(t *testing.T, tl *tool) {
+			id := tl.sm.Put(secretID, rotated)
+			tl.sm.SetCreated(secretID, id, now.Add(-age))
+			tl.withFunction(t, vars)
+		}
+	}
 	tests := []struct {
 		name      string
 		setup     func(t *testing.T, tl *tool)
@@ -330,24 +338,14 @@ func TestKeysGuards(t *testing.T) {
 			nil, keyadmin.ExitError, []string{"AWSPENDING", "update-secret-version-stage", "--force"}},
 		{"rotation in progress, forced", func(t *testing.T, tl *tool) { tl.sm.StartRotation(t, secretID) },
 			[]string{"--force"}, keyadmin.ExitOK, nil},
-		{"rotation grace running: old key kept", func(t *testing.T, tl *tool) {
-			id := tl.sm.Put(secretID, rotated)
-			tl.sm.SetCreated(secretID, id, now.Add(-time.Hour))
-		}, nil, keyadmin.ExitOK, []string{`until ` + stamp(now.Add(23*time.Hour)) + `, as "alice.previous"`}},
-		{"rotation grace over", func(t *testing.T, tl *tool) {
-			id := tl.sm.Put(secretID, rotated)
-			tl.sm.SetCreated(secretID, id, now.Add(-25*time.Hour))
-		}, nil, keyadmin.ExitOK, nil},
-		{"rotation grace over by KEY_GRACE", func(t *testing.T, tl *tool) {
-			id := tl.sm.Put(secretID, rotated)
-			tl.sm.SetCreated(secretID, id, now.Add(-2*time.Hour))
-			tl.env["KEY_GRACE"] = "1h"
-		}, nil, keyadmin.ExitOK, nil},
-		{"rotation grace running by --key-grace", func(t *testing.T, tl *tool) {
-			id := tl.sm.Put(secretID, rotated)
-			tl.sm.SetCreated(secretID, id, now.Add(-2*time.Hour))
-			tl.env["KEY_GRACE"] = "1h"
-		}, []string{"--key-grace", "3h"}, keyadmin.ExitOK, []string{`until ` + stamp(now.Add(time.Hour)) + `, as "alice.previous"`}},
+		{"rotation grace running: old key kept", rotation(time.Hour, map[string]string{"API_KEY_SECRET_ID": secretID}),
+			nil, keyadmin.ExitOK, []string{`until ` + stamp(now.Add(23*time.Hour)) + `, as "alice.previous"`}},
+		{"rotation grace over", rotation(25*time.Hour, map[string]string{"API_KEY_SECRET_ID": secretID}),
+			nil, keyadmin.ExitOK, nil},
+		{"rotation grace over by the function's KEY_GRACE", rotation(2*time.Hour, map[string]string{"API_KEY_SECRET_ID": secretID, "KEY_GRACE": "1h"}),
+			nil, keyadmin.ExitOK, nil},
+		{"rotation grace running by the function's KEY_GRACE", rotation(2*time.Hour, map[string]string{"API_KEY_SECRET_ID": secretID, "KEY_GRACE": "3h"}),
+			nil, keyadmin.ExitOK, []string{`until ` + stamp(now.Add(time.Hour)) + `, as "alice.previous"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -463,7 +461,8 @@ func TestUsage(t *testing.T) {
 		{"past expires", []string{"keys", "add", "bob", "--expires", "2001-01-01T00:00:00Z"}, nil, keyadmin.ExitUsage, "", "not in the future"},
 		{"expires and ttl", []string{"keys", "add", "bob", "--expires", "2099-01-01T00:00:00Z", "--ttl", "1h"}, nil, keyadmin.ExitUsage, "", "not both"},
 		{"negative grace", []string{"keys", "rotate", "bob", "--grace", "-1h"}, nil, keyadmin.ExitUsage, "", "--grace"},
-		{"bad KEY_GRACE", []string{"keys", "revoke", "bob"}, map[string]string{"API_KEY_SECRET_ID": secretID, "KEY_GRACE": "a day"}, keyadmin.ExitUsage, "", "KEY_GRACE"},
+		{"--key-grace is gone", []string{"keys", "add", "bob", "--key-grace", "1h"}, nil, keyadmin.ExitUsage, "", "--key-grace is gone"},
+		{"--key-grace= is gone", []string{"keys", "rotate", "bob", "-key-grace=1h"}, nil, keyadmin.ExitUsage, "", "Pass --function NAME or set KEYGATE_FUNCTION"},
 		{"list takes no --force", []string{"keys", "list", "--force"}, nil, keyadmin.ExitUsage, "", "force"},
 		{"list takes no --key-grace", []string{"keys", "list", "--key-grace", "1h"}, nil, keyadmin.ExitUsage, "", "key-grace"},
 		{"no secret", []string{"keys", "list"}, map[string]string{}, keyadmin.ExitUsage, "", "--secret-id"},

@@ -102,6 +102,7 @@ func (a *Admin) Revoke(ctx context.Context, name string) (Revoked, error) {
 	w, err := a.change(ctx, func(doc apikey.Document, now time.Time) (apikey.Document, error) {
 		// A client a put-secret-value dropped may still hold a key in a
 		// rotation's grace period: carried over, it is revoked here too.
+		removed = nil
 		_, ok := doc.Entry(name)
 		old := previousNames(doc, name)
 		if !ok && len(old) == 0 {
@@ -163,6 +164,7 @@ func (a *Admin) Rotate(ctx context.Context, name string, opt RotateOptions) (str
 	key := a.generate()
 	var r Rotated
 	w, err := a.change(ctx, func(doc apikey.Document, now time.Time) (apikey.Document, error) {
+		r = Rotated{}
 		old, ok := doc.Entry(name)
 		if !ok {
 			return doc, a.noEntry(doc, name)

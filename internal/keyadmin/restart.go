@@ -2,27 +2,15 @@ package keyadmin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/apigateway"
-
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
-
-// LambdaClient is the part of the Lambda API that `revoke --now` uses; the
-// SDK client satisfies it.
-type LambdaClient interface {
-	GetFunctionConfiguration(ctx context.Context, in *lambda.GetFunctionConfigurationInput, optFns ...func(*lambda.Options)) (*lambda.GetFunctionConfigurationOutput, error)
-	UpdateFunctionConfiguration(ctx context.Context, in *lambda.UpdateFunctionConfigurationInput, optFns ...func(*lambda.Options)) (*lambda.UpdateFunctionConfigurationOutput, error)
-}
-
-var _ LambdaClient = (*lambda.Client)(nil)
 
 // CacheFlusher is the part of the API Gateway API that `revoke --now
 // --rest-api` uses; the SDK client satisfies it.
@@ -49,10 +37,6 @@ func FlushCache(ctx context.Context, fc CacheFlusher, restAPI, stage string) err
 // any change of a function's configuration makes Lambda replace every
 // execution environment, and that is the point.
 const EpochVar = "KEY_EPOCH"
-
-// ErrNotReadingSecret: the function does not take its keys from the secret,
-// so restarting it would not apply the change.
-var ErrNotReadingSecret = errors.New("the function does not read this secret")
 
 // Restarted says what a restart did.
 type Restarted struct {
@@ -84,7 +68,7 @@ func (a *Admin) Restart(ctx context.Context, lc LambdaClient, fn string) (Restar
 	if cfg.Environment != nil {
 		maps.Copy(vars, cfg.Environment.Variables)
 	}
-	if err := a.sameSecret(ctx, fn, vars["API_KEY_SECRET_ID"]); err != nil {
+	if err := a.sameSecret(ctx, fn, vars["API_KEY_SECRET_ID"], "--now cannot revoke a key there: change API_KEY instead"); err != nil {
 		return r, err
 	}
 	// Unique per call, so that two revokes in a row both change it.
@@ -107,42 +91,40 @@ func (a *Admin) Restart(ctx context.Context, lc LambdaClient, fn string) (Restar
 	return r, nil
 }
 
-// sameSecret checks that the function's API_KEY_SECRET_ID names the
-// secret this Admin edits (as a name or an ARN, either way round).
-func (a *Admin) sameSecret(ctx context.Context, fn, id string) error {
-	if id == "" {
-		return fmt.Errorf("%w: function %q has no API_KEY_SECRET_ID, so it takes its key from API_KEY in its own configuration; no change to secret %q reaches it, and --now cannot revoke a key there: change API_KEY instead", ErrNotReadingSecret, fn, a.SecretID)
-	}
-	mine, err := a.Client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &a.SecretID})
-	if err != nil {
-		return a.explain(err)
-	}
-	theirs, err := a.Client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &id})
-	if err != nil || aws.ToString(theirs.ARN) != aws.ToString(mine.ARN) {
-		return fmt.Errorf("%w: function %q reads the secret its API_KEY_SECRET_ID names, not secret %q: pass the function that reads it (--function), or its secret (--secret-id)", ErrNotReadingSecret, fn, a.SecretID)
-	}
-	return nil
-}
-
-// waitUpdated polls until Lambda has applied the update.
+// waitUpdated waits, at most a minute, until Lambda has applied an update
+// of fn's configuration: the SDK's FunctionUpdated waiter, polling from
+// every half second (an update takes seconds) up to every 5 s.
 func waitUpdated(ctx context.Context, lc LambdaClient, fn string) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	for {
-		cfg, err := lc.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: &fn})
-		if err != nil {
-			return fmt.Errorf("waiting for function %q to apply its new configuration: %w", fn, err)
+	// The waiter's own error for a failed update does not say why; the
+	// configuration does (LastUpdateStatusReason).
+	var failed error
+	w := lambda.NewFunctionUpdatedWaiter(lc, func(o *lambda.FunctionUpdatedWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 500*time.Millisecond, 5*time.Second
+		o.Retryable = func(ctx context.Context, _ *lambda.GetFunctionConfigurationInput, out *lambda.GetFunctionConfigurationOutput, err error) (bool, error) {
+			switch {
+			case err != nil && ctx.Err() != nil:
+				return false, err // the minute is up (or the command was interrupted)
+			case err != nil:
+				failed = fmt.Errorf("waiting for function %q to apply its new configuration: %w", fn, err)
+				return false, failed
+			case out.LastUpdateStatus == types.LastUpdateStatusFailed:
+				failed = fmt.Errorf("function %q failed to apply its new configuration: %s", fn, aws.ToString(out.LastUpdateStatusReason))
+				return false, failed
+			case out.LastUpdateStatus == types.LastUpdateStatusSuccessful, out.LastUpdateStatus == "":
+				// No status at all: an emulator that applies updates at once.
+				return false, nil
+			}
+			return true, nil // InProgress
 		}
-		switch cfg.LastUpdateStatus {
-		case types.LastUpdateStatusSuccessful, "":
-			return nil
-		case types.LastUpdateStatusFailed:
-			return fmt.Errorf("function %q failed to apply its new configuration: %s", fn, aws.ToString(cfg.LastUpdateStatusReason))
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("function %q was still applying its new configuration after a minute: check it with aws lambda get-function-configuration", fn)
-		case <-time.After(500 * time.Millisecond):
-		}
+	})
+	err := w.Wait(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: &fn}, time.Minute)
+	switch {
+	case err == nil:
+		return nil
+	case failed != nil:
+		return failed
+	case ctx.Err() != nil:
+		return fmt.Errorf("interrupted while function %q applied its new configuration: check it with aws lambda get-function-configuration --function-name %s --query LastUpdateStatus: %w", fn, fn, ctx.Err())
 	}
+	return fmt.Errorf("function %q was still applying its new configuration after a minute: check it with aws lambda get-function-configuration --function-name %s --query LastUpdateStatus (%w)", fn, fn, err)
 }

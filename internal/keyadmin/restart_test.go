@@ -17,20 +17,28 @@ import (
 	"github.com/keygate/keygate/internal/keyadmin"
 )
 
+// fnName is the function the fake Lambda API knows.
+const fnName = "keygate-fn"
+
 // lambdaFake speaks the two Lambda API calls a restart makes (REST-JSON,
 // as the service does), so that the real SDK client runs.
 type lambdaFake struct {
 	mu       sync.Mutex
 	vars     map[string]string
 	revision int
+	calls    int // requests of any kind
 	updates  int
 	polls    int // GETs answered InProgress since the last update
+	// failure, if set, is the LastUpdateStatusReason of every update:
+	// after one InProgress, it is reported Failed.
+	failure string
 }
 
 func (f *lambdaFake) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if r.URL.Path != "/2015-03-31/functions/keygate-fn/configuration" {
+	f.calls++
+	if r.URL.Path != "/2015-03-31/functions/"+fnName+"/configuration" {
 		w.Header().Set("X-Amzn-Errortype", "ResourceNotFoundException")
 		w.WriteHeader(http.StatusNotFound)
 		w.Write([]byte(`{"Type":"User","Message":"Function not found"}`))
@@ -54,17 +62,24 @@ func (f *lambdaFake) serve(w http.ResponseWriter, r *http.Request) {
 		f.revision++
 		status = "InProgress"
 	case http.MethodGet:
-		if f.updates > 0 && f.polls < 1 {
+		switch {
+		case f.updates > 0 && f.polls < 1:
 			f.polls++
 			status = "InProgress"
+		case f.updates > 0 && f.failure != "":
+			status = "Failed"
 		}
 	}
-	json.NewEncoder(w).Encode(map[string]any{
-		"FunctionName":     "keygate-fn",
+	out := map[string]any{
+		"FunctionName":     fnName,
 		"Environment":      map[string]any{"Variables": f.vars},
 		"RevisionId":       f.rev(),
 		"LastUpdateStatus": status,
-	})
+	}
+	if status == "Failed" {
+		out["LastUpdateStatusReason"] = f.failure
+	}
+	json.NewEncoder(w).Encode(out)
 }
 
 func (f *lambdaFake) rev() string { return "rev-" + string(rune('a'+f.revision)) }
@@ -73,6 +88,20 @@ func (f *lambdaFake) env() map[string]string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.vars
+}
+
+func (f *lambdaFake) requests() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
+}
+
+// withFunction gives the tool a fake Lambda function keygate-fn whose
+// environment is vars, named by KEYGATE_FUNCTION as an operator would.
+func (tl *tool) withFunction(t *testing.T, vars map[string]string) *lambdaFake {
+	t.Helper()
+	tl.env["KEYGATE_FUNCTION"] = fnName
+	return tl.withLambda(t, vars)
 }
 
 // withLambda gives the tool a fake Lambda function reading vars.
@@ -107,6 +136,19 @@ func TestRevokeNowRestartsTheFunction(t *testing.T) {
 		t.Error("the revoked key is still in the secret")
 	}
 	checkQuiet(t, r, "", keyA, keyB)
+}
+
+// An update Lambda fails to apply is reported with Lambda's reason (the
+// SDK waiter's own error does not say it).
+func TestRevokeNowReportsAFailedUpdate(t *testing.T) {
+	tl := newTool(t, `{"api_keys":{"alice":"`+keyA+`","bob":"`+keyB+`"}}`)
+	f := tl.withLambda(t, map[string]string{"API_KEY_SECRET_ID": secretID})
+	f.failure = "The function's role cannot be assumed"
+	r := tl.run(t, "keys", "revoke", "bob", "--now", "--function", fnName)
+	wantCode(t, r, keyadmin.ExitError, `revoked "bob"`, "was not restarted", `function "keygate-fn" failed to apply its new configuration: The function's role cannot be assumed`)
+	if f.polls != 1 {
+		t.Errorf("%d polls answered InProgress, want 1 before the failure", f.polls)
+	}
 }
 
 // A function that takes its key from API_KEY, or reads another secret,
