@@ -42,7 +42,7 @@ func TestCLIChangeKeepsTheFunctionsGrace(t *testing.T) {
 	oldA, newA, keyB := apikey.Generate(), apikey.Generate(), apikey.Generate()
 	endpoint := moto.Start(t)
 	ctx := context.Background()
-	sm := smClient(endpoint)
+	sm := moto.Client(endpoint)
 	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name:         aws.String(secret),
 		SecretString: aws.String(`{"api_keys":{"a":"` + oldA + `","b":"` + keyB + `"}}`),
