@@ -30,11 +30,11 @@ const albMultiValue = "multivalue-"
 // output has the shape of that door's events. A Function URL sends the
 // payload 2.0 shape of an HTTP API (SAM has no generator of its own for it).
 var generateEvent = map[string][]string{
-	doorREST:        {"apigateway", "aws-proxy"},
-	doorHTTPAPI:     {"apigateway", "http-api-proxy"},
-	doorFunctionURL: {"apigateway", "http-api-proxy"},
-	doorALB:         {"alb", "request"},
-	"authorizer":    {"apigateway", "authorizer"},
+	doorREST:          {"apigateway", "aws-proxy"},
+	doorHTTPAPI:       {"apigateway", "http-api-proxy"},
+	doorFunctionURL:   {"apigateway", "http-api-proxy"},
+	doorALB:           {"alb", "request"},
+	"tokenauthorizer": {"apigateway", "authorizer"},
 }
 
 // lambdaGoEvent is, for the authorizer doors SAM's generator does not
@@ -70,7 +70,7 @@ func loadEvents(t *testing.T) []event {
 		ev := event{name: e.Name, door: e.Door, raw: e.Payload}
 		ev.multiValue = ev.door == doorALB && strings.HasPrefix(ev.name, "alb-"+albMultiValue)
 		if _, ok := generateEvent[ev.door]; !ok && lambdaGoEvent[ev.door] == "" {
-			t.Fatalf("%s: the name does not start with a front door or an authorizer (rest-, httpapi-, functionurl-, alb-, authorizer-, requestauthorizer-, httpauthorizer-)", ev.name)
+			t.Fatalf("%s: the name does not start with a front door or an authorizer (rest-, httpapi-, functionurl-, alb-, tokenauthorizer-, requestauthorizer-, httpauthorizer-)", ev.name)
 		}
 		if err := json.Unmarshal(e.Payload, &ev.doc); err != nil {
 			t.Fatalf("%s is not a JSON object: %v", ev.name, err)
