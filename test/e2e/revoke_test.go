@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"maps"
@@ -14,10 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/keygate/keygate/internal/testsupport/doortest"
@@ -80,7 +76,6 @@ func TestRevokeNowTakesEffectAtOnce(t *testing.T) {
 	)
 	endpoint := moto.Start(t)
 	ctx := context.Background()
-	creds := credentials.NewStaticCredentialsProvider("test", "test", "")
 	sm := moto.Client(endpoint)
 	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name:         aws.String(secret),
@@ -88,28 +83,9 @@ func TestRevokeNowTakesEffectAtOnce(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("CreateSecret: %v", err)
 	}
-	role, err := iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: creds}).CreateRole(ctx, &iam.CreateRoleInput{
-		RoleName:                 aws.String("keygate"),
-		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`),
+	lam := motoFunction(t, endpoint, map[string]string{
+		"API_KEY_SECRET_ID": secret, "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint, "KEY_REFRESH": "5m",
 	})
-	if err != nil {
-		t.Fatalf("CreateRole: %v", err)
-	}
-	lam := lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: creds})
-	var code bytes.Buffer
-	zw := zip.NewWriter(&code)
-	w, _ := zw.Create("bootstrap")
-	w.Write([]byte("the stand-in runs the real bootstrap"))
-	zw.Close()
-	if _, err := lam.CreateFunction(ctx, &lambda.CreateFunctionInput{
-		FunctionName: aws.String("keygate"), Runtime: types.RuntimeProvidedal2023, Handler: aws.String("bootstrap"),
-		Role: role.Role.Arn, Code: &types.FunctionCode{ZipFile: code.Bytes()},
-		Environment: &types.Environment{Variables: map[string]string{
-			"API_KEY_SECRET_ID": secret, "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint, "KEY_REFRESH": "5m",
-		}},
-	}); err != nil {
-		t.Fatalf("CreateFunction: %v", err)
-	}
 
 	fn := &standIn{t: t, lam: lam}
 	rest := loadEvents(t)[slices.IndexFunc(loadEvents(t), func(fx fixture) bool { return fx.Name == "rest-valid-key.json" })]
