@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"maps"
+	"slices"
 	"time"
 )
 
@@ -40,15 +41,38 @@ func HashEntry(key string, expires *time.Time) KeyEntry {
 }
 
 // Hashed returns an entry for the same key that stores only its SHA-256,
-// expiring at expires (copied: the entry shares no memory with the caller).
+// expiring at expires, with the same access rules (an old key kept for a
+// grace period may do no more than it did). It shares no memory with e or
+// the caller.
 func (e KeyEntry) Hashed(expires *time.Time) KeyEntry {
 	d := e.digest()
-	h := KeyEntry{SHA256: hex.EncodeToString(d[:])}
+	h := e.copyRules(KeyEntry{SHA256: hex.EncodeToString(d[:])})
 	if expires != nil {
 		t := *expires
 		h.Expires = &t
 	}
 	return h
+}
+
+// copyRules returns to with e's access rules, copied.
+func (e KeyEntry) copyRules(to KeyEntry) KeyEntry {
+	to.Allow, to.Sources, to.Meta = slices.Clone(e.Allow), slices.Clone(e.Sources), maps.Clone(e.Meta)
+	return to
+}
+
+// WithKey returns an entry for key, stored as the key itself or (hashOnly)
+// its SHA-256, expiring at expires, with e's access rules: what a new key
+// for the same client (a rotation) must be.
+func (e KeyEntry) WithKey(key string, hashOnly bool, expires *time.Time) KeyEntry {
+	if hashOnly {
+		return KeyEntry{Key: key, Allow: e.Allow, Sources: e.Sources, Meta: e.Meta}.Hashed(expires)
+	}
+	n := e.copyRules(KeyEntry{Key: key, Bare: e.Bare})
+	if expires != nil {
+		t := *expires
+		n.Expires = &t
+	}
+	return n
 }
 
 // Clone returns a deep copy, so edits to the copy's Keys leave d intact.
@@ -63,8 +87,8 @@ func (d Document) Clone() Document {
 		if e.Expires != nil {
 			t := *e.Expires
 			e.Expires = &t
-			c.Keys[name] = e
 		}
+		c.Keys[name] = e.copyRules(e)
 	}
 	return c
 }

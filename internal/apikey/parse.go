@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/keygate/keygate/internal/access"
 )
 
 // ErrFormat marks a secret that is not a valid key configuration. Messages
@@ -60,9 +63,42 @@ type KeyEntry struct {
 	Key     string     `json:"key,omitempty"`
 	SHA256  string     `json:"sha256,omitempty"`
 	Expires *time.Time `json:"expires,omitempty"`
+	// Allow, Sources and Meta are the entry's access rules (package
+	// access) as the secret writes them: "METHOD /path" patterns, CIDRs,
+	// and string members for the backend. Nil when absent: a nil Allow is
+	// every route, an empty one none (Sources alike).
+	Allow   []string          `json:"allow,omitempty"`
+	Sources []string          `json:"sources,omitempty"`
+	Meta    map[string]string `json:"meta,omitempty"`
 	// Bare records that the entry was written as a plain string, so a
 	// rewrite keeps it that way.
 	Bare bool `json:"-"`
+}
+
+// plain reports whether the entry can be written as a bare string.
+func (e KeyEntry) plain() bool {
+	return e.Key != "" && e.Expires == nil && e.Allow == nil && e.Sources == nil && e.Meta == nil
+}
+
+// MarshalJSON writes the entry as an object; an empty allow or sources
+// list is written (it means none), an absent one is not (it means any).
+func (e KeyEntry) MarshalJSON() ([]byte, error) {
+	type entry struct {
+		Key     string            `json:"key,omitempty"`
+		SHA256  string            `json:"sha256,omitempty"`
+		Expires *time.Time        `json:"expires,omitempty"`
+		Allow   *[]string         `json:"allow,omitempty"`
+		Sources *[]string         `json:"sources,omitempty"`
+		Meta    map[string]string `json:"meta,omitempty"`
+	}
+	out := entry{Key: e.Key, SHA256: e.SHA256, Expires: e.Expires, Meta: e.Meta}
+	if e.Allow != nil {
+		out.Allow = &e.Allow
+	}
+	if e.Sources != nil {
+		out.Sources = &e.Sources
+	}
+	return json.Marshal(out)
 }
 
 // ValidClientName reports whether name may name a client: 1 to 64
@@ -168,15 +204,19 @@ func parseEntry(raw json.RawMessage) (KeyEntry, error) {
 		return e, checkKey(e.Key)
 	}
 	var obj struct {
-		Key     *string `json:"key"`
-		SHA256  *string `json:"sha256"`
-		Expires *string `json:"expires"`
+		Key     *string         `json:"key"`
+		SHA256  *string         `json:"sha256"`
+		Expires *string         `json:"expires"`
+		Allow   json.RawMessage `json:"allow"`
+		Sources json.RawMessage `json:"sources"`
+		Meta    json.RawMessage `json:"meta"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
-	// A misspelt field ("expire") must not silently leave a key immortal.
+	// A misspelt field ("expire", "source") must not silently leave a key
+	// immortal, or unrestricted.
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&obj); err != nil {
-		return e, errors.New(`must be a key string or an object with "key" or "sha256" and optional "expires"`)
+		return e, errors.New(`must be a key string or an object with "key" or "sha256" and optional "expires", "allow", "sources", "meta"`)
 	}
 	switch {
 	case obj.Key != nil && obj.SHA256 != nil:
@@ -201,7 +241,54 @@ func parseEntry(raw json.RawMessage) (KeyEntry, error) {
 		}
 		e.Expires = &t
 	}
-	return e, nil
+	var err error
+	if e.Allow, err = stringList(obj.Allow, "allow", `"METHOD /path" patterns such as "GET /reports/*"`); err != nil {
+		return e, err
+	}
+	if e.Sources, err = stringList(obj.Sources, "sources", `CIDRs such as "203.0.113.0/24" or "2001:db8::/32"`); err != nil {
+		return e, err
+	}
+	if e.Meta, err = metaObject(obj.Meta); err != nil {
+		return e, err
+	}
+	_, err = e.policy()
+	return e, err
+}
+
+// stringList decodes a list of strings; absent (nil raw) is nil, and an
+// empty list stays an empty, non-nil one.
+func stringList(raw json.RawMessage, field, what string) ([]string, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	var list []string
+	if err := json.Unmarshal(raw, &list); err != nil || list == nil {
+		return nil, fmt.Errorf("%s must be a list of %s", field, what)
+	}
+	return list, nil
+}
+
+// metaObject decodes meta: an object of string members.
+func metaObject(raw json.RawMessage) (map[string]string, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &members); err != nil || members == nil {
+		return nil, errors.New("meta must be an object of string members")
+	}
+	meta := make(map[string]string, len(members))
+	for _, name := range slices.Sorted(maps.Keys(members)) {
+		var v string
+		if err := json.Unmarshal(members[name], &v); err != nil {
+			if !validMetaName(name) {
+				return nil, errors.New("meta has a member whose name is not [a-z][a-z0-9_]{0,31}")
+			}
+			return nil, fmt.Errorf("meta[%q] must be a string", name)
+		}
+		meta[name] = v
+	}
+	return meta, nil
 }
 
 // formatErr is ErrFormat with what is wrong, so that every fault in a
@@ -211,12 +298,25 @@ func formatErr(detail string) error { return fmt.Errorf("%w: %s", ErrFormat, det
 // CouldBeKey reports whether s could be an API key (printable ASCII,
 // without spaces or commas): a setting holding such a value is never echoed
 // in a message, since it may be a key pasted into the wrong variable.
-func CouldBeKey(s string) bool { return checkKey(s) == nil }
+func CouldBeKey(s string) bool { return sendable(s) == nil }
 
-// checkKey rejects keys that no client could send in an x-api-key header:
-// HTTP strips surrounding whitespace and API Gateway's HTTP API splits
-// header values on commas.
+// checkKey rejects keys that no client could send in an x-api-key header,
+// and kg_ keys keygate did not make: the function refuses every presented
+// kg_ key whose checksum does not match without looking it up.
 func checkKey(k string) error {
+	if err := sendable(k); err != nil {
+		return err
+	}
+	if Minted(k) && !WellFormed(k) {
+		return errors.New("starts with kg_ but is not a key keygate made (39 characters, the last 6 a checksum of the 30 before them): the function refuses every such key; generate one with `keygate keys rotate`, or use a key without the kg_ prefix")
+	}
+	return nil
+}
+
+// sendable rejects what a client cannot send in an x-api-key header: HTTP
+// strips surrounding whitespace and API Gateway's HTTP API splits header
+// values on commas.
+func sendable(k string) error {
 	if strings.TrimSpace(k) == "" {
 		return errors.New("is empty or only whitespace")
 	}
@@ -236,6 +336,15 @@ func checkUnique(keys map[string]KeyEntry) error {
 			return fmt.Errorf("%w: api_keys[%q] and api_keys[%q] hold the same key: give each client its own", ErrFormat, other, name)
 		}
 		seen[d] = name
+	}
+	// Meta goes to backends and into headers: a key found there has
+	// leaked.
+	for _, name := range sortedNames(keys) {
+		for _, m := range slices.Sorted(maps.Keys(keys[name].Meta)) {
+			if _, isKey := seen[Digest(keys[name].Meta[m])]; isKey {
+				return fmt.Errorf("%w: api_keys[%q].meta[%q] holds a key of this secret: meta reaches backends and request headers, and is no place for secrets", ErrFormat, name, m)
+			}
+		}
 	}
 	return nil
 }
@@ -265,6 +374,12 @@ func (d Document) Entries(stage string) []Entry {
 		if ke.Expires != nil {
 			e.Expires = *ke.Expires
 		}
+		var err error
+		if e.Policy, err = ke.policy(); err != nil {
+			// Parse refuses such an entry; one built otherwise may do
+			// nothing at all (fail closed).
+			e.Policy = &access.Policy{Allow: []access.Pattern{}, Sources: []netip.Prefix{}}
+		}
 		out = append(out, e)
 	}
 	return out
@@ -291,7 +406,7 @@ func (d Document) Marshal() (string, error) {
 		} else {
 			entries := make(map[string]any, len(d.Keys))
 			for name, e := range d.Keys {
-				if e.Bare && e.Key != "" && e.Expires == nil {
+				if e.Bare && e.plain() {
 					entries[name] = e.Key
 				} else {
 					entries[name] = e

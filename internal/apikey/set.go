@@ -9,6 +9,8 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"time"
+
+	"github.com/keygate/keygate/internal/access"
 )
 
 // Entry is one accepted key.
@@ -22,6 +24,9 @@ type Entry struct {
 	// Stage is the Secrets Manager staging label the entry came from
 	// (AWSCURRENT, AWSPREVIOUS), or empty for other sources.
 	Stage string
+	// Policy is what the key may do beyond being valid (routes, sources)
+	// and what its backend learns (meta); nil: everything, nothing.
+	Policy *access.Policy
 }
 
 // Result says why a key was or was not accepted. Only logs see it; callers

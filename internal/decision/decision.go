@@ -1,6 +1,7 @@
 // Package decision is keygate's key decision: given what a request presents
 // (its x-api-key values, and whether its front door described them
-// consistently), which client is it, and may it proceed.
+// consistently), its request line and where it comes from, which client is
+// it, and may it proceed.
 //
 // It knows neither HTTP nor Lambda. The HTTP handler, the Lambda
 // authorizers and the local server each translate their request into a
@@ -9,8 +10,10 @@ package decision
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 
+	"github.com/keygate/keygate/internal/access"
 	"github.com/keygate/keygate/internal/apikey"
 )
 
@@ -32,6 +35,7 @@ const (
 	Invalid     Outcome = "invalid"     // no key in force is equal to it
 	Ambiguous   Outcome = "ambiguous"   // more than one value, a list, or maps that disagree
 	Expired     Outcome = "expired"     // equal to a key whose expiry has passed
+	Forbidden   Outcome = "forbidden"   // a valid key, outside its allow or its sources
 	Unavailable Outcome = "unavailable" // no key set is loaded: fail closed
 )
 
@@ -44,13 +48,26 @@ type Request struct {
 	// than once (two header maps), in ways that disagree about its key:
 	// which key the caller meant is unclear.
 	Conflict bool
+	// Method and Path are the request line, for the key's allow.
+	Method, Path string
+	// Source is the caller's address, for the key's sources; the zero
+	// Addr when the request carries none (a key with sources is then
+	// forbidden).
+	Source netip.Addr
+	// RoutesByPolicy says the caller enforces the key's allow itself (a
+	// REST authorizer, whose policy hands the routes on to API Gateway):
+	// Method and Path are not checked.
+	RoutesByPolicy bool
 }
 
 // Result is the decision.
 type Result struct {
 	Outcome Outcome
-	// Entry is the entry the key matched (for an expired key too: the
-	// operator needs to know who still uses it); zero otherwise.
+	// Reason says why a valid key was forbidden: access.ReasonRoute or
+	// access.ReasonSource.
+	Reason string
+	// Entry is the entry the key matched (for an expired or forbidden key
+	// too: the operator needs to know who uses it); zero otherwise.
 	Entry apikey.Entry
 }
 
@@ -67,10 +84,17 @@ type Decider struct{ keys Keys }
 func New(keys Keys) *Decider { return &Decider{keys: keys} }
 
 // Decide returns the decision for req: authorized only for exactly one
-// x-api-key value equal to a key in force, and never while no key set is
-// loaded.
+// x-api-key value equal to a key in force, used on a route and from an
+// address its entry allows; never while no key set is loaded.
+//
+// A kg_ key whose checksum does not match (see apikey.Generate) is invalid
+// without a look-up: a mistyped or made-up key never costs the store a
+// read, nor takes the turn that lets a key rotated in moments ago work.
 func (d *Decider) Decide(ctx context.Context, req Request) Result {
 	key, refused := presented(req)
+	if refused == "" && apikey.Minted(key) && !apikey.WellFormed(key) {
+		key, refused = "", Invalid
+	}
 	entry, res, err := d.keys.Match(ctx, key)
 	switch {
 	case err != nil:
@@ -84,11 +108,31 @@ func (d *Decider) Decide(ctx context.Context, req Request) Result {
 	}
 	switch res {
 	case apikey.OK:
-		return Result{Outcome: Authorized, Entry: entry}
 	case apikey.Expired:
 		return Result{Outcome: Expired, Entry: entry}
+	default:
+		return Result{Outcome: Invalid}
 	}
-	return Result{Outcome: Invalid}
+	if why := entry.Policy.Check(req.Method, req.Path, req.Source, !req.RoutesByPolicy); why != "" {
+		return Result{Outcome: Forbidden, Reason: why, Entry: entry}
+	}
+	return Result{Outcome: Authorized, Entry: entry}
+}
+
+// Meta is what the key's entry tells its backend (nil for none).
+func (r Result) Meta() map[string]string {
+	if r.Entry.Policy == nil {
+		return nil
+	}
+	return r.Entry.Policy.Meta
+}
+
+// Allow lists the routes the key may call (nil: every route).
+func (r Result) Allow() []access.Pattern {
+	if r.Entry.Policy == nil {
+		return nil
+	}
+	return r.Entry.Policy.Allow
 }
 
 // presented returns the single key value req presents, or why there is

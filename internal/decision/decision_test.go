@@ -3,9 +3,11 @@ package decision_test
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/internal/access"
 	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/decision"
 )
@@ -89,5 +91,79 @@ func TestDecide(t *testing.T) {
 				t.Errorf("asked Keys about %q, want exactly [%q]", asked, tt.asked)
 			}
 		})
+	}
+}
+
+// A valid key is then held to its entry's rules: its sources first, then
+// its routes (unless the caller enforces them), and a forbidden key keeps
+// its client for the log.
+func TestDecideRules(t *testing.T) {
+	scoped, sourced := apikey.Generate(), apikey.Generate()
+	doc, err := apikey.Parse(`{"api_keys":{
+		"reports":{"key":"` + scoped + `","allow":["GET /reports/*","HEAD /reports/*"],"meta":{"tenant":"t-42"}},
+		"office":{"key":"` + sourced + `","sources":["203.0.113.0/24"]},
+		"alice":"` + rightKey + `"}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := apikey.NewSet(doc.Entries(""))
+	inOffice, outside := netip.MustParseAddr("203.0.113.9"), netip.MustParseAddr("198.51.100.1")
+	tests := []struct {
+		name    string
+		in      decision.Request
+		outcome decision.Outcome
+		reason  string
+		client  string
+	}{
+		{"scoped key on its route", decision.Request{Keys: []string{scoped}, Method: "GET", Path: "/reports/7"}, decision.Authorized, "", "reports"},
+		{"scoped key, another method", decision.Request{Keys: []string{scoped}, Method: "POST", Path: "/reports/7"}, decision.Forbidden, access.ReasonRoute, "reports"},
+		{"scoped key, another path", decision.Request{Keys: []string{scoped}, Method: "GET", Path: "/"}, decision.Forbidden, access.ReasonRoute, "reports"},
+		{"scoped key, routes left to the caller", decision.Request{Keys: []string{scoped}, RoutesByPolicy: true}, decision.Authorized, "", "reports"},
+		{"sourced key from its network", decision.Request{Keys: []string{sourced}, Method: "GET", Path: "/", Source: inOffice}, decision.Authorized, "", "office"},
+		{"sourced key from outside", decision.Request{Keys: []string{sourced}, Method: "GET", Path: "/", Source: outside}, decision.Forbidden, access.ReasonSource, "office"},
+		{"sourced key without an address", decision.Request{Keys: []string{sourced}, Method: "GET", Path: "/", RoutesByPolicy: true}, decision.Forbidden, access.ReasonSource, "office"},
+		{"a plain key anywhere", decision.Request{Keys: []string{rightKey}, Method: "DELETE", Path: "/x"}, decision.Authorized, "", "alice"},
+		{"authentication first: a wrong key on an allowed route", decision.Request{Keys: []string{wrongKey}, Method: "GET", Path: "/reports/7"}, decision.Invalid, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var asked []string
+			got := decision.New(keys{set: set, asked: &asked}).Decide(context.Background(), tt.in)
+			if got.Outcome != tt.outcome || got.Reason != tt.reason || got.Client() != tt.client {
+				t.Errorf("Decide = %s (%q, client %q), want %s (%q, client %q)", got.Outcome, got.Reason, got.Client(), tt.outcome, tt.reason, tt.client)
+			}
+		})
+	}
+	got := decision.New(keys{set: set, asked: new([]string)}).Decide(context.Background(), decision.Request{Keys: []string{scoped}, Method: "GET", Path: "/reports/1"})
+	if got.Meta()["tenant"] != "t-42" || len(got.Allow()) != 2 {
+		t.Errorf("Meta %v, Allow %v: want the entry's", got.Meta(), got.Allow())
+	}
+}
+
+// A kg_ key whose checksum does not match is invalid without a look-up:
+// Keys is asked only whether a set is loaded (the empty key), so no
+// re-read of the store follows, and an outage still says unavailable.
+func TestDecideMalformedKgKey(t *testing.T) {
+	good := apikey.Generate()
+	last := byte('0')
+	if good[len(good)-1] == '0' {
+		last = '1'
+	}
+	bad := good[:len(good)-1] + string(last) // the checksum's last digit changed
+	set := apikey.NewSet([]apikey.Entry{{Client: "c", Digest: apikey.Digest(bad)}}) // even if a set held it
+	var asked []string
+	got := decision.New(keys{set: set, asked: &asked}).Decide(context.Background(), decision.Request{Keys: []string{bad}})
+	if got.Outcome != decision.Invalid || len(asked) != 1 || asked[0] != "" {
+		t.Errorf("Decide = %s, asked %q; want invalid, asked only about the empty key", got.Outcome, asked)
+	}
+	asked = nil
+	got = decision.New(keys{err: errors.New("down"), asked: &asked}).Decide(context.Background(), decision.Request{Keys: []string{bad}})
+	if got.Outcome != decision.Unavailable {
+		t.Errorf("in an outage: %s, want unavailable", got.Outcome)
+	}
+	asked = nil
+	set = apikey.NewSet([]apikey.Entry{{Client: "c", Digest: apikey.Digest(good)}})
+	if got := decision.New(keys{set: set, asked: &asked}).Decide(context.Background(), decision.Request{Keys: []string{good}}); got.Outcome != decision.Authorized || asked[0] != good {
+		t.Errorf("a well-formed kg_ key: %s, asked %q", got.Outcome, asked)
 	}
 }

@@ -185,9 +185,8 @@ func (a *Admin) Rotate(ctx context.Context, name string, opt RotateOptions) (str
 		if err != nil {
 			return doc, err
 		}
-		next := newEntry(key, !old.HashOnly(), expires)
-		next.Bare = old.Bare
-		doc.Keys[name] = next
+		// The new key keeps the entry's kind and access rules.
+		doc.Keys[name] = old.WithKey(key, old.HashOnly(), expires)
 		if opt.Grace <= 0 {
 			return doc, nil
 		}
