@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -182,6 +183,7 @@ type request struct {
 	method, path string
 	keys         []string // every x-api-key value, repeated headers apart
 	host         string
+	source       string // the caller's address, as the door gives it
 }
 
 func (ev Event) request(t *testing.T) request {
@@ -194,10 +196,12 @@ func (ev Event) request(t *testing.T) request {
 		var e lambdaevents.APIGatewayProxyRequest
 		decode(t, ev, &e)
 		r.method, r.path, hdr, mhdr = e.HTTPMethod, e.Path, e.Headers, e.MultiValueHeaders
+		r.source = e.RequestContext.Identity.SourceIP
 	case doorHTTPAPI, doorFunctionURL:
 		var e lambdaevents.APIGatewayV2HTTPRequest
 		decode(t, ev, &e)
 		r.method, r.path, hdr = e.RequestContext.HTTP.Method, e.RawPath, e.Headers
+		r.source = e.RequestContext.HTTP.SourceIP
 	case doorALB:
 		var e lambdaevents.ALBTargetGroupRequest
 		decode(t, ev, &e)
@@ -213,10 +217,12 @@ func (ev Event) request(t *testing.T) request {
 		var e lambdaevents.APIGatewayCustomAuthorizerRequestTypeRequest
 		decode(t, ev, &e)
 		r.method, r.path, hdr, mhdr = e.HTTPMethod, e.Path, e.Headers, e.MultiValueHeaders
+		r.source = e.RequestContext.Identity.SourceIP
 	case doorHTTPAuth:
 		var e lambdaevents.APIGatewayV2CustomAuthorizerV2Request
 		decode(t, ev, &e)
 		r.method, r.path, hdr = e.RequestContext.HTTP.Method, e.RawPath, e.Headers
+		r.source = e.RequestContext.HTTP.SourceIP
 	}
 	h := http.Header{}
 	for k, v := range hdr {
@@ -232,6 +238,13 @@ func (ev Event) request(t *testing.T) request {
 	}
 	r.keys = h.Values("X-Api-Key")
 	r.host = h.Get("Host")
+	if ev.Door == doorALB {
+		// The address the ALB appended to X-Forwarded-For: the last one.
+		if xff := h.Values("X-Forwarded-For"); len(xff) > 0 {
+			parts := strings.Split(xff[len(xff)-1], ",")
+			r.source = strings.TrimSpace(parts[len(parts)-1])
+		}
+	}
 	return r
 }
 
@@ -242,17 +255,115 @@ func decode(t *testing.T, ev Event, v any) {
 	}
 }
 
-// status is what keygate must answer to r, from the request alone.
-func (r request) status() int {
-	switch {
-	case len(r.keys) != 1 || r.keys[0] != RightKey:
-		return http.StatusUnauthorized
-	case r.path != "/":
-		return http.StatusNotFound
-	case r.method != http.MethodGet && r.method != http.MethodHead:
-		return http.StatusMethodNotAllowed
+// fixtureRule is one of env.json's clients, read here without keygate's
+// code.
+type fixtureRule struct {
+	client  string
+	allow   []*regexp.Regexp // nil: every route
+	sources []*net.IPNet     // nil: anywhere
+	routes  []string
+}
+
+func fixtureRules(t *testing.T) map[string]fixtureRule {
+	t.Helper()
+	env, err := Env()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return http.StatusOK
+	var doc struct {
+		Keys map[string]json.RawMessage `json:"api_keys"`
+	}
+	if err := json.Unmarshal([]byte(env["KeygateFunction"]["API_KEY"]), &doc); err != nil {
+		t.Fatalf("env.json: %v", err)
+	}
+	rules := map[string]fixtureRule{}
+	for name, raw := range doc.Keys {
+		var key string
+		var e struct {
+			Key     string   `json:"key"`
+			Allow   []string `json:"allow"`
+			Sources []string `json:"sources"`
+		}
+		if json.Unmarshal(raw, &key) != nil {
+			if err := json.Unmarshal(raw, &e); err != nil {
+				t.Fatalf("env.json's %s: %v", name, err)
+			}
+			key = e.Key
+		}
+		r := fixtureRule{client: name, routes: e.Allow}
+		for _, a := range e.Allow {
+			// METHOD /path, * in the path: any run of characters.
+			r.allow = append(r.allow, regexp.MustCompile("^"+strings.ReplaceAll(regexp.QuoteMeta(a), `\*`, ".*")+"$"))
+		}
+		for _, c := range e.Sources {
+			_, n, err := net.ParseCIDR(c)
+			if err != nil {
+				t.Fatalf("env.json's %s: %v", name, err)
+			}
+			r.sources = append(r.sources, n)
+		}
+		rules[key] = r
+	}
+	return rules
+}
+
+// implied is what keygate must answer to ev, from the event and env.json
+// alone: authentication first, then the key's sources and routes (a REST
+// authorizer hands the routes on in its policy), then routing.
+func implied(t *testing.T, ev Event, rules map[string]fixtureRule) Want {
+	r := ev.request(t)
+	auth := strings.HasSuffix(ev.Door, "authorizer")
+	refuse := func(outcome, reason, client string) Want {
+		w := Want{Outcome: outcome, Reason: reason, Client: client}
+		switch {
+		case auth:
+			w.Decision = "deny"
+		case outcome == "forbidden":
+			w.Status = http.StatusForbidden
+		default:
+			w.Status = http.StatusUnauthorized
+		}
+		return w
+	}
+	switch {
+	case len(r.keys) == 0 || strings.TrimSpace(r.keys[0]) == "":
+		return refuse("missing", "", "")
+	case len(r.keys) > 1 || strings.Contains(r.keys[0], ","): // payload 2.0 and TOKEN join repeats
+		return refuse("ambiguous", "", "")
+	}
+	rule, ok := rules[strings.TrimSpace(r.keys[0])]
+	if !ok {
+		return refuse("invalid", "", "")
+	}
+	client := rule.client
+	if client == "default" {
+		client = ""
+	}
+	if rule.sources != nil {
+		ip := net.ParseIP(r.source)
+		if !slices.ContainsFunc(rule.sources, func(n *net.IPNet) bool { return ip != nil && n.Contains(ip) }) {
+			return refuse("forbidden", "source", client)
+		}
+	}
+	restPolicy := ev.Door == doorTokenAuth || ev.Door == doorRequestAuth
+	if rule.allow != nil && !restPolicy && !slices.ContainsFunc(rule.allow, func(re *regexp.Regexp) bool { return re.MatchString(r.method + " " + r.path) }) {
+		return refuse("forbidden", "route", client)
+	}
+	w := Want{Outcome: "authorized", Client: client}
+	switch {
+	case auth:
+		w.Decision = "allow"
+		if restPolicy {
+			w.Routes = rule.routes
+		}
+	case r.path != "/":
+		w.Status = http.StatusNotFound
+	case r.method != http.MethodGet && r.method != http.MethodHead:
+		w.Status = http.StatusMethodNotAllowed
+	default:
+		w.Status = http.StatusOK
+	}
+	return w
 }
 
 // Every entry of expected.json agrees with what its event asks for (an
@@ -260,22 +371,11 @@ func (r request) status() int {
 // every door has the cases users look for.
 func TestExpectedAgreesWithContent(t *testing.T) {
 	files := map[string]bool{}
+	rules := fixtureRules(t)
 	for _, ev := range all(t) {
 		files[ev.Name] = true
-		r := ev.request(t)
-		if strings.HasSuffix(ev.Door, "authorizer") { // tokenauthorizer, requestauthorizer, httpauthorizer
-			// The key check alone: no route, no method.
-			implied := "deny"
-			if len(r.keys) == 1 && r.keys[0] == RightKey {
-				implied = "allow"
-			}
-			if implied != ev.Want.Decision {
-				t.Errorf("%s: expected.json says %s, the event asks for %s", ev.Name, ev.Want.Decision, implied)
-			}
-			continue
-		}
-		if implied := r.status(); implied != ev.Want.Status {
-			t.Errorf("%s: expected.json says %d, the event asks for %d", ev.Name, ev.Want.Status, implied)
+		if want := implied(t, ev, rules); !reflect.DeepEqual(want, ev.Want) {
+			t.Errorf("%s: expected.json says %+v, the event asks for %+v", ev.Name, ev.Want, want)
 		}
 	}
 	for _, door := range []string{doorREST, doorHTTPAPI, doorFunctionURL, doorALB, doorTokenAuth, doorRequestAuth, doorHTTPAuth} {
@@ -306,8 +406,8 @@ func TestEventsAreConsistent(t *testing.T) {
 			r := ev.request(t)
 			for _, v := range r.keys {
 				for _, k := range strings.Split(v, ",") { // payload 2.0 joins repeats
-					if k != RightKey && k != WrongKey {
-						t.Errorf("x-api-key %q is neither fixture key", k)
+					if k != RightKey && k != WrongKey && k != ScopedKey && k != SourcedKey {
+						t.Errorf("x-api-key %q is no fixture key", k)
 					}
 				}
 			}
@@ -357,7 +457,12 @@ func keysOutsideHeader(t *testing.T, ev Event) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return bytes.Contains(b, []byte(RightKey)) || bytes.Contains(b, []byte(WrongKey))
+	for _, k := range []string{RightKey, WrongKey, ScopedKey, SourcedKey} {
+		if bytes.Contains(b, []byte(k)) {
+			return true
+		}
+	}
+	return false
 }
 
 func checkREST(t *testing.T, ev Event, r request, apiHost *regexp.Regexp) {
@@ -435,9 +540,8 @@ func TestEnvFile(t *testing.T) {
 	if err := json.Unmarshal([]byte(readFile(t, EnvFile)), &env); err != nil {
 		t.Fatalf("events/%s: %v", EnvFile, err)
 	}
-	want := map[string]map[string]string{"KeygateFunction": {"API_KEY": RightKey, "API_KEY_SECRET_ID": ""}}
-	if !reflect.DeepEqual(env, want) {
-		t.Errorf("events/%s = %v, want %v", EnvFile, env, want)
+	if fn := env["KeygateFunction"]; len(env) != 1 || len(fn) != 2 || fn["API_KEY_SECRET_ID"] != "" || fn["API_KEY"] == "" {
+		t.Errorf("events/%s = %v, want KeygateFunction's API_KEY, and API_KEY_SECRET_ID empty", EnvFile, env)
 	}
 	// And samconfig.toml points sam local at it.
 	cfg := readFile(t, "../samconfig.toml")
@@ -458,7 +562,7 @@ func TestEnvFile(t *testing.T) {
 // the HTTP API's identity source is its x-api-key header, and a REST
 // REQUEST event keeps its two header maps in step as API Gateway does.
 func checkAuthorizer(t *testing.T, ev Event, r request) {
-	arn := regexp.MustCompile(`^arn:aws:execute-api:us-east-1:123456789012:([a-z0-9]{10})/(Prod|\$default)/GET/$`)
+	arn := regexp.MustCompile(`^arn:aws:execute-api:us-east-1:123456789012:([a-z0-9]{10})/(Prod|\$default)/(GET|POST)/$`)
 	switch ev.Door {
 	case doorTokenAuth:
 		var e lambdaevents.APIGatewayCustomAuthorizerRequest

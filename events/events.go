@@ -16,11 +16,16 @@ import (
 //go:embed *.json
 var files embed.FS
 
-// The keys the events carry: RightKey is the one env.json configures. Both
-// are test fixtures, not secrets.
+// The keys the events carry, test fixtures, not secrets. env.json
+// configures three clients: "default" holds RightKey and may do anything;
+// "readonly" holds ScopedKey and may call GET / and HEAD / only (its meta:
+// tenant t-42, plan gold); "office" holds SourcedKey and may be used from
+// 192.0.2.0/24 and 2001:db8::/32 only. WrongKey is none of them.
 const (
-	RightKey = "kgExampleLocalKey4f9d2c81b7e6a035"
-	WrongKey = "kgWrongKey0000000000000000000000"
+	RightKey   = "kgExampleLocalKey4f9d2c81b7e6a035"
+	ScopedKey  = "kg_YdvvgYeGev0xfxBIlPQ44NrmPV0KZ40Hihvf"
+	SourcedKey = "kg_MxNXIpGSgaQ9ixHRBzpCNq4sj7mL024UhJyM"
+	WrongKey   = "kgWrongKey0000000000000000000000"
 )
 
 // The files in this directory that are not events.
@@ -38,8 +43,24 @@ type Want struct {
 	// Decision is an authorizer event's: allow or deny.
 	Decision string `json:"decision,omitempty"`
 	// Outcome is the log line's outcome (authorized, missing, invalid,
-	// ambiguous).
+	// ambiguous, forbidden).
 	Outcome string `json:"outcome"`
+	// Reason is a forbidden request's: route or source.
+	Reason string `json:"reason,omitempty"`
+	// Client is the client a matching key names; "" means env.json's
+	// "default" (see ClientName).
+	Client string `json:"client,omitempty"`
+	// Routes are the routes ("METHOD /path") an authorizer's Allow lists;
+	// none means the whole stage.
+	Routes []string `json:"routes,omitempty"`
+}
+
+// ClientName is the client the event's key names: Client, or "default".
+func (w Want) ClientName() string {
+	if w.Client == "" {
+		return "default"
+	}
+	return w.Client
 }
 
 // Event is one sample event.

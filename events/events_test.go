@@ -19,8 +19,15 @@ func TestAll(t *testing.T) {
 		}
 		switch ev.Want.Outcome {
 		case "authorized", "missing", "invalid", "ambiguous":
+		case "forbidden":
+			if ev.Want.Reason != "route" && ev.Want.Reason != "source" {
+				t.Errorf("%s: a forbidden event wants reason route or source, not %q", ev.Name, ev.Want.Reason)
+			}
 		default:
 			t.Errorf("%s: outcome %q is not one the function logs", ev.Name, ev.Want.Outcome)
+		}
+		if ev.Want.Reason != "" && ev.Want.Outcome != "forbidden" {
+			t.Errorf("%s: a reason for outcome %s", ev.Name, ev.Want.Outcome)
 		}
 		refused := ev.Want.Outcome != "authorized"
 		if strings.HasSuffix(ev.Door, "authorizer") {
@@ -29,11 +36,11 @@ func TestAll(t *testing.T) {
 			}
 		} else {
 			switch ev.Want.Status {
-			case 200, 401, 404, 405:
+			case 200, 401, 403, 404, 405:
 			default:
 				t.Errorf("%s: status %d is not one the function gives a sample event", ev.Name, ev.Want.Status)
 			}
-			if ev.Want.Decision != "" || (ev.Want.Status == 401) != refused {
+			if ev.Want.Decision != "" || (ev.Want.Status == 401 || ev.Want.Status == 403) != refused || (ev.Want.Status == 403) != (ev.Want.Outcome == "forbidden") {
 				t.Errorf("%s: %+v", ev.Name, ev.Want)
 			}
 		}
@@ -49,13 +56,31 @@ func TestAll(t *testing.T) {
 	}
 }
 
-func TestEnvConfiguresRightKey(t *testing.T) {
+// env.json configures the three clients the events' keys belong to, with
+// the rules the events test, in the api_keys format.
+func TestEnvConfiguresTheKeys(t *testing.T) {
 	env, err := Env()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := env["KeygateFunction"]["API_KEY"]; got != RightKey {
-		t.Errorf("env.json sets API_KEY %q, want RightKey", got)
+	var doc struct {
+		Keys map[string]json.RawMessage `json:"api_keys"`
+	}
+	if err := json.Unmarshal([]byte(env["KeygateFunction"]["API_KEY"]), &doc); err != nil {
+		t.Fatalf("env.json's API_KEY is not an api_keys document: %v", err)
+	}
+	want := map[string]string{
+		"default":  `"` + RightKey + `"`,
+		"readonly": `{"key":"` + ScopedKey + `","allow":["GET /","HEAD /"],"meta":{"tenant":"t-42","plan":"gold"}}`,
+		"office":   `{"key":"` + SourcedKey + `","sources":["192.0.2.0/24","2001:db8::/32"]}`,
+	}
+	if len(doc.Keys) != len(want) {
+		t.Errorf("env.json configures %d clients, want %d", len(doc.Keys), len(want))
+	}
+	for name, entry := range want {
+		if got := string(doc.Keys[name]); got != entry {
+			t.Errorf("env.json's %s = %s, want %s", name, got, entry)
+		}
 	}
 }
 

@@ -7,7 +7,9 @@ package handler
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 
 	"github.com/keygate/keygate/internal/decision"
 	"github.com/keygate/keygate/internal/requestid"
@@ -38,16 +40,19 @@ func New(d Decider, log *slog.Logger) *Handler {
 }
 
 // ServeHTTP serves a request that came over HTTP itself (the local
-// server): what it presents is in its own headers.
+// server): what it presents is in its own headers, and it comes from its
+// connection's peer.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.Serve(w, r, decision.Request{Keys: r.Header.Values(HeaderName)})
+	h.Serve(w, r, decision.Request{Keys: r.Header.Values(HeaderName), Source: peer(r.RemoteAddr)})
 }
 
 // Serve answers r, built by a front door from an event, with what the
 // event presents for the decision (which the door read from the event
-// itself, where it can see more than r shows: two header maps, say).
+// itself, where it can see more than r shows: two header maps, or the
+// address an ALB appended to X-Forwarded-For). The request line is r's.
 func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, in decision.Request) {
 	ctx := r.Context()
+	in.Method, in.Path = r.Method, r.URL.Path
 	d := h.decide.Decide(ctx, in)
 	status := h.answer(w, r, d)
 	attrs := []slog.Attr{
@@ -60,6 +65,7 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, in decision.Requ
 	if c := d.Client(); c != "" {
 		attrs = append(attrs, slog.String("client", c))
 	}
+	attrs = append(attrs, decision.LogReason(in, d)...)
 	level := slog.LevelInfo
 	if status >= 500 {
 		level = slog.LevelError
@@ -72,6 +78,11 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, d decision.Resu
 	switch {
 	case d.Outcome == decision.Unavailable:
 		return writeJSON(w, r, http.StatusServiceUnavailable, msgUnavailable)
+	case d.Outcome == decision.Forbidden:
+		// Authenticated, but not for this route or from this address:
+		// the routes it may call are not for others to learn either, so
+		// the 403 comes before routing too.
+		return writeJSON(w, r, http.StatusForbidden, msgForbidden)
 	case !d.Allowed():
 		// RFC 9110 requires a challenge with 401; there is no registered
 		// scheme for API keys, so name the header in a custom one.
@@ -88,6 +99,17 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, d decision.Resu
 		return writeJSON(w, r, http.StatusMethodNotAllowed, msgMethod)
 	}
 	return writeJSON(w, r, http.StatusOK, msgOK)
+}
+
+// peer is the address of a connection's far end ("host:port"); the zero
+// Addr when it has none.
+func peer(remoteAddr string) netip.Addr {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	a, _ := netip.ParseAddr(host)
+	return a
 }
 
 // route and logMethod keep caller-controlled text out of logs: a key pasted

@@ -7,6 +7,7 @@ import "net/http"
 var (
 	msgOK           = []byte(`{"message":"OK: Authorized"}`)
 	msgUnauthorized = []byte(`{"message":"ERROR: Unauthorized"}`)
+	msgForbidden    = []byte(`{"message":"ERROR: Forbidden"}`)
 	msgUnavailable  = []byte(`{"message":"ERROR: Service Unavailable"}`)
 	msgNotFound     = []byte(`{"message":"ERROR: Not Found"}`)
 	msgMethod       = []byte(`{"message":"ERROR: Method Not Allowed"}`)

@@ -10,6 +10,7 @@ package decision
 
 import (
 	"context"
+	"log/slog"
 	"net/netip"
 	"strings"
 
@@ -117,6 +118,19 @@ func (d *Decider) Decide(ctx context.Context, req Request) Result {
 		return Result{Outcome: Forbidden, Reason: why, Entry: entry}
 	}
 	return Result{Outcome: Authorized, Entry: entry}
+}
+
+// LogReason is what a log line says of a forbidden request: the reason,
+// and for a key with sources, when the request came with no address (a
+// TOKEN authorizer's event carries none: such keys are refused there).
+func LogReason(req Request, r Result) []slog.Attr {
+	switch {
+	case r.Reason == "":
+		return nil
+	case r.Reason == access.ReasonSource && !req.Source.IsValid():
+		return []slog.Attr{slog.String("reason", r.Reason), slog.String("source_address", "none")}
+	}
+	return []slog.Attr{slog.String("reason", r.Reason)}
 }
 
 // Meta is what the key's entry tells its backend (nil for none).

@@ -40,7 +40,7 @@ func TestAuthorizerEventFiles(t *testing.T) {
 			if out.err != nil {
 				failure = out.err.Error()
 			}
-			doortest.Decision(t, ev.Door, out.body, failure, allow, "example", "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/Prod/*")
+			doortest.Decision(t, ev, out.body, failure)
 			if out.err != nil && !errors.Is(out.err, authorizer.ErrUnauthorized) {
 				t.Errorf("failed with %v, not authorizer.ErrUnauthorized", out.err)
 			}

@@ -118,7 +118,7 @@ func (a *Adapter) serve(ctx context.Context, d decoded) (any, error) {
 			return nil, err
 		}
 		r, err := a.v1.EventToRequestWithContext(ctx, *ev)
-		return respond(a.h, core.NewProxyResponseWriter(), r, err, presented(ev.Headers, ev.MultiValueHeaders, true))
+		return respond(a.h, core.NewProxyResponseWriter(), r, err, presented(ev.Headers, ev.MultiValueHeaders, true, ev.RequestContext.Identity.SourceIP))
 	case *events.APIGatewayV2HTTPRequest:
 		path := ev.RawPath
 		if path == "" {
@@ -128,7 +128,7 @@ func (a *Adapter) serve(ctx context.Context, d decoded) (any, error) {
 			return nil, err
 		}
 		r, err := a.v2.EventToRequestWithContext(ctx, *ev)
-		return respond(a.h, core.NewProxyResponseWriterV2(), r, err, presented(ev.Headers, d.multi, false))
+		return respond(a.h, core.NewProxyResponseWriterV2(), r, err, presented(ev.Headers, d.multi, false, ev.RequestContext.HTTP.SourceIP))
 	case *events.ALBTargetGroupRequest:
 		// The proxy builds the URL from headers["host"], even when the
 		// event carries multiValueHeaders: check that very string.
@@ -136,7 +136,7 @@ func (a *Adapter) serve(ctx context.Context, d decoded) (any, error) {
 			return nil, err
 		}
 		r, err := a.alb.EventToRequestWithContext(ctx, *ev)
-		resp, err := respond(a.h, core.NewProxyResponseWriterALB(), r, err, presented(ev.Headers, ev.MultiValueHeaders, true))
+		resp, err := respond(a.h, core.NewProxyResponseWriterALB(), r, err, presented(ev.Headers, ev.MultiValueHeaders, true, albSource(ev.Headers, ev.MultiValueHeaders)))
 		if err != nil {
 			return nil, err
 		}
@@ -189,7 +189,13 @@ func (a *Adapter) authorize(ctx context.Context, d decoded, err error) ([]byte, 
 	var resp *events.APIGatewayCustomAuthorizerResponse
 	switch ev := d.event.(type) {
 	case *events.APIGatewayV2CustomAuthorizerV2Request:
-		return json.Marshal(a.auth.HTTP(ctx, kind, presented(ev.Headers, d.multi, false)))
+		in := presented(ev.Headers, d.multi, false, ev.RequestContext.HTTP.SourceIP)
+		// No policy hands the routes on: the decision checks the route.
+		in.Method, in.Path = ev.RequestContext.HTTP.Method, ev.RawPath
+		if in.Path == "" {
+			in.Path = ev.RequestContext.HTTP.Path
+		}
+		return json.Marshal(a.auth.HTTP(ctx, kind, in))
 	case *events.APIGatewayCustomAuthorizerRequest:
 		var in decision.Request
 		if ev.AuthorizationToken != "" {
@@ -197,7 +203,7 @@ func (a *Adapter) authorize(ctx context.Context, d decoded, err error) ([]byte, 
 		}
 		resp, err = a.auth.REST(ctx, kind, ev.MethodArn, in)
 	case *events.APIGatewayCustomAuthorizerRequestTypeRequest:
-		resp, err = a.auth.REST(ctx, kind, ev.MethodArn, presented(ev.Headers, ev.MultiValueHeaders, true))
+		resp, err = a.auth.REST(ctx, kind, ev.MethodArn, presented(ev.Headers, ev.MultiValueHeaders, true, ev.RequestContext.Identity.SourceIP))
 	}
 	switch {
 	case errors.Is(err, authorizer.ErrUnauthorized) || errors.Is(err, authorizer.ErrUnavailable):

@@ -273,10 +273,21 @@ func (k keys) Match(_ context.Context, key string) (apikey.Entry, apikey.Result,
 	return e, res, nil
 }
 
+// newFixture is the adapter over the key set events/env.json configures
+// (the sample events' keys: the "default" client's, a scoped and a
+// source-limited one).
 func newFixture() *fixture {
 	var buf bytes.Buffer
 	lg := slog.New(slog.NewJSONHandler(&buf, nil))
-	set := apikey.NewSet([]apikey.Entry{{Client: "example", Digest: apikey.Digest(rightKey)}})
+	env, err := samples.Env()
+	if err != nil {
+		panic(err)
+	}
+	doc, err := apikey.Parse(env["KeygateFunction"]["API_KEY"])
+	if err != nil {
+		panic("events/env.json's API_KEY: " + err.Error())
+	}
+	set := apikey.NewSet(doc.Entries(""))
 	return &fixture{ad: frontdoor.New(decision.New(keys{set}), lg), logs: &buf}
 }
 
@@ -630,8 +641,11 @@ func TestEventFiles(t *testing.T) {
 				t.Errorf("printed outside the logger: %q", printed)
 			}
 			line := lastLine(t, f.logs.String())
-			if line["request_id"] != "lambda-req-42" || line["status"] != float64(want.Status) || line["outcome"] != want.Outcome {
-				t.Errorf("log line %v, want request_id lambda-req-42, status %d, outcome %s", line, want.Status, want.Outcome)
+			if line["request_id"] != "lambda-req-42" || line["status"] != float64(want.Status) || line["outcome"] != want.Outcome || line["reason"] != nilIfEmpty(want.Reason) {
+				t.Errorf("log line %v, want request_id lambda-req-42, status %d, outcome %s, reason %q", line, want.Status, want.Outcome, want.Reason)
+			}
+			if matched := want.Outcome == "authorized" || want.Outcome == "forbidden"; matched && line["client"] != want.ClientName() {
+				t.Errorf("log line %v, want client %s", line, want.ClientName())
 			}
 			assertNoKey(t, string(out)+f.logs.String())
 		})
@@ -641,4 +655,12 @@ func TestEventFiles(t *testing.T) {
 			t.Errorf("no sample event for %s", k)
 		}
 	}
+}
+
+// nilIfEmpty is how a decoded JSON log line holds an optional string.
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }

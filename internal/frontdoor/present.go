@@ -1,6 +1,7 @@
 package frontdoor
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -19,9 +20,10 @@ import (
 
 // presented is what an event presents for the decision: the x-api-key
 // values of the map the proxy hands to the handler (multi, when the door
-// reads it and the event has it), and whether the two maps disagree.
-func presented(single map[string]string, multi map[string][]string, readsMulti bool) decision.Request {
-	in := decision.Request{Conflict: headersConflict(single, multi)}
+// reads it and the event has it), whether the two maps disagree, and the
+// caller's address (source, as the door's event gives it).
+func presented(single map[string]string, multi map[string][]string, readsMulti bool, source string) decision.Request {
+	in := decision.Request{Conflict: headersConflict(single, multi), Source: address(source)}
 	if readsMulti && multi != nil {
 		in.Keys = keyValues(multi)
 	} else {
@@ -30,6 +32,47 @@ func presented(single map[string]string, multi map[string][]string, readsMulti b
 	return in
 }
 
+// address parses a source address; the zero Addr (no address) when it is
+// not one.
+func address(s string) netip.Addr {
+	a, err := netip.ParseAddr(strings.TrimSpace(s))
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a
+}
+
+// albSource is the address an ALB appended last to X-Forwarded-For: the
+// peer it saw. Everything before it is what the client sent, and proves
+// nothing. (An ALB that removes or preserves the header instead of
+// appending to it, routing.http.xff_header_processing.mode, gives no
+// address: a key with sources is then refused.)
+func albSource(single map[string]string, multi map[string][]string) string {
+	// The header under two spellings (no ALB sends that) leaves unclear
+	// which the load balancer appended to: no address.
+	var last string
+	found := 0
+	if multi != nil {
+		for k, vs := range multi {
+			if strings.EqualFold(k, "x-forwarded-for") && len(vs) > 0 {
+				last, found = vs[len(vs)-1], found+1
+			}
+		}
+	} else {
+		for k, v := range single {
+			if strings.EqualFold(k, "x-forwarded-for") {
+				last, found = v, found+1
+			}
+		}
+	}
+	if found != 1 {
+		return ""
+	}
+	if i := strings.LastIndexByte(last, ','); i >= 0 {
+		last = last[i+1:]
+	}
+	return last
+}
 // headersConflict reports whether an event's two header maps, when it
 // carries both, hold different x-api-key values. (API Gateway's REST API
 // sends both, the single-value map holding the last value of each name:

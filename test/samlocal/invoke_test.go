@@ -103,7 +103,7 @@ func checkAnswer(t testing.TB, ev samples.Event, res result) {
 		if json.Unmarshal(out, &e) == nil && e.ErrorMessage != nil {
 			body, failure = nil, *e.ErrorMessage
 		}
-		doortest.Decision(t, ev.Door, body, failure, ev.Want.Decision == "allow", "default", stageWide(t, ev))
+		doortest.Decision(t, ev, body, failure)
 	} else {
 		method, multi := request(t, ev)
 		doortest.Check(t, ev.Door, multi, method, doortest.Decode(t, out), ev.Want.Status)
@@ -157,26 +157,6 @@ func request(t testing.TB, ev samples.Event) (string, bool) {
 		m = probe.RequestContext.HTTP.Method
 	}
 	return m, probe.MultiValueHeaders != nil
-}
-
-// stageWide is the resource keygate's Allow must name for a REST
-// authorizer event: its methodArn's API and stage, every method and path.
-func stageWide(t testing.TB, ev samples.Event) string {
-	t.Helper()
-	var probe struct {
-		MethodArn string `json:"methodArn"`
-	}
-	if err := json.Unmarshal(ev.Payload, &probe); err != nil {
-		t.Fatalf("%s: %v", ev.Name, err)
-	}
-	if probe.MethodArn == "" {
-		return "" // an HTTP API's event: a simple response names no resource
-	}
-	parts := strings.SplitN(probe.MethodArn, "/", 3)
-	if len(parts) < 2 {
-		t.Fatalf("%s: methodArn %q has no stage", ev.Name, probe.MethodArn)
-	}
-	return parts[0] + "/" + parts[1] + "/*"
 }
 
 // A copy of the event table with wrong expectations (a status, a

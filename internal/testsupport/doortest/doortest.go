@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/keygate/keygate/events"
 )
 
 // Bodies are the only bodies keygate sends, as the requirements spell them.
@@ -18,6 +20,7 @@ var Bodies = map[int]string{
 	http.StatusOK:                 `{"message":"OK: Authorized"}`,
 	http.StatusBadRequest:         `{"message":"ERROR: Bad Request"}`,
 	http.StatusUnauthorized:       `{"message":"ERROR: Unauthorized"}`,
+	http.StatusForbidden:          `{"message":"ERROR: Forbidden"}`,
 	http.StatusNotFound:           `{"message":"ERROR: Not Found"}`,
 	http.StatusMethodNotAllowed:   `{"message":"ERROR: Method Not Allowed"}`,
 	http.StatusServiceUnavailable: `{"message":"ERROR: Service Unavailable"}`,
@@ -183,35 +186,23 @@ func CheckHygiene(t testing.TB, status int, h http.Header, body string, head boo
 	}
 }
 
-// Decision checks an authorizer's answer for door (authorizer and
-// requestauthorizer: REST; httpauthorizer: HTTP API). body is the answer,
-// failure the invocation's error message ("" when it succeeded). Allow is,
-// for REST, an IAM policy allowing execute-api:Invoke on resource (every
-// method and path of the stage) for principal client with the client in
-// the context; for an HTTP API, isAuthorized true with the client in the
-// context. Deny is the failure "Unauthorized" (REST) or isAuthorized false.
-func Decision(t testing.TB, door string, body []byte, failure string, allow bool, client, resource string) {
+// Decision checks an authorizer's answer to the sample event ev (body, or
+// the invocation's failure message) against what events/expected.json
+// wants of it:
+//   - an HTTP API's (httpauthorizer): isAuthorized, and when true the
+//     client and its meta (a JSON object in a string) in the context;
+//   - a REST one's allow: an IAM policy allowing execute-api:Invoke for the
+//     client as principal, on the stage of ev's methodArn, every route of
+//     it, or exactly Want.Routes ("GET /" is arn:…:API/STAGE/GET/), with
+//     the client and meta in the context;
+//   - a REST one's deny: for a forbidden key, a policy denying the whole
+//     stage (API Gateway's 403); else the failure Unauthorized (its 401).
+func Decision(t testing.TB, ev events.Event, body []byte, failure string) {
 	t.Helper()
-	if door == "httpauthorizer" {
-		var r struct {
-			IsAuthorized *bool          `json:"isAuthorized"`
-			Context      map[string]any `json:"context"`
-		}
-		if failure != "" || json.Unmarshal(body, &r) != nil || r.IsAuthorized == nil {
-			t.Fatalf("answer %s (failure %q): want a simple authorizer response", body, failure)
-		}
-		if *r.IsAuthorized != allow || allow && r.Context["client"] != client {
-			t.Errorf("answer %s, want isAuthorized %v for client %s", body, allow, client)
-		}
-		return
-	}
-	if !allow {
-		if failure != "Unauthorized" || len(body) > 0 && string(body) != "null" {
-			t.Errorf("answer %s (failure %q): want the failure Unauthorized (API Gateway's 401)", body, failure)
-		}
-		return
-	}
+	want := ev.Want
+	allow := want.Decision == "allow"
 	var r struct {
+		IsAuthorized   *bool  `json:"isAuthorized"`
 		PrincipalID    string `json:"principalId"`
 		PolicyDocument struct {
 			Version   string
@@ -223,12 +214,53 @@ func Decision(t testing.TB, door string, body []byte, failure string, allow bool
 		} `json:"policyDocument"`
 		Context map[string]any `json:"context"`
 	}
-	if failure != "" || json.Unmarshal(body, &r) != nil {
+	decoded := failure == "" && json.Unmarshal(body, &r) == nil
+	contextOK := func() bool {
+		meta, _ := r.Context["meta"].(string)
+		var m map[string]string
+		return r.Context["client"] == want.ClientName() && json.Unmarshal([]byte(meta), &m) == nil
+	}
+	if ev.Door == "httpauthorizer" {
+		if !decoded || r.IsAuthorized == nil {
+			t.Fatalf("answer %s (failure %q): want a simple authorizer response", body, failure)
+		}
+		if *r.IsAuthorized != allow || allow && !contextOK() {
+			t.Errorf("answer %s, want isAuthorized %v for client %s with its meta", body, allow, want.ClientName())
+		}
+		return
+	}
+	if !allow && want.Outcome != "forbidden" {
+		if failure != "Unauthorized" || len(body) > 0 && string(body) != "null" {
+			t.Errorf("answer %s (failure %q): want the failure Unauthorized (API Gateway's 401)", body, failure)
+		}
+		return
+	}
+	var probe struct {
+		MethodArn string `json:"methodArn"`
+	}
+	json.Unmarshal(ev.Payload, &probe)
+	parts := strings.SplitN(probe.MethodArn, "/", 3)
+	if len(parts) < 3 {
+		t.Fatalf("%s: methodArn %q names no stage", ev.Name, probe.MethodArn)
+	}
+	stage := parts[0] + "/" + parts[1] + "/"
+	effect, resources := "Deny", []string{stage + "*"}
+	if allow {
+		effect = "Allow"
+		if want.Routes != nil {
+			resources = nil
+			for _, route := range want.Routes {
+				method, path, _ := strings.Cut(route, " ")
+				resources = append(resources, stage+method+path)
+			}
+		}
+	}
+	if !decoded {
 		t.Fatalf("answer %s (failure %q): want a policy", body, failure)
 	}
 	st := r.PolicyDocument.Statement
-	if r.PrincipalID != client || r.Context["client"] != client || r.PolicyDocument.Version != "2012-10-17" || len(st) != 1 ||
-		st[0].Effect != "Allow" || fmt.Sprint(st[0].Action) != "[execute-api:Invoke]" || fmt.Sprint(st[0].Resource) != "["+resource+"]" {
-		t.Errorf("policy %s: want Allow execute-api:Invoke on %s for client %s", body, resource, client)
+	if r.PrincipalID != want.ClientName() || !contextOK() || r.PolicyDocument.Version != "2012-10-17" || len(st) != 1 ||
+		st[0].Effect != effect || fmt.Sprint(st[0].Action) != "[execute-api:Invoke]" || fmt.Sprint(st[0].Resource) != fmt.Sprint(resources) {
+		t.Errorf("policy %s: want %s execute-api:Invoke on %s for client %s with its meta", body, effect, resources, want.ClientName())
 	}
 }
