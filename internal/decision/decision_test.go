@@ -149,7 +149,7 @@ func TestDecideMalformedKgKey(t *testing.T) {
 	if good[len(good)-1] == '0' {
 		last = '1'
 	}
-	bad := good[:len(good)-1] + string(last) // the checksum's last digit changed
+	bad := good[:len(good)-1] + string(last)                                        // the checksum's last digit changed
 	set := apikey.NewSet([]apikey.Entry{{Client: "c", Digest: apikey.Digest(bad)}}) // even if a set held it
 	var asked []string
 	got := decision.New(keys{set: set, asked: &asked}).Decide(context.Background(), decision.Request{Keys: []string{bad}})

@@ -73,6 +73,7 @@ func albSource(single map[string]string, multi map[string][]string) string {
 	}
 	return last
 }
+
 // headersConflict reports whether an event's two header maps, when it
 // carries both, hold different x-api-key values. (API Gateway's REST API
 // sends both, the single-value map holding the last value of each name:
