@@ -15,6 +15,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -190,10 +191,15 @@ func (a *Adapter) authorize(ctx context.Context, d decoded, err error) ([]byte, 
 	switch ev := d.event.(type) {
 	case *events.APIGatewayV2CustomAuthorizerV2Request:
 		in := presented(ev.Headers, d.multi, false, ev.RequestContext.HTTP.SourceIP)
-		// No policy hands the routes on: the decision checks the route.
+		// No policy hands the routes on: the decision checks the route,
+		// on the path decoded as the handler sees one ("%2e%2e" is a dot
+		// segment to a backend too).
 		in.Method, in.Path = ev.RequestContext.HTTP.Method, ev.RawPath
 		if in.Path == "" {
 			in.Path = ev.RequestContext.HTTP.Path
+		}
+		if p, err := url.PathUnescape(in.Path); err == nil {
+			in.Path = p
 		}
 		return json.Marshal(a.auth.HTTP(ctx, kind, in))
 	case *events.APIGatewayCustomAuthorizerRequest:

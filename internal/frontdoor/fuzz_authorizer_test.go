@@ -3,6 +3,8 @@ package frontdoor_test
 import (
 	"encoding/json"
 	"errors"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -45,8 +47,8 @@ func (h *fuzzHarness) checkAuthorizer(t *testing.T, payload, out []byte, err err
 			t.Fatalf("not a simple authorizer response: %s", out)
 		}
 		allowed = *r.IsAuthorized
-		if allowed && r.Context[authorizer.ContextClient] != "fuzz-right" {
-			t.Fatalf("allowed without naming the client: %s", out)
+		if allowed && r.Context[authorizer.ContextClient] != o.client() {
+			t.Fatalf("allowed without naming the client %s: %s", o.client(), out)
 		}
 	default:
 		switch {
@@ -56,8 +58,25 @@ func (h *fuzzHarness) checkAuthorizer(t *testing.T, payload, out []byte, err err
 				t.Fatalf("not an IAM policy answer: %s", out)
 			}
 			st := r.PolicyDocument.Statement[0]
-			if st.Effect != "Allow" || len(st.Resource) != 1 || !strings.HasSuffix(st.Resource[0], "/*") || r.PrincipalID != "fuzz-right" {
-				t.Fatalf("a policy that is not Allow for the whole stage and the client: %s", out)
+			wantRoutes := []string{"*"} // the whole stage
+			if st.Effect == "Allow" && o.client() == "fuzz-scoped" {
+				wantRoutes = []string{"GET/", "HEAD/reports/*"}
+			}
+			var routes []string
+			for _, res := range st.Resource {
+				parts := strings.SplitN(res, "/", 3)
+				if len(parts) == 3 {
+					routes = append(routes, parts[2])
+				}
+			}
+			if st.Effect == "Deny" {
+				if o.outcome() != "forbidden" || !slices.Equal(routes, wantRoutes) || r.PrincipalID != o.client() {
+					t.Fatalf("a Deny policy for outcome %s: %s", o.outcome(), out)
+				}
+				break
+			}
+			if st.Effect != "Allow" || !slices.Equal(routes, wantRoutes) || r.PrincipalID != o.client() {
+				t.Fatalf("a policy that is not Allow on %v for the client %s: %s", wantRoutes, o.client(), out)
 			}
 			allowed = true
 		case !errors.Is(err, authorizer.ErrUnauthorized) || err.Error() != "Unauthorized":
@@ -91,7 +110,7 @@ func fuzzAuthorizerExpect(payload []byte) fuzzOracle {
 		if json.Unmarshal(payload, &ev) != nil || !stageArn(ev.MethodArn) {
 			return o
 		}
-		o.decoded = true
+		o.decoded, o.noRoutes = true, true // no address: a key with sources is refused
 		if ev.AuthorizationToken != "" {
 			o.keys = []string{ev.AuthorizationToken}
 		}
@@ -100,9 +119,10 @@ func fuzzAuthorizerExpect(payload []byte) fuzzOracle {
 		if json.Unmarshal(payload, &ev) != nil || !stageArn(ev.MethodArn) {
 			return o
 		}
-		o.decoded = true
+		o.decoded, o.noRoutes = true, true
 		o.keys = keyValues(ev.Headers, ev.MultiValueHeaders)
 		o.conflict = fuzzConflict(ev.Headers, ev.MultiValueHeaders)
+		o.source = ev.RequestContext.Identity.SourceIP
 	case frontdoor.HTTPAuthorizer:
 		var ev events.APIGatewayV2CustomAuthorizerV2Request
 		var multi map[string][]string
@@ -112,8 +132,27 @@ func fuzzAuthorizerExpect(payload []byte) fuzzOracle {
 		o.decoded = true
 		o.keys = keyValues(ev.Headers, nil)
 		o.conflict = fuzzConflict(ev.Headers, multi)
+		p := ev.RawPath
+		if p == "" {
+			p = ev.RequestContext.HTTP.Path
+		}
+		if u, err := url.PathUnescape(p); err == nil {
+			p = u
+		}
+		o.method, o.path, o.source = ev.RequestContext.HTTP.Method, cleanPath(p), ev.RequestContext.HTTP.SourceIP
 	}
 	return o
+}
+
+// client is the client the key names, for an authorized or forbidden one.
+func (o fuzzOracle) client() string {
+	switch strings.Trim(o.keys[0], " \t") {
+	case fuzzScopedKey:
+		return "fuzz-scoped"
+	case fuzzSourcedKey:
+		return "fuzz-sourced"
+	}
+	return "fuzz-right"
 }
 
 // stageArn: arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/…, the methodArn

@@ -16,7 +16,8 @@ package frontdoor_test
 // mutates as text, so that it easily puts the keys where they must not
 // leak or must not count: one edit per line, an op byte then its argument
 // ("<name>:<value>" or a whole <text>), where @K, @E and @W stand for the
-// right, the expired and a wrong key.
+// right, the expired and a wrong key, @S and @O for the key with routes and
+// the one with sources.
 //
 //	h name:value  headers[name] = value
 //	a name:value  headers[name] += "," + value (a comma list)
@@ -33,6 +34,9 @@ package frontdoor_test
 //	B text        body = base64(text), base64 flag set
 //	Z text        body = text, base64 flag set (may not decode)
 //	c text        cookies += [text]
+//	i text        the source address: requestContext.identity.sourceIp,
+//	              requestContext.http.sourceIp, and appended to
+//	              X-Forwarded-For (headers, and multiValueHeaders if any)
 //
 // Run longer with `make fuzz`; `make test` runs it briefly (fuzz-smoke).
 
@@ -46,8 +50,12 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"os"
+	"path"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -72,14 +80,20 @@ const (
 	fuzzExpiredKey = "kgFuzzExpiredKey7a1c93e05d2b4f68"
 	// fuzzWrongKey is the wrong key of events/.
 	fuzzWrongKey = samples.WrongKey
+	// fuzzScopedKey may call fuzzScopedAllow only; fuzzSourcedKey may be
+	// used from 192.0.2.0/24 and 2001:db8::/32 only.
+	fuzzScopedKey   = samples.ScopedKey
+	fuzzScopedAllow = `["GET /","HEAD /reports/*"]`
+	fuzzSourcedKey  = samples.SourcedKey
 )
 
 var (
 	fuzzNow    = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	fuzzSecret = fmt.Sprintf(`{"api_keys":{"fuzz-right":%q,"fuzz-expired":{"key":%q,"expires":"2026-01-01T00:00:00Z"}}}`,
-		fuzzRightKey, fuzzExpiredKey)
-	fuzzKeys   = []string{fuzzRightKey, fuzzExpiredKey, fuzzWrongKey}
-	fuzzTokens = strings.NewReplacer("@K", fuzzRightKey, "@E", fuzzExpiredKey, "@W", fuzzWrongKey)
+	fuzzSecret = fmt.Sprintf(`{"api_keys":{"fuzz-right":%q,"fuzz-expired":{"key":%q,"expires":"2026-01-01T00:00:00Z"},`+
+		`"fuzz-scoped":{"key":%q,"allow":%s},"fuzz-sourced":{"key":%q,"sources":["192.0.2.0/24","2001:db8::/32"]}}}`,
+		fuzzRightKey, fuzzExpiredKey, fuzzScopedKey, fuzzScopedAllow, fuzzSourcedKey)
+	fuzzKeys   = []string{fuzzRightKey, fuzzExpiredKey, fuzzWrongKey, fuzzScopedKey, fuzzSourcedKey}
+	fuzzTokens = strings.NewReplacer("@K", fuzzRightKey, "@E", fuzzExpiredKey, "@W", fuzzWrongKey, "@S", fuzzScopedKey, "@O", fuzzSourcedKey)
 )
 
 // fuzzEditSeeds put keys in every place the issue names: multi-value
@@ -142,6 +156,23 @@ var fuzzEditSeeds = []string{
 	"mhost:ok.example.com\nhhost:b d\np/@K",
 	"sversion:1.0",
 	"rhttp:",
+	// Keys with rules: routes (GET / and HEAD /reports/* only) and
+	// sources (192.0.2.0/24, 2001:db8::/32) at every door.
+	"dx-api-key\nhx-api-key:@S\nmx-api-key:@S",
+	"dx-api-key\nhx-api-key:@S\nmx-api-key:@S\nxPOST",
+	"dx-api-key\nhx-api-key:@S\nmx-api-key:@S\nxHEAD\np/reports/7",
+	"dx-api-key\nhx-api-key:@S\nmx-api-key:@S\nxHEAD\np/reports/../admin",
+	"dx-api-key\nhx-api-key:@S\nmx-api-key:@S\nxHEAD\np/reports/%2e%2e/admin",
+	"dx-api-key\nhx-api-key:@S\nmx-api-key:@S\np//",
+	"dx-api-key\nhx-api-key:@O\nmx-api-key:@O",
+	"dx-api-key\nhx-api-key:@O\nmx-api-key:@O\ni198.51.100.7",
+	"dx-api-key\nhx-api-key:@O\nmx-api-key:@O\ni2001:db8::5",
+	"dx-api-key\nhx-api-key:@O\nmx-api-key:@O\ni::ffff:192.0.2.9",
+	"dx-api-key\nhx-api-key:@O\nmx-api-key:@O\ninot-an-address",
+	"dx-api-key\nhx-api-key:@O\nmx-api-key:@O\nhx-forwarded-for:192.0.2.10, 198.51.100.7",
+	"dx-api-key\nhx-api-key:@O\nmx-api-key:@O\nhx-forwarded-for:198.51.100.7, 192.0.2.10",
+	"dx-api-key\nhx-api-key:@O\nmx-api-key:@O\nhX-Forwarded-For:192.0.2.10",
+	"dx-api-key\nhx-api-key:@O\nmx-api-key:@O\ndx-forwarded-for",
 }
 
 func FuzzInvoke(f *testing.F) {
@@ -271,12 +302,19 @@ func (h *fuzzHarness) check(t *testing.T, payload []byte) {
 		if !want.decoded || want.outcome() != "authorized" {
 			t.Fatalf("status %d for an event whose x-api-key values %q do not authorize (%s)", r.StatusCode, want.keys, payload)
 		}
+	case http.StatusForbidden:
+		if !want.decoded || want.outcome() != "forbidden" {
+			t.Fatalf("403 for an event whose key %q is not forbidden here (outcome %s) (%s)", want.keys, want.outcome(), payload)
+		}
+		if line.Outcome != "forbidden" {
+			t.Errorf("logged outcome %q for a 403", line.Outcome)
+		}
 	case http.StatusUnauthorized:
 		if !want.decoded {
 			t.Fatalf("401 for an event that does not decode as its door's shape (%s)", payload)
 		}
-		if want.outcome() == "authorized" {
-			t.Fatalf("401 for exactly one right key %q: a wrong answer (%s)", want.keys, payload)
+		if o := want.outcome(); o == "authorized" || o == "forbidden" {
+			t.Fatalf("401 for exactly one valid key %q (outcome %s): a wrong answer (%s)", want.keys, o, payload)
 		}
 		if line.Outcome != want.outcome() {
 			t.Errorf("logged outcome %q, want %q for x-api-key values %q", line.Outcome, want.outcome(), want.keys)
@@ -292,7 +330,7 @@ func (h *fuzzHarness) check(t *testing.T, payload []byte) {
 		if line.Msg != "request" || line.Status != r.StatusCode {
 			t.Errorf("log line %+v does not record the %d answer", line, r.StatusCode)
 		}
-		if r.StatusCode != http.StatusUnauthorized && line.Outcome != "authorized" {
+		if r.StatusCode != http.StatusUnauthorized && r.StatusCode != http.StatusForbidden && line.Outcome != "authorized" {
 			t.Errorf("logged outcome %q for a %d answer", line.Outcome, r.StatusCode)
 		}
 	}
@@ -303,6 +341,12 @@ type fuzzOracle struct {
 	kind    frontdoor.Kind
 	decoded bool
 	method  string
+	// path is the request path as the handler routes it (decoded);
+	// source the caller's address as the door gives it; noRoutes: the
+	// routes are a REST authorizer's policy's, not the decision's.
+	path     string
+	source   string
+	noRoutes bool
 	// keys are the x-api-key values the front door hands over.
 	keys []string
 	// albMulti: an ALB event with multiValueHeaders (the target group
@@ -340,6 +384,7 @@ func fuzzExpect(payload []byte) fuzzOracle {
 		o.decoded, o.method = true, ev.HTTPMethod
 		o.keys = keyValues(ev.Headers, ev.MultiValueHeaders)
 		o.conflict = fuzzConflict(ev.Headers, ev.MultiValueHeaders)
+		o.path, o.source = routedPath(ev.Path), ev.RequestContext.Identity.SourceIP
 	case frontdoor.HTTPAPI, frontdoor.FunctionURL:
 		var ev events.APIGatewayV2HTTPRequest
 		if json.Unmarshal(payload, &ev) != nil {
@@ -360,6 +405,11 @@ func fuzzExpect(payload []byte) fuzzOracle {
 			}
 		}
 		o.conflict = fuzzConflict(ev.Headers, multi)
+		path := ev.RawPath
+		if path == "" {
+			path = ev.RequestContext.HTTP.Path
+		}
+		o.path, o.source = routedPath(path), ev.RequestContext.HTTP.SourceIP
 	case frontdoor.ALB:
 		var ev events.ALBTargetGroupRequest
 		if json.Unmarshal(payload, &ev) != nil {
@@ -368,8 +418,60 @@ func fuzzExpect(payload []byte) fuzzOracle {
 		o.decoded, o.method = true, ev.HTTPMethod
 		o.keys = keyValues(ev.Headers, ev.MultiValueHeaders)
 		o.conflict = fuzzConflict(ev.Headers, ev.MultiValueHeaders)
+		o.path, o.source = routedPath(ev.Path), forwardedFor(ev.Headers, ev.MultiValueHeaders)
 	}
 	return o
+}
+
+// routedPath is the path a request line holds as a server routes it:
+// decoded (the proxy parses it as a URL), with dot segments and repeated
+// slashes resolved as a backend would (a trailing slash kept).
+func routedPath(p string) string {
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	if u, err := url.Parse("https://h" + p); err == nil {
+		p = u.Path
+	}
+	return cleanPath(p)
+}
+
+func cleanPath(p string) string {
+	c := path.Clean("/" + p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
+}
+
+// forwardedFor is the address an ALB appended to X-Forwarded-For: the last
+// of the header's list, in the map the target group uses; none when the
+// header comes under two spellings.
+func forwardedFor(single map[string]string, multi map[string][]string) string {
+	h := http.Header{}
+	names := 0
+	if multi != nil {
+		for k, vs := range multi {
+			if http.CanonicalHeaderKey(k) == "X-Forwarded-For" {
+				names++
+				h[k] = vs
+			}
+		}
+	} else {
+		for k, v := range single {
+			if http.CanonicalHeaderKey(k) == "X-Forwarded-For" {
+				names++
+				h[k] = []string{v}
+			}
+		}
+	}
+	for _, vs := range h {
+		if names == 1 && len(vs) > 0 {
+			list := strings.Split(vs[len(vs)-1], ",")
+			return strings.TrimSpace(list[len(list)-1])
+		}
+	}
+	return ""
 }
 
 // fuzzConflict: the requirement, "exactly one x-api-key value": when an
@@ -568,8 +670,31 @@ func (o fuzzOracle) outcome() string {
 		return "authorized"
 	case v == fuzzExpiredKey:
 		return "expired"
+	case v == fuzzSourcedKey:
+		a, err := netip.ParseAddr(strings.TrimSpace(o.source))
+		in := func(cidr string) bool { return netip.MustParsePrefix(cidr).Contains(a.Unmap().WithZone("")) }
+		if err != nil || !in("192.0.2.0/24") && !in("2001:db8::/32") {
+			return "forbidden"
+		}
+		return "authorized"
+	case v == fuzzScopedKey:
+		if !o.noRoutes && !slices.ContainsFunc(fuzzScopedRoutes(), func(re *regexp.Regexp) bool { return re.MatchString(o.method + " " + o.path) }) {
+			return "forbidden"
+		}
+		return "authorized"
 	}
 	return "invalid"
+}
+
+// fuzzScopedRoutes are fuzzScopedAllow as regular expressions: * is .*.
+func fuzzScopedRoutes() []*regexp.Regexp {
+	var pats []string
+	json.Unmarshal([]byte(fuzzScopedAllow), &pats)
+	var out []*regexp.Regexp
+	for _, p := range pats {
+		out = append(out, regexp.MustCompile(`(?s)\A`+strings.ReplaceAll(regexp.QuoteMeta(p), `\*`, `.*`)+`\z`))
+	}
+	return out
 }
 
 // decodeFuzzAnswer checks the answer's shape, body and headers for the
@@ -680,6 +805,23 @@ func fuzzEdit(payload []byte, edits string) []byte {
 		case 'c':
 			old, _ := ev["cookies"].([]any)
 			ev["cookies"] = append(old, line[1:])
+		case 'i':
+			addr := line[1:]
+			rc := object(ev, "requestContext")
+			object(rc, "identity")["sourceIp"] = addr
+			if hc, ok := rc["http"].(map[string]any); ok {
+				hc["sourceIp"] = addr
+			}
+			hdr := object(ev, "headers")
+			old, _ := hdr["x-forwarded-for"].(string)
+			if old != "" {
+				old += ", "
+			}
+			hdr["x-forwarded-for"] = old + addr
+			if mv, ok := ev["multiValueHeaders"].(map[string]any); ok {
+				olds, _ := mv["x-forwarded-for"].([]any)
+				mv["x-forwarded-for"] = append(olds, addr)
+			}
 		case 'r':
 			object(ev, "requestContext")[name] = value
 		case 's':
