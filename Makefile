@@ -33,7 +33,8 @@ VENV := .venv
 SAM_CLI_VERSION := 1.170.0
 CFN_LINT_VERSION := 1.58.0
 MOTO_VERSION := 5.2.5
-VENV_PINS := aws-sam-cli==$(SAM_CLI_VERSION) cfn-lint==$(CFN_LINT_VERSION) moto[server]==$(MOTO_VERSION)
+DETECT_SECRETS_VERSION := 1.5.0
+VENV_PINS := aws-sam-cli==$(SAM_CLI_VERSION) cfn-lint==$(CFN_LINT_VERSION) moto[server]==$(MOTO_VERSION) detect-secrets==$(DETECT_SECRETS_VERSION)
 # Records the pins the venv holds: a change of version reinstalls.
 VENV_STAMP := $(VENV)/keygate-pins.txt
 SAM := SAM_CLI_TELEMETRY=$${SAM_CLI_TELEMETRY:-0} $(VENV)/bin/sam
