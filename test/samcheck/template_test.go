@@ -753,9 +753,10 @@ func readRepoFile(t *testing.T, rel string) string {
 
 // TestGuardedAPI: with BackendUrl, a REST API (and with EnableHttpApi an
 // HTTP API) forwards every path and method to the backend, with keygate as
-// its REQUEST authorizer on the x-api-key header, the decision cached for
-// AuthorizerCacheTtl, the client's name passed on in X-Keygate-Client and
-// the key not; refusals answered as keygate answers them; API Gateway may
+// its REQUEST authorizer on the x-api-key header and the caller's address
+// (for the HTTP API also the method and path: it decides routes itself),
+// the decision cached for AuthorizerCacheTtl, the client's name and meta
+// passed on in X-Keygate-Client and X-Keygate-Meta and the key not; refusals answered as keygate answers them; API Gateway may
 // invoke the function as the authorizer and only so. Without BackendUrl
 // none of it exists.
 func TestGuardedAPI(t *testing.T) {
@@ -780,9 +781,9 @@ func TestGuardedAPI(t *testing.T) {
 		fnArn := getAtt(apiFunction + ".Arn")
 		invoke := "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/" + fnArn + "/invocations"
 		a := s.props(t, "GuardedApiAuthorizer")
-		if a["Type"] != "REQUEST" || a["IdentitySource"] != "method.request.header.x-api-key" || a["AuthorizerUri"] != invoke ||
+		if a["Type"] != "REQUEST" || a["IdentitySource"] != "method.request.header.x-api-key, context.identity.sourceIp" || a["AuthorizerUri"] != invoke ||
 			num(a["AuthorizerResultTtlInSeconds"]) != e.cacheTTL {
-			t.Errorf("REST authorizer %v: want keygate as a REQUEST authorizer on x-api-key, cached %ds", a, e.cacheTTL)
+			t.Errorf("REST authorizer %v: want keygate as a REQUEST authorizer on x-api-key and the source address, cached %ds", a, e.cacheTTL)
 		}
 		for name, uri := range map[string]string{"GuardedApiRootMethod": e.backend + "/", "GuardedApiProxyMethod": e.backend + "/{proxy}"} {
 			m := s.props(t, name)
@@ -790,8 +791,9 @@ func TestGuardedAPI(t *testing.T) {
 			if m["HttpMethod"] != "ANY" || m["AuthorizationType"] != "CUSTOM" || m["AuthorizerId"] != ref("GuardedApiAuthorizer") ||
 				at(in, "Type") != "HTTP_PROXY" || at(in, "Uri") != uri ||
 				at(in, "RequestParameters", "integration.request.header.X-Keygate-Client") != "context.authorizer.client" ||
+				at(in, "RequestParameters", "integration.request.header.X-Keygate-Meta") != "context.authorizer.meta" ||
 				at(in, "RequestParameters", "integration.request.header.x-api-key") != "''" {
-				t.Errorf("%s %v: want ANY behind the authorizer, proxied to %s with the client's name and without the key", name, m, uri)
+				t.Errorf("%s %v: want ANY behind the authorizer, proxied to %s with the client's name and meta and without the key", name, m, uri)
 			}
 		}
 		challenge := `'ApiKey header="x-api-key"'`
@@ -817,8 +819,9 @@ func TestGuardedAPI(t *testing.T) {
 		}
 		ha := s.props(t, "GuardedHttpApiAuthorizer")
 		if ha["AuthorizerType"] != "REQUEST" || ha["AuthorizerPayloadFormatVersion"] != "2.0" || ha["EnableSimpleResponses"] != true ||
-			fmt.Sprint(ha["IdentitySource"]) != "[$request.header.x-api-key]" || ha["AuthorizerUri"] != invoke || num(ha["AuthorizerResultTtlInSeconds"]) != e.cacheTTL {
-			t.Errorf("HTTP API authorizer %v: want keygate in the simple format on x-api-key, cached %ds", ha, e.cacheTTL)
+			fmt.Sprint(ha["IdentitySource"]) != "[$request.header.x-api-key $context.identity.sourceIp $context.httpMethod $context.path]" ||
+			ha["AuthorizerUri"] != invoke || num(ha["AuthorizerResultTtlInSeconds"]) != e.cacheTTL {
+			t.Errorf("HTTP API authorizer %v: want keygate in the simple format on x-api-key, the source address, the method and the path, cached %ds", ha, e.cacheTTL)
 		}
 		for route, integ := range map[string]string{"GuardedHttpApiRootRoute": "GuardedHttpApiRootIntegration", "GuardedHttpApiProxyRoute": "GuardedHttpApiProxyIntegration"} {
 			r, in := s.props(t, route), s.props(t, integ)
@@ -828,8 +831,9 @@ func TestGuardedAPI(t *testing.T) {
 			}
 			if r["AuthorizationType"] != "CUSTOM" || r["AuthorizerId"] != ref("GuardedHttpApiAuthorizer") || in["IntegrationType"] != "HTTP_PROXY" ||
 				in["IntegrationUri"] != uri || at(in, "RequestParameters", "remove:header.x-api-key") != "''" ||
-				at(in, "RequestParameters", "overwrite:header.X-Keygate-Client") != "$context.authorizer.client" {
-				t.Errorf("%s %v / %v: want it behind the authorizer, proxied to %s with the client's name and without the key", route, r, in, uri)
+				at(in, "RequestParameters", "overwrite:header.X-Keygate-Client") != "$context.authorizer.client" ||
+				at(in, "RequestParameters", "overwrite:header.X-Keygate-Meta") != "$context.authorizer.meta" {
+				t.Errorf("%s %v / %v: want it behind the authorizer, proxied to %s with the client's name and meta and without the key", route, r, in, uri)
 			}
 		}
 		checkAuthorizerPermission(t, s, "GuardedHttpApiAuthorizerPermission", "GuardedHttpApi", "GuardedHttpApiAuthorizer")

@@ -662,7 +662,7 @@ func (c *checker) guarded() {
 	a, err := aws_.apig.GetAuthorizer(c.ctx, &apigateway.GetAuthorizerInput{RestApiId: aws.String(api), AuthorizerId: aws.String(authID)})
 	c.must(err, "GetAuthorizer")
 	c.eq("authorizer", fmt.Sprint(aws.ToString(a.Name), " ", a.Type, " ", aws.ToString(a.IdentitySource), " ttl ", aws.ToInt32(a.AuthorizerResultTtlInSeconds)),
-		"keygate REQUEST method.request.header.x-api-key ttl 300")
+		"keygate REQUEST method.request.header.x-api-key, context.identity.sourceIp ttl 300")
 	c.eq("authorizer URI", aws.ToString(a.AuthorizerUri), fmt.Sprintf("arn:aws:apigateway:%s:lambda:path/2015-03-31/functions/%s/invocations", region, c.fnArn()))
 	all, err := aws_.apig.GetAuthorizers(c.ctx, &apigateway.GetAuthorizersInput{RestApiId: aws.String(api)})
 	c.must(err, "GetAuthorizers")
@@ -674,6 +674,7 @@ func (c *checker) guarded() {
 	c.eq("GuardedApiProxyResource", ms["ANY /{proxy+}"], proxy)
 	client := map[string]string{
 		"integration.request.header.X-Keygate-Client": "context.authorizer.client",
+		"integration.request.header.X-Keygate-Meta":   "context.authorizer.meta",
 		"integration.request.header.x-api-key":        "''",
 	}
 	for _, m := range []struct {
@@ -684,7 +685,8 @@ func (c *checker) guarded() {
 		{"GuardedApiRootMethod", "ANY /", c.e.backend + "/", nil, client},
 		{"GuardedApiProxyMethod", "ANY /{proxy+}", c.e.backend + "/{proxy}", map[string]bool{"method.request.path.proxy": true},
 			map[string]string{"integration.request.path.proxy": "method.request.path.proxy",
-				"integration.request.header.X-Keygate-Client": "context.authorizer.client", "integration.request.header.x-api-key": "''"}},
+				"integration.request.header.X-Keygate-Client": "context.authorizer.client", "integration.request.header.X-Keygate-Meta": "context.authorizer.meta",
+				"integration.request.header.x-api-key": "''"}},
 	} {
 		c.eq(m.logical+" physical ID", c.physical(m.logical), api+"-"+ms[m.route]+"-ANY")
 		got, err := aws_.apig.GetMethod(c.ctx, &apigateway.GetMethodInput{RestApiId: aws.String(api), ResourceId: aws.String(ms[m.route]), HttpMethod: aws.String("ANY")})

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -61,8 +62,8 @@ func chainDir(t *testing.T, template string) string {
 
 // backendAnswer is package backend's body.
 type backendAnswer struct {
-	Backend, Door, Client, Method, Path, Error string
-	KeyHeader                                  bool
+	Backend, Door, Client, Meta, Method, Path, Error string
+	KeyHeader                                        bool
 }
 
 // chainCase is a request to a guarded API and what SAM's local gateway
@@ -73,6 +74,9 @@ type chainCase struct {
 	status int
 	body   string // SAM's exact body for a refusal
 	path   string // for a 200: the path the backend saw
+	// client and meta: for a 200, what keygate told the backend ("" is
+	// env.json's default client, without meta)
+	client, meta string
 }
 
 // keygate as the REQUEST authorizer (identity source: the x-api-key
@@ -93,21 +97,36 @@ type chainCase struct {
 //     {"message":"Forbidden"}; SAM answers 403 {"message":"User is not
 //     authorized to access this resource"}.
 //
-// Either way the backend is never reached.
+// Either way the backend is never reached. A key's rules hold there too:
+// env.json's read-only key (GET / and HEAD / only) reaches the backend on
+// its routes, with its meta, and gets SAM's 403 on the others (REST: its
+// Allow lists those two routes and SAM applies the policy; HTTP API:
+// keygate decides the route itself); the key limited to 192.0.2.0/24 is
+// refused from the loopback address (REST: a Deny policy; HTTP API:
+// isAuthorized false).
 func TestAuthorizerChain(t *testing.T) {
 	key := samples.RightKey
+	const notAuthorized = `{"message":"User is not authorized to access this resource"}`
+	const readonlyMeta = `{"plan":"gold","tenant":"t-42"}`
 	refusals := func(wrongStatus int, wrongBody string) []chainCase {
 		return []chainCase{
-			{call{"no key", "GET", "/orders/7", nil, ""}, 401, `{"message":"Unauthorized"}`, ""},
-			{call{"wrong key", "GET", "/orders/7", [][2]string{{"x-api-key", samples.WrongKey}}, ""}, wrongStatus, wrongBody, ""},
-			{call{"two keys", "GET", "/", [][2]string{{"x-api-key", key}, {"x-api-key", key}}, ""}, wrongStatus, wrongBody, ""},
-			{call{"key in the query string", "GET", "/?x-api-key=" + key, nil, ""}, 401, `{"message":"Unauthorized"}`, ""},
+			{call{"no key", "GET", "/orders/7", nil, ""}, 401, `{"message":"Unauthorized"}`, "", "", ""},
+			{call{"wrong key", "GET", "/orders/7", [][2]string{{"x-api-key", samples.WrongKey}}, ""}, wrongStatus, wrongBody, "", "", ""},
+			{call{"two keys", "GET", "/", [][2]string{{"x-api-key", key}, {"x-api-key", key}}, ""}, wrongStatus, wrongBody, "", "", ""},
+			{call{"key in the query string", "GET", "/?x-api-key=" + key, nil, ""}, 401, `{"message":"Unauthorized"}`, "", "", ""},
 		}
 	}
 	allowed := []chainCase{
-		{call{"valid key", "GET", "/", [][2]string{{"x-api-key", key}}, ""}, 200, "", "/"},
-		{call{"valid key, another path", "GET", "/orders/7", [][2]string{{"x-api-key", key}}, ""}, 200, "", "/orders/7"},
-		{call{"valid key, POST", "POST", "/orders", [][2]string{{"x-api-key", key}}, `{"item":7}`}, 200, "", "/orders"},
+		{call{"valid key", "GET", "/", [][2]string{{"x-api-key", key}}, ""}, 200, "", "/", "", ""},
+		{call{"valid key, another path", "GET", "/orders/7", [][2]string{{"x-api-key", key}}, ""}, 200, "", "/orders/7", "", ""},
+		{call{"valid key, POST", "POST", "/orders", [][2]string{{"x-api-key", key}}, `{"item":7}`}, 200, "", "/orders", "", ""},
+		{call{"read-only key, GET /", "GET", "/", [][2]string{{"x-api-key", samples.ScopedKey}}, ""}, 200, "", "/", "readonly", readonlyMeta},
+	}
+	// Decided by keygate (the key is valid), refused for its rules.
+	forbidden := []chainCase{
+		{call{"read-only key, another path", "GET", "/orders/7", [][2]string{{"x-api-key", samples.ScopedKey}}, ""}, 403, notAuthorized, "", "", ""},
+		{call{"read-only key, POST /", "POST", "/", [][2]string{{"x-api-key", samples.ScopedKey}}, ""}, 403, notAuthorized, "", "", ""},
+		{call{"office key from the loopback address", "GET", "/", [][2]string{{"x-api-key", samples.SourcedKey}}, ""}, 403, notAuthorized, "", "", ""},
 	}
 	chains := []struct {
 		name, template, door string
@@ -115,9 +134,9 @@ func TestAuthorizerChain(t *testing.T) {
 		kind                 string // keygate's log kind
 	}{
 		{"REST API", "guarded-rest.yaml", "rest",
-			append(allowed, refusals(502, `{"message":"Internal server error"}`)...), string(frontdoor.RequestAuthorizer)},
+			slices.Concat(allowed, forbidden, refusals(502, `{"message":"Internal server error"}`)), string(frontdoor.RequestAuthorizer)},
 		{"HTTP API", "guarded-http.yaml", "httpapi",
-			append(allowed, refusals(403, `{"message":"User is not authorized to access this resource"}`)...), string(frontdoor.HTTPAuthorizer)},
+			slices.Concat(allowed, forbidden, refusals(403, notAuthorized)), string(frontdoor.HTTPAuthorizer)},
 	}
 	for _, ch := range chains {
 		t.Run(ch.name, func(t *testing.T) {
@@ -143,7 +162,11 @@ func TestAuthorizerChain(t *testing.T) {
 						}
 						return
 					}
-					want := backendAnswer{Backend: "reached", Door: ch.door, Client: "default", Method: tc.method, Path: tc.path, KeyHeader: true}
+					client, meta := tc.client, tc.meta
+					if client == "" {
+						client, meta = "default", "{}"
+					}
+					want := backendAnswer{Backend: "reached", Door: ch.door, Client: client, Meta: meta, Method: tc.method, Path: tc.path, KeyHeader: true}
 					if b != want {
 						t.Errorf("backend answered %+v, want %+v", b, want)
 					}
@@ -155,11 +178,11 @@ func TestAuthorizerChain(t *testing.T) {
 			// keygate decided every request that carried an x-api-key
 			// header (SAM itself refuses those without one).
 			wait.Until(t, 15*time.Second, "keygate's decision log lines", func() (bool, string) {
-				n, want := strings.Count(a.p.Out.String(), `"kind":"`+ch.kind+`"`), len(allowed)+2
+				n, want := strings.Count(a.p.Out.String(), `"kind":"`+ch.kind+`"`), len(allowed)+len(forbidden)+2
 				return n == want, fmt.Sprintf("%d decisions logged, want %d", n, want)
 			})
 			out := a.p.Out.String()
-			for _, k := range []string{samples.RightKey, samples.WrongKey} {
+			for _, k := range []string{samples.RightKey, samples.WrongKey, samples.ScopedKey, samples.SourcedKey} {
 				for _, line := range strings.Split(out, "\n") {
 					if strings.Contains(line, `"msg":`) && strings.Contains(line, k) {
 						t.Errorf("a function's log line holds a key: %s", line)

@@ -41,8 +41,10 @@ type Answer struct {
 	Backend string `json:"backend"`
 	Door    string `json:"door"`
 	Client  string `json:"client,omitempty"`
-	Method  string `json:"method"`
-	Path    string `json:"path"`
+	// Meta is the client's meta, as keygate put it in the context.
+	Meta   string `json:"meta,omitempty"`
+	Method string `json:"method"`
+	Path   string `json:"path"`
 	// KeyHeader: the request still carried an x-api-key header here.
 	KeyHeader bool   `json:"keyHeader"`
 	Error     string `json:"error,omitempty"`
@@ -56,6 +58,7 @@ func handle(_ context.Context, ev event) (map[string]any, error) {
 		ctx, _ = ev.Context.Authorizer["lambda"].(map[string]any)
 	}
 	a.Client, _ = ctx["client"].(string)
+	a.Meta, _ = ctx["meta"].(string)
 	for k := range ev.Headers {
 		if strings.EqualFold(k, "x-api-key") {
 			a.KeyHeader = true
