@@ -479,3 +479,65 @@ func TestServeDecidesOnWhatTheDoorPresents(t *testing.T) {
 		})
 	}
 }
+
+// A valid key outside its rules gets 403 with the same hygiene as every
+// answer, before routing (so a forbidden key learns nothing of the
+// routes), logged forbidden with the reason; the local server's request
+// comes from its connection's peer.
+func TestForbidden(t *testing.T) {
+	scoped, sourced := apikey.Generate(), apikey.Generate()
+	doc, err := apikey.Parse(`{"api_keys":{"reports":{"key":"` + scoped + `","allow":["GET /reports/*"]},` +
+		`"office":{"key":"` + sourced + `","sources":["203.0.113.0/24","2001:db8::/32"]},"alice":"` + rightKey + `"}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(keys{set: apikey.NewSet(doc.Entries(""))})
+	for _, tt := range []struct {
+		name, method, target, key, peer string
+		status                          int
+		reason, client                  string
+	}{
+		{"scoped key, its route (unknown here)", "GET", "/reports/7", scoped, "198.51.100.1:4000", 404, "", "reports"},
+		{"scoped key, another route", "GET", "/", scoped, "198.51.100.1:4000", 403, "route", "reports"},
+		{"scoped key, another method", "DELETE", "/reports/7", scoped, "198.51.100.1:4000", 403, "route", "reports"},
+		{"scoped key, dot segments", "GET", "/reports/../", scoped, "198.51.100.1:4000", 403, "route", "reports"},
+		{"sourced key from its network", "GET", "/", sourced, "203.0.113.9:4000", 200, "", "office"},
+		{"sourced key over IPv6", "GET", "/", sourced, "[2001:db8::7]:4000", 200, "", "office"},
+		{"sourced key from elsewhere", "GET", "/", sourced, "198.51.100.1:4000", 403, "source", "office"},
+		{"sourced key, no usable address", "GET", "/", sourced, "pipe", 403, "source", "office"},
+		{"plain key anywhere", "GET", "/", rightKey, "198.51.100.1:4000", 200, "", "alice"},
+		{"authentication first", "GET", "/", wrongKey, "203.0.113.9:4000", 401, "", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(tt.method, tt.target, nil)
+			r.RemoteAddr = tt.peer
+			r.Header.Set("x-api-key", tt.key)
+			f.log.Reset()
+			w := httptest.NewRecorder()
+			f.h.ServeHTTP(w, r)
+			res := w.Result()
+			if res.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d: %s", res.StatusCode, tt.status, w.Body)
+			}
+			line := oneLine(t, f.log.String())
+			if tt.status == 403 {
+				assertSecurityHeaders(t, res)
+				if w.Body.String() != `{"message":"ERROR: Forbidden"}` || res.Header.Get("WWW-Authenticate") != "" {
+					t.Errorf("403 body %q, challenge %q", w.Body, res.Header.Get("WWW-Authenticate"))
+				}
+				if line["outcome"] != "forbidden" || line["reason"] != tt.reason {
+					t.Errorf("log line %v, want forbidden, reason %s", line, tt.reason)
+				}
+			} else if line["reason"] != nil {
+				t.Errorf("log line %v has a reason", line)
+			}
+			if tt.client != "" && line["client"] != tt.client {
+				t.Errorf("log line %v, want client %s", line, tt.client)
+			}
+			if tt.peer == "pipe" && line["source_address"] != "none" {
+				t.Errorf("log line %v, want source_address none", line)
+			}
+			assertNoKey(t, f.log.String()+w.Body.String())
+		})
+	}
+}

@@ -43,7 +43,8 @@ func (p *Policy) Check(method, path string, source netip.Addr, routes bool) stri
 	if p.Sources != nil && !p.inSources(source) {
 		return ReasonSource
 	}
-	if routes && p.Allow != nil && !p.allows(method, path) {
+	// An empty allow permits no route at all: no need to know which.
+	if p.Allow != nil && (len(p.Allow) == 0 || routes && !p.allows(method, path)) {
 		return ReasonRoute
 	}
 	return ""

@@ -164,6 +164,7 @@ func TestCheck(t *testing.T) {
 		{"dot segments resolved first", readOnly, "GET", "/reports/../admin", "", true, ReasonRoute},
 		{"routes left to the caller", readOnly, "POST", "/admin", "", false, ""},
 		{"empty allow: nothing", &Policy{Allow: []Pattern{}}, "GET", "/", "", true, ReasonRoute},
+		{"empty allow, routes left to the caller: still nothing", &Policy{Allow: []Pattern{}}, "", "", "", false, ReasonRoute},
 		{"in an IPv4 source", office, "GET", "/", "203.0.113.77", true, ""},
 		{"outside", office, "GET", "/", "198.51.100.1", true, ReasonSource},
 		{"in an IPv6 source", office, "GET", "/", "2001:db8:1::5", true, ""},

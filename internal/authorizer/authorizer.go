@@ -90,8 +90,8 @@ func (a *Authorizer) REST(ctx context.Context, kind, methodArn string, in decisi
 	case d.Outcome == decision.Unavailable:
 		return nil, ErrUnavailable
 	case d.Outcome == decision.Forbidden:
-		// A valid key from an address outside its sources: API
-		// Gateway's 403, like a route outside its allow.
+		// A valid key from an address outside its sources, or with an
+		// empty allow: API Gateway's 403, like a route outside its allow.
 		return policy(d, "Deny", []string{stage + "*"}), nil
 	case !d.Allowed():
 		return nil, ErrUnauthorized
@@ -99,9 +99,6 @@ func (a *Authorizer) REST(ctx context.Context, kind, methodArn string, in decisi
 	allow := d.Allow()
 	if allow == nil {
 		return policy(d, "Allow", []string{stage + "*"}), nil
-	}
-	if len(allow) == 0 {
-		return policy(d, "Deny", []string{stage + "*"}), nil
 	}
 	resources := make([]string, len(allow))
 	for i, p := range allow {

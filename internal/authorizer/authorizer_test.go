@@ -2,10 +2,14 @@ package authorizer_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/netip"
+	"slices"
 	"testing"
 
+	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/authorizer"
 	"github.com/keygate/keygate/internal/decision"
 	"github.com/keygate/keygate/internal/keycache"
@@ -69,6 +73,85 @@ func TestPolicyResource(t *testing.T) {
 			t.Errorf("%s: %v, %v; want it refused as a bad event", arn, resp, err)
 		case want != "" && (err != nil || resp.PolicyDocument.Statement[0].Resource[0] != want || resp.PrincipalID != "default"):
 			t.Errorf("%s: %+v, %v; want Allow on %s for client default", arn, resp, err, want)
+		}
+	}
+}
+
+// A key's rules in an authorizer's answer: a REST policy lists exactly the
+// routes its allow permits (API Gateway's 403 refuses the others, cached
+// or not), a Deny for a key with no route or from outside its sources (a
+// TOKEN event has no address: refused, and the log says so); the HTTP API
+// authorizer decides the route itself. The context carries the client and
+// its meta, as ASCII JSON in a string.
+func TestRules(t *testing.T) {
+	scoped, none, sourced := apikey.Generate(), apikey.Generate(), apikey.Generate()
+	a, logs := newAuthorizer(t, keysource.NewStatic("env", `{"api_keys":{`+
+		`"reports":{"key":"`+scoped+`","allow":["GET /reports/*","* /status"],"meta":{"tenant":"t-42","city":"Zürich 🙂"}},`+
+		`"nothing":{"key":"`+none+`","allow":[]},`+
+		`"office":{"key":"`+sourced+`","sources":["203.0.113.0/24"]}}}`))
+	ctx := context.Background()
+	stage := "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/Prod/"
+	office := netip.MustParseAddr("203.0.113.5")
+	for _, tt := range []struct {
+		name      string
+		in        decision.Request
+		effect    string
+		resources []string
+		client    string
+		logged    string // the log line's outcome
+	}{
+		{"scoped: its routes, whatever the method ARN", decision.Request{Keys: []string{scoped}}, "Allow",
+			[]string{stage + "GET/reports/*", stage + "*/status"}, "reports", "authorized"},
+		{"allow []: nothing", decision.Request{Keys: []string{none}}, "Deny", []string{stage + "*"}, "nothing", "forbidden"},
+		{"sources, from inside", decision.Request{Keys: []string{sourced}, Source: office}, "Allow", []string{stage + "*"}, "office", "authorized"},
+		{"sources, from outside", decision.Request{Keys: []string{sourced}, Source: netip.MustParseAddr("198.51.100.1")}, "Deny", []string{stage + "*"}, "office", "forbidden"},
+		{"sources, no address (TOKEN)", decision.Request{Keys: []string{sourced}}, "Deny", []string{stage + "*"}, "office", "forbidden"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			logs.Reset()
+			resp, err := a.REST(ctx, "requestauthorizer", methodArn, tt.in)
+			if err != nil {
+				t.Fatalf("REST: %v", err)
+			}
+			st := resp.PolicyDocument.Statement
+			if len(st) != 1 || st[0].Effect != tt.effect || !slices.Equal(st[0].Resource, tt.resources) || resp.PrincipalID != tt.client {
+				t.Errorf("policy %+v for %s, want %s on %v", resp.PolicyDocument, resp.PrincipalID, tt.effect, tt.resources)
+			}
+			l := logs.Last(t, "authorization")
+			if l["outcome"] != tt.logged || l["client"] != tt.client {
+				t.Errorf("log %v, want outcome %s for %s", l, tt.logged, tt.client)
+			}
+			if tt.name == "sources, no address (TOKEN)" && (l["reason"] != "source" || l["source_address"] != "none") {
+				t.Errorf("log %v, want reason source, source_address none", l)
+			}
+		})
+	}
+	// The meta reaches the backend as ASCII JSON (a header value).
+	resp, err := a.REST(ctx, "requestauthorizer", methodArn, decision.Request{Keys: []string{scoped}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, _ := resp.Context[authorizer.ContextMeta].(string)
+	var m map[string]string
+	if err := json.Unmarshal([]byte(meta), &m); err != nil || m["city"] != "Zürich 🙂" || m["tenant"] != "t-42" || len(m) != 2 {
+		t.Errorf("meta %q (%v), want the entry's", meta, err)
+	}
+	for _, c := range meta {
+		if c > 0x7e || c < 0x20 {
+			t.Fatalf("meta %q is not printable ASCII", meta)
+		}
+	}
+	if resp, _ := a.REST(ctx, "requestauthorizer", methodArn, decision.Request{Keys: []string{sourced}, Source: office}); resp.Context[authorizer.ContextMeta] != "{}" {
+		t.Errorf("meta of a key without: %v, want {}", resp.Context[authorizer.ContextMeta])
+	}
+	// The HTTP API authorizer checks the route.
+	for _, tt := range []struct {
+		method, path string
+		want         bool
+	}{{"GET", "/reports/1", true}, {"POST", "/reports/1", false}, {"DELETE", "/status", true}, {"GET", "/", false}} {
+		r := a.HTTP(ctx, "httpauthorizer", decision.Request{Keys: []string{scoped}, Method: tt.method, Path: tt.path})
+		if r.IsAuthorized != tt.want || tt.want && r.Context[authorizer.ContextClient] != "reports" {
+			t.Errorf("HTTP %s %s: %+v, want isAuthorized %v", tt.method, tt.path, r, tt.want)
 		}
 	}
 }
