@@ -48,3 +48,40 @@ func medianResult(rs []testing.BenchmarkResult) testing.BenchmarkResult {
 	slices.SortFunc(rs, func(a, b testing.BenchmarkResult) int { return cmp.Compare(a.NsPerOp(), b.NsPerOp()) })
 	return rs[len(rs)/2]
 }
+
+// rulesResult is what a key's rules cost: the REST event's invocation with
+// a governed key (routes, sources, meta) and with the same key plain, and
+// one decision against a set of 500 governed clients and against one.
+type rulesResult struct {
+	plain, governed, one, many testing.BenchmarkResult
+}
+
+// rulesBench runs each pair rounds times, alternating, medians kept.
+func rulesBench(evs map[frontdoor.Kind]samples.Event, rounds int) rulesResult {
+	payload := evs[frontdoor.REST].Payload
+	invoke := func(secret string) func(*testing.B) {
+		h := bench.KeygateWith(secret)
+		return func(b *testing.B) { bench.Run(b, h, payload) }
+	}
+	decide := func(n int) func(*testing.B) {
+		d := bench.Decide(bench.ClientsSecret(n))
+		return func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				d()
+			}
+		}
+	}
+	pair := func(a, b func(*testing.B)) (testing.BenchmarkResult, testing.BenchmarkResult) {
+		var as, bs []testing.BenchmarkResult
+		for range rounds {
+			as = append(as, testing.Benchmark(a))
+			bs = append(bs, testing.Benchmark(b))
+		}
+		return medianResult(as), medianResult(bs)
+	}
+	var r rulesResult
+	r.plain, r.governed = pair(invoke(bench.PlainSecret), invoke(bench.GovernedSecret))
+	r.one, r.many = pair(decide(1), decide(500))
+	return r
+}

@@ -192,6 +192,8 @@ func run(ctx context.Context, o options) error {
 
 	step("in-process invocation benchmarks")
 	t.inProcess(inProcess(evs, o.benchtime, o.rounds))
+	step("what a key's rules cost (in process)")
+	t.rules(rulesBench(evs, o.rounds))
 
 	step(fmt.Sprintf("throughput: %d connections for %s per server", o.conns, o.load))
 	thr, err := throughput(ctx, bins, o, tmp)

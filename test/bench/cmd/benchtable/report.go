@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"testing"
 	"time"
 
 	samples "github.com/keygate/keygate/events"
@@ -331,6 +332,22 @@ func (t *table) inProcess(pairs []benchPair) {
 		}
 		t.add(r)
 	}
+}
+
+// rules: what a key's rules cost, against the same work without them.
+func (t *table) rules(r rulesResult) {
+	pair := func(measure string, k, base testing.BenchmarkResult, who string) {
+		row := row{measure: measure, keygate: textValue(fmtBench(k)), baseline: value{num: math.NaN(), text: fmtBench(base), who: who},
+			ratio: math.NaN(), goal: atMost(goalRules)}
+		if k.N > 0 && base.N > 0 {
+			row.keygate.num, row.keygate.unit = float64(k.NsPerOp()), "ns/op"
+			row.baseline.num, row.baseline.unit = float64(base.NsPerOp()), "ns/op"
+			row.ratio = row.keygate.num / row.baseline.num
+		}
+		t.add(row)
+	}
+	pair("In-process invoke, rest event, a key with allow, sources and meta", r.governed, r.plain, "the same key without them")
+	pair("Decision, a set of 500 clients with allow and sources", r.many, r.one, "a set of 1")
 }
 
 func (t *table) throughput(r throughputResult) {

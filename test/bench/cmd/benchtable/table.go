@@ -16,6 +16,7 @@ const (
 	goalFloor  = 0.85 // keygate INIT and CPU to the first answer ≤ 0.85 × the naive floor, in the model
 	goalPython = 0.10 // keygate INIT ≤ 0.10 × the Python port's
 	goalWarm   = 1.05 // warm invocation ≤ 1.05 × the hand-written function
+	goalRules  = 1.05 // a governed key ≤ 1.05 × a plain one; 500 clients ≤ 1.05 × 1
 	goalServer = 8.0  // local server ≥ 8 × Flask req/s
 	goalRSSMB  = 30.0 // peak RSS < 30 MB
 	mb         = 1000 * 1000
