@@ -8,7 +8,9 @@
 // progress, carry the keys of a rotation's grace period over (carryGrace),
 // apply the change, re-read AWSCURRENT and give up if another writer got in
 // between, write the result as the new AWSCURRENT version, then remove the
-// AWSPREVIOUS label Secrets Manager moved to the version before it.
+// AWSPREVIOUS label Secrets Manager moved to the version before it. A
+// result larger than Secrets Manager takes (MaxSecretSize) is refused
+// before anything is written.
 //
 // Why remove AWSPREVIOUS: the function keeps accepting the keys of the
 // AWSPREVIOUS version for KEY_GRACE after the current one was created, which
@@ -124,6 +126,9 @@ type Written struct {
 	// PreviousVersionID is the version it replaced, kept unlabelled in
 	// Secrets Manager for a rollback.
 	PreviousVersionID string
+	// Size is the length of the value written, in bytes (at most
+	// MaxSecretSize).
+	Size int
 	// Carried: the AWSPREVIOUS keys kept for the rest of a rotation's
 	// grace period (see carryGrace).
 	Carried Carried
@@ -161,6 +166,9 @@ func (a *Admin) change(ctx context.Context, edit editFunc) (Written, error) {
 	if err != nil {
 		return Written{}, fmt.Errorf("the changed key set would be rejected by the function, nothing written: %w", err)
 	}
+	if err := checkSize(value); err != nil {
+		return Written{}, err
+	}
 
 	again, err := a.readCurrent(ctx)
 	if err != nil {
@@ -177,7 +185,7 @@ func (a *Admin) change(ctx context.Context, edit editFunc) (Written, error) {
 	if err != nil {
 		return Written{}, a.explain(err)
 	}
-	w := Written{VersionID: aws.ToString(out.VersionId), PreviousVersionID: cur.versionID, Carried: carried, Pruned: pruned}
+	w := Written{VersionID: aws.ToString(out.VersionId), PreviousVersionID: cur.versionID, Size: len(value), Carried: carried, Pruned: pruned}
 
 	prev := smapi.StagePrevious
 	_, err = a.Client.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{

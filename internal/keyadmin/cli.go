@@ -33,6 +33,7 @@ func Usage() string {
 		"{grace}", short(config.DefaultGrace),
 		"{refresh}", short(config.DefaultRefresh),
 		"{miss}", short(keycache.DefaultMissInterval),
+		"{limit}", grouped(MaxSecretSize),
 	).Replace(usage)
 }
 
@@ -97,7 +98,8 @@ Options:
   --json            list: print JSON
 
 Every change writes a new version of the secret, checked as the function
-checks it. The function takes a new key at once: an environment re-reads
+checks it, and refused if it would pass Secrets Manager's limit of {limit}
+bytes for a secret value (add says how many more clients fit). The function takes a new key at once: an environment re-reads
 the secret when it first sees a key it does not hold, at most once every
 {miss}, and made-up keys use that turn too (under a stream of wrong keys, a
 new key can be refused for up to {miss}). It drops a removed key at its next
@@ -459,7 +461,8 @@ func runAdd(ctx context.Context, a *Admin, opt options, env Env) error {
 		fmt.Fprintf(env.Stderr, "added %q to secret %s (stored: %s), version %s (previous %s).\n",
 			name, a.SecretID, kind, w.VersionID, w.PreviousVersionID)
 		fmt.Fprint(env.Stderr, shownOnce())
-		reportCarried(env, w)
+		reportCarried(env, w.Written)
+		fmt.Fprintf(env.Stderr, "%s.\n", room(w.Size, w.EntrySize))
 	}
 	return err
 }

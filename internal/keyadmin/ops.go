@@ -59,13 +59,22 @@ type AddOptions struct {
 	Convert bool
 }
 
+// Added is the outcome of Add.
+type Added struct {
+	Written
+	// EntrySize is how many bytes the new entry takes in the secret: a
+	// measure of how many more such clients fit (MaxSecretSize).
+	EntrySize int
+}
+
 // Add generates a key for a new client and writes it. The key is returned
 // (to be shown once) only if the new version was written.
-func (a *Admin) Add(ctx context.Context, name string, opt AddOptions) (string, Written, error) {
+func (a *Admin) Add(ctx context.Context, name string, opt AddOptions) (string, Added, error) {
 	if err := checkName(name); err != nil {
-		return "", Written{}, err
+		return "", Added{}, err
 	}
 	key := a.generate()
+	var r Added
 	w, err := a.change(ctx, func(doc apikey.Document, now time.Time) (apikey.Document, error) {
 		doc, err := a.keySet(doc, opt.Convert, "add "+name)
 		if err != nil {
@@ -74,13 +83,16 @@ func (a *Admin) Add(ctx context.Context, name string, opt AddOptions) (string, W
 		if _, ok := doc.Keys[name]; ok {
 			return doc, fmt.Errorf("%w: secret %q already has an entry %q: pick another name, or use `keygate keys rotate %s` to give it a new key", ErrEntryExists, a.SecretID, name, name)
 		}
-		doc.Keys[name] = newEntry(key, opt.StoreKey, opt.Expires)
+		e := newEntry(key, opt.StoreKey, opt.Expires)
+		doc.Keys[name] = e
+		r.EntrySize = entrySize(name, e)
 		return doc, nil
 	})
+	r.Written = w
 	if w.VersionID == "" {
 		key = ""
 	}
-	return key, w, err
+	return key, r, err
 }
 
 // Revoked is the outcome of Revoke.
