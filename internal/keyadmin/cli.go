@@ -41,7 +41,9 @@ const usage = `keygate manages the API keys in keygate's Secrets Manager secret.
 
 Usage:
   keygate keys list   [--json]
-  keygate keys add    NAME [--store-key] [--expires TIME | --ttl DURATION] [--convert] [--function FUNCTION]
+  keygate keys add    NAME [--store-key] [--expires TIME | --ttl DURATION]
+                      [--allow PATTERN]... [--source CIDR]... [--meta NAME=VALUE]...
+                      [--convert] [--function FUNCTION]
   keygate keys revoke NAME [--function FUNCTION [--now [--rest-api ID]]]
   keygate keys rotate NAME [--grace DURATION] [--expires TIME | --ttl DURATION] [--convert] [--function FUNCTION]
   keygate help
@@ -54,7 +56,8 @@ Commands:
           shorter than 16 characters (hand-written ones).
   add     Generate a key for a new client NAME and print it on stdout, once:
           it cannot be shown again. The secret stores its SHA-256 unless
-          --store-key is given.
+          --store-key is given. --allow, --source and --meta give the entry
+          access rules, checked as the function checks them.
   revoke  Remove NAME (and NAME.previous, the old key a rotation kept).
           Refuses to remove the last working key. With --now, also make
           Lambda replace every warm environment of FUNCTION, so that the
@@ -75,6 +78,17 @@ Options:
   --expires TIME    the key stops working at TIME (RFC 3339, e.g. 2026-12-31T23:59:59Z)
   --ttl DURATION    the key stops working after DURATION (e.g. 720h)
   --grace DURATION  rotate: how long the old key keeps working (default {grace})
+  --allow PATTERN   add: a route the key may call, "METHOD /path": METHOD in
+                    upper case or *, and * in the path matches any run of
+                    characters, / included (e.g. 'GET /reports/*'). Repeat it
+                    for more; without it, every route
+  --source CIDR     add: a network the key may be used from (e.g.
+                    203.0.113.0/24, 2001:db8::/32; one address is /32 or
+                    /128). Repeat it for more; without it, anywhere
+  --meta NAME=VALUE add: a member of the entry's meta, which the function hands
+                    to the backend: at most 10, names [a-z][a-z0-9_]{0,31},
+                    values up to 256 characters. Not a place for secrets.
+                    Repeat it for more
   --convert         allow rewriting a single-key secret (plain or {"api_key"})
                     as {"api_keys": {...}}, its key kept as "default"
   --function NAME   add, revoke, rotate: the Lambda function that reads the
@@ -185,6 +199,8 @@ type options struct {
 	grace             time.Duration
 	positional        []string
 	expiresAt         *time.Time
+	rules             ruleFlags
+	ruleChange        RuleChange
 }
 
 // Run runs the keygate command line args (without the program name) and
@@ -255,7 +271,7 @@ var wants = map[string]struct {
 	flags []string
 }{
 	"list":   {0, []string{"json"}},
-	"add":    {1, []string{"store-key", "expires", "ttl", "convert", "force", "function"}},
+	"add":    {1, []string{"store-key", "expires", "ttl", "allow", "source", "meta", "convert", "force", "function"}},
 	"revoke": {1, []string{"force", "function", "now", "rest-api", "stage"}},
 	"rotate": {1, []string{"grace", "expires", "ttl", "convert", "force", "function"}},
 }
@@ -302,6 +318,12 @@ func parseFlags(sub string, args []string, env Env) (options, error) {
 			fs.StringVar(&opt.ttl, f, "", "")
 		case "grace":
 			fs.DurationVar(&opt.grace, f, opt.grace, "")
+		case "allow":
+			fs.Var(&opt.rules.allow, f, "")
+		case "source":
+			fs.Var(&opt.rules.sources, f, "")
+		case "meta":
+			fs.Var(&opt.rules.meta, f, "")
 		}
 	}
 	// Flags may come before or after NAME.
@@ -357,6 +379,12 @@ func parseFlags(sub string, args []string, env Env) (options, error) {
 	if len(opt.positional) > 0 {
 		if err := checkName(opt.positional[0]); err != nil {
 			return opt, usageError{err.Error()}
+		}
+	}
+	if wantsFlag(sub, "allow") {
+		var err error
+		if opt.ruleChange, err = opt.rules.change(sub, opt.positional[0]); err != nil {
+			return opt, err
 		}
 	}
 	return opt, nil
@@ -451,7 +479,7 @@ func shownOnce() string {
 
 func runAdd(ctx context.Context, a *Admin, opt options, env Env) error {
 	name := opt.positional[0]
-	key, w, err := a.Add(ctx, name, AddOptions{StoreKey: opt.storeKey, Expires: opt.expiresAt, Convert: opt.convert})
+	key, w, err := a.Add(ctx, name, AddOptions{StoreKey: opt.storeKey, Expires: opt.expiresAt, Rules: opt.ruleChange, Convert: opt.convert})
 	if key != "" {
 		fmt.Fprintln(env.Stdout, key)
 		kind := "its SHA-256"
@@ -460,6 +488,10 @@ func runAdd(ctx context.Context, a *Admin, opt options, env Env) error {
 		}
 		fmt.Fprintf(env.Stderr, "added %q to secret %s (stored: %s), version %s (previous %s).\n",
 			name, a.SecretID, kind, w.VersionID, w.PreviousVersionID)
+		if !opt.ruleChange.Empty() {
+			fmt.Fprintf(env.Stderr, "Its rules: allow %s; sources %s; meta %s.\n",
+				showRules(w.Rules.Allow), showRules(w.Rules.Sources), metaNames(w.Rules.Meta, ", "))
+		}
 		fmt.Fprint(env.Stderr, shownOnce())
 		reportCarried(env, w.Written)
 		fmt.Fprintf(env.Stderr, "%s.\n", room(w.Size, w.EntrySize))

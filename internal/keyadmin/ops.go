@@ -54,6 +54,8 @@ type AddOptions struct {
 	StoreKey bool
 	// Expires, if set, is when the key stops working.
 	Expires *time.Time
+	// Rules are the entry's access rules (allow, sources, meta).
+	Rules RuleChange
 	// Convert allows rewriting a single-key secret in the api_keys
 	// format, its key kept as the entry "default".
 	Convert bool
@@ -65,6 +67,8 @@ type Added struct {
 	// EntrySize is how many bytes the new entry takes in the secret: a
 	// measure of how many more such clients fit (MaxSecretSize).
 	EntrySize int
+	// Rules are the new entry's access rules.
+	Rules Rules
 }
 
 // Add generates a key for a new client and writes it. The key is returned
@@ -83,9 +87,9 @@ func (a *Admin) Add(ctx context.Context, name string, opt AddOptions) (string, A
 		if _, ok := doc.Keys[name]; ok {
 			return doc, fmt.Errorf("%w: secret %q already has an entry %q: pick another name, or use `keygate keys rotate %s` to give it a new key", ErrEntryExists, a.SecretID, name, name)
 		}
-		e := newEntry(key, opt.StoreKey, opt.Expires)
+		e := opt.Rules.Apply(newEntry(key, opt.StoreKey, opt.Expires))
 		doc.Keys[name] = e
-		r.EntrySize = entrySize(name, e)
+		r.EntrySize, r.Rules = entrySize(name, e), rulesOf(e)
 		return doc, nil
 	})
 	r.Written = w
