@@ -152,3 +152,24 @@ func metaNames(meta map[string]string, sep string) string {
 	}
 	return strings.Join(slices.Sorted(maps.Keys(meta)), sep)
 }
+
+// reportRules says how NAME's rules changed, field by field: patterns
+// and networks in full, meta by member names only.
+func reportRules(env Env, name string, before, after Rules) {
+	same := true
+	if !sameList(before.Allow, after.Allow) {
+		fmt.Fprintf(env.Stderr, "  allow: %s (was %s)\n", showRules(after.Allow), showRules(before.Allow))
+		same = false
+	}
+	if !sameList(before.Sources, after.Sources) {
+		fmt.Fprintf(env.Stderr, "  sources: %s (was %s)\n", showRules(after.Sources), showRules(before.Sources))
+		same = false
+	}
+	if !maps.Equal(before.Meta, after.Meta) {
+		fmt.Fprintf(env.Stderr, "  meta: %s (was %s; values are not shown)\n", metaNames(after.Meta, ", "), metaNames(before.Meta, ", "))
+		same = false
+	}
+	if same {
+		fmt.Fprintf(env.Stderr, "  %q had these rules already; its old keys now have them too.\n", name)
+	}
+}
