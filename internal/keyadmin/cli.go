@@ -55,9 +55,13 @@ Usage:
 Commands:
   list    Show each entry: name, kind (key: the secret holds the key;
           sha256: only its hash), created (the date of the secret version
-          that holds it), expires. Never a key or a hash. A single-key
-          secret shows one entry, "default". Warns about stored keys
-          shorter than 16 characters (hand-written ones).
+          that holds it), expires, and its access rules: allow (any, none
+          or how many routes), sources (any, none or how many networks),
+          meta (its member names). Never a key or a hash. --json gives the
+          patterns, networks and meta in full (allow, sources, meta;
+          absent when the entry has none). A single-key secret shows one
+          entry, "default". Warns about stored keys shorter than 16
+          characters (hand-written ones).
   add     Generate a key for a new client NAME and print it on stdout, once:
           it cannot be shown again. The secret stores its SHA-256 unless
           --store-key is given. --allow, --source and --meta give the entry
@@ -488,7 +492,7 @@ func runList(ctx context.Context, a *Admin, opt options, env Env) error {
 			quoteAll(short), apikey.MinKeyLength)
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tKIND\tCREATED\tEXPIRES")
+	fmt.Fprintln(tw, "NAME\tKIND\tCREATED\tEXPIRES\tALLOW\tSOURCES\tMETA")
 	for _, e := range l.Entries {
 		expires := "-"
 		if e.Expires != nil {
@@ -501,7 +505,8 @@ func runList(ctx context.Context, a *Admin, opt options, env Env) error {
 		if !e.Created.IsZero() {
 			created = stamp(e.Created)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, e.Kind, created, expires)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.Kind, created, expires,
+			countRules(e.Allow, "route", "routes"), countRules(e.Sources, "network", "networks"), metaNames(e.Meta, ","))
 	}
 	return tw.Flush()
 }

@@ -2,14 +2,15 @@ package keyadmin
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/keygate/keygate/internal/apikey"
 )
 
-// Listing is what `keys list` shows: names and metadata, never a key or a
-// hash.
+// Listing is what `keys list` shows: names, metadata and access rules,
+// never a key or a hash.
 type Listing struct {
 	SecretID  string    `json:"secret_id"`
 	VersionID string    `json:"version_id"`
@@ -29,6 +30,31 @@ type Listed struct {
 	// Short: the secret holds the key itself, and it is shorter than
 	// apikey.MinKeyLength (hand-written; generated keys never are).
 	Short bool `json:"short,omitempty"`
+	// Allow, Sources and Meta are the entry's access rules as the secret
+	// holds them: nil when absent (every route, anywhere, none), and an
+	// empty list (none) is written as [].
+	Allow   []string          `json:"allow,omitempty"`
+	Sources []string          `json:"sources,omitempty"`
+	Meta    map[string]string `json:"meta,omitempty"`
+}
+
+// MarshalJSON writes an empty allow or sources list (none), and leaves an
+// absent one (any) out, as the secret does.
+func (l Listed) MarshalJSON() ([]byte, error) {
+	type fields Listed // without this method
+	out := struct {
+		fields
+		Allow   *[]string         `json:"allow,omitempty"`
+		Sources *[]string         `json:"sources,omitempty"`
+		Meta    map[string]string `json:"meta,omitempty"` // after them
+	}{fields: fields(l), Meta: l.Meta}
+	if l.Allow != nil {
+		out.Allow = &l.Allow
+	}
+	if l.Sources != nil {
+		out.Sources = &l.Sources
+	}
+	return json.Marshal(out)
 }
 
 // List reads the current version's entries; a single-key secret shows one
@@ -42,8 +68,9 @@ func (a *Admin) List(ctx context.Context) (Listing, error) {
 	now := a.now()
 	for _, n := range entryNames(cur.doc) {
 		e, _ := cur.doc.Entry(n)
+		r := rulesOf(e)
 		l.Entries = append(l.Entries, Listed{Name: n, Kind: e.Kind(), Created: cur.created, Expires: e.Expires, Expired: e.Expired(now),
-			Short: e.Key != "" && len(e.Key) < apikey.MinKeyLength})
+			Short: e.Key != "" && len(e.Key) < apikey.MinKeyLength, Allow: r.Allow, Sources: r.Sources, Meta: r.Meta})
 	}
 	return l, nil
 }

@@ -1,6 +1,7 @@
 package keyadmin_test
 
 import (
+	"encoding/json"
 	"maps"
 	"slices"
 	"strings"
@@ -157,4 +158,83 @@ func TestKeysAddMetaHoldingAKey(t *testing.T) {
 		t.Error("a refused add printed a key or wrote the secret")
 	}
 	checkQuiet(t, r, "", secret)
+}
+
+// list shows each entry's rules: in the table compactly (meta by member
+// names), in --json in full.
+func TestKeysListRules(t *testing.T) {
+	hashB := apikey.HashEntry(keyB, nil).SHA256
+	secret := `{"api_keys":{"alice":"` + keyA + `",` +
+		`"bob":{"sha256":"` + hashB + `","allow":["GET /reports","GET /reports/*","HEAD /reports/*"],"sources":["203.0.113.0/24","2001:db8::/32"],"meta":{"tenant":"t-42","plan":"gold"}},` +
+		`"carol":{"key":"` + keyC + `","allow":[],"sources":[]},` +
+		`"dave":{"key":"` + keyD + `","allow":["* /*"],"sources":["198.51.100.7/32"]}}}`
+	tl := newTool(t, secret)
+	r := tl.run(t, "keys", "list")
+	wantCode(t, r, keyadmin.ExitOK)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	rows := map[string]string{}
+	for _, l := range lines {
+		f := strings.Fields(l)
+		// NAME KIND CREATED EXPIRES, then the rules.
+		rows[f[0]] = strings.Join(f[4:], " ")
+	}
+	for name, want := range map[string]string{
+		"NAME":  "ALLOW SOURCES META",
+		"alice": "any any -",
+		"bob":   "3 routes 2 networks plan,tenant",
+		"carol": "none none -",
+		"dave":  "1 route 1 network -",
+	} {
+		if rows[name] != want {
+			t.Errorf("%s: rules column %q, want %q\n%s", name, rows[name], want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout+r.stderr, "t-42") || strings.Contains(r.stdout+r.stderr, "gold") {
+		t.Errorf("the table shows meta values:\n%s", r.stdout)
+	}
+	checkQuiet(t, r, "", secret)
+
+	r = tl.run(t, "keys", "list", "--json")
+	wantCode(t, r, keyadmin.ExitOK)
+	checkQuiet(t, r, "", secret)
+	var l keyadmin.Listing
+	if err := json.Unmarshal([]byte(r.stdout), &l); err != nil {
+		t.Fatalf("--json: %v\n%s", err, r.stdout)
+	}
+	want := map[string]keyadmin.Listed{
+		"alice": {},
+		"bob": {Allow: []string{"GET /reports", "GET /reports/*", "HEAD /reports/*"}, Sources: []string{"203.0.113.0/24", "2001:db8::/32"},
+			Meta: map[string]string{"tenant": "t-42", "plan": "gold"}},
+		"carol": {Allow: []string{}, Sources: []string{}},
+		"dave":  {Allow: []string{"* /*"}, Sources: []string{"198.51.100.7/32"}},
+	}
+	if len(l.Entries) != len(want) {
+		t.Fatalf("--json lists %d entries, want %d", len(l.Entries), len(want))
+	}
+	for _, e := range l.Entries {
+		w := want[e.Name]
+		if !equalList(e.Allow, w.Allow) || !equalList(e.Sources, w.Sources) || !maps.Equal(e.Meta, w.Meta) {
+			t.Errorf("--json %s: allow %q sources %q meta %v, want %q %q %v", e.Name, e.Allow, e.Sources, e.Meta, w.Allow, w.Sources, w.Meta)
+		}
+	}
+	// As written: absent fields are left out, empty lists are [].
+	var raw struct {
+		Entries []map[string]json.RawMessage `json:"entries"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range raw.Entries {
+		var name string
+		json.Unmarshal(e["name"], &name)
+		for _, field := range []string{"allow", "sources", "meta"} {
+			got, present := e[field]
+			switch {
+			case name == "alice" && present, name == "carol" && field == "meta" && present:
+				t.Errorf("--json %s has %s %s, want it absent", name, field, got)
+			case name == "carol" && field != "meta" && string(got) != "[]":
+				t.Errorf("--json carol: %s is %s, want []", field, got)
+			}
+		}
+	}
 }
