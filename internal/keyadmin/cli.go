@@ -83,11 +83,11 @@ Commands:
           Lambda replace every warm environment of FUNCTION, so that the
           key is refused within seconds rather than at each environment's
           next refresh (each then pays one cold start).
-  rotate  Generate a new key for NAME, print it once, keep the entry's kind
-          and expiry. The old key keeps working as NAME.previous (its
-          SHA-256; NAME.previous.2, ... while an older one is still in its
-          grace) for --grace (default {grace}; 0 ends it at once), never past
-          its own expiry. A single-key secret
+  rotate  Generate a new key for NAME, print it once, keep the entry's kind,
+          expiry and access rules. The old key keeps working, with the same
+          rules, as NAME.previous (its SHA-256; NAME.previous.2, ... while an
+          older one is still in its grace) for --grace (default {grace}; 0
+          ends it at once), never past its own expiry. A single-key secret
           ("default"): --grace 0 replaces the key in place, a grace period
           needs --convert.
 

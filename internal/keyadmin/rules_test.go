@@ -238,3 +238,55 @@ func TestKeysListRules(t *testing.T) {
 		}
 	}
 }
+
+// A rotation gives the new key the entry's rules, and the old key, kept
+// for its grace, the same ones; a revoke removes both.
+func TestKeysRotateKeepsRules(t *testing.T) {
+	hashB := apikey.HashEntry(keyB, nil).SHA256
+	rules := `"allow":["GET /reports/*"],"sources":["203.0.113.0/24"],"meta":{"tenant":"t-42"}`
+	allow, sources, meta := []string{"GET /reports/*"}, []string{"203.0.113.0/24"}, map[string]string{"tenant": "t-42"}
+	tests := []struct {
+		name, secret string
+		args         []string
+		kind         string
+		prev         bool
+	}{
+		{"hash-only, with grace", `{"api_keys":{"alice":"` + keyA + `","bob":{"sha256":"` + hashB + `",` + rules + `}}}`, nil, apikey.KindSHA256, true},
+		{"key stored, no grace", `{"api_keys":{"alice":"` + keyA + `","bob":{"key":"` + keyB + `",` + rules + `}}}`, []string{"--grace", "0"}, apikey.KindKey, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tl := newTool(t, tt.secret)
+			r := tl.run(t, append([]string{"keys", "rotate", "bob"}, tt.args...)...)
+			wantCode(t, r, keyadmin.ExitOK, "rotated")
+			key := strings.TrimSpace(r.stdout)
+			checkQuiet(t, r, key, tt.secret, tl.value(t))
+			doc := tl.current(t)
+			keys := map[string]string{"bob": key}
+			if tt.prev {
+				keys["bob.previous"] = keyB
+			} else if _, ok := doc.Keys["bob.previous"]; ok {
+				t.Error("--grace 0 kept the old key")
+			}
+			for name, k := range keys {
+				e := doc.Keys[name]
+				if e.Digest() != apikey.Digest(k) || !equalList(e.Allow, allow) || !equalList(e.Sources, sources) || !maps.Equal(e.Meta, meta) {
+					t.Errorf("%s: holds its key %v, allow %q sources %q meta %v; want the rules kept", name, e.Digest() == apikey.Digest(k), e.Allow, e.Sources, e.Meta)
+				}
+				a, s, m, _ := policyOf(t, tl, k)
+				if !equalList(a, allow) || !equalList(s, sources) || !maps.Equal(m, meta) {
+					t.Errorf("the function's policy for %s: allow %q sources %q meta %v", name, a, s, m)
+				}
+			}
+			if e := doc.Keys["bob"]; e.Kind() != tt.kind {
+				t.Errorf("kind %s, want %s", e.Kind(), tt.kind)
+			}
+
+			r = tl.run(t, "keys", "revoke", "bob")
+			wantCode(t, r, keyadmin.ExitOK, `revoked "bob"`)
+			if got := strings.Join(tl.current(t).Names(), ","); got != "alice" {
+				t.Errorf("after the revoke: %s, want alice", got)
+			}
+		})
+	}
+}
