@@ -1,8 +1,9 @@
 // Package keyadmin is the logic of the keygate command-line tool: it lists,
-// adds, revokes and rotates the smapi.Client keys in keygate's Secrets Manager
-// secret, through the same Secrets Manager smapi.Client as the function and with the
-// same validation (apikey.Document.Marshal), so it never writes a set the
-// function would reject. cmd/keygate only wires it to the process.
+// adds, revokes and rotates the keys in keygate's Secrets Manager secret
+// and sets their access rules, through the same Secrets Manager client
+// (smapi.Client) as the function and with the same validation
+// (apikey.Document.Marshal), so it never writes a set the function would
+// reject. cmd/keygate only wires it to the process.
 //
 // How a change is written: read AWSCURRENT, check that no rotation is in
 // progress, carry the keys of a rotation's grace period over (carryGrace),
