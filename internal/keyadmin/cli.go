@@ -488,8 +488,8 @@ func runList(ctx context.Context, a *Admin, opt options, env Env) error {
 		}
 	}
 	if len(short) > 0 {
-		fmt.Fprintf(env.Stderr, "warning: the keys of %s are shorter than %d characters and may be guessed: replace them with `keygate keys rotate NAME` (40 random characters)\n",
-			quoteAll(short), apikey.MinKeyLength)
+		fmt.Fprintf(env.Stderr, "warning: the keys of %s are shorter than %d characters and may be guessed: replace them with `keygate keys rotate NAME` (a generated key: %d characters, 30 of them random)\n",
+			quoteAll(short), apikey.MinKeyLength, apikey.GeneratedLength)
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tKIND\tCREATED\tEXPIRES\tALLOW\tSOURCES\tMETA")
