@@ -68,7 +68,8 @@ Commands:
           access rules, checked as the function checks them.
   set     Change the access rules of NAME, keeping its key, kind and
           expiry; its old keys (NAME.previous, NAME.previous.N) get the same
-          rules, so an old key is never allowed more than the current one.
+          rules, so an old key is never allowed more than the current one
+          (an old key's name is refused).
           --allow replaces the whole list with the patterns given,
           --allow-any removes it (every route), --allow-none allows no
           route; --source, --source-any, --source-none alike for networks.

@@ -3,6 +3,7 @@ package keyadmin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/keygate/keygate/internal/apikey"
@@ -22,6 +23,10 @@ type RulesSet struct {
 // errUnchanged: the edit changed nothing, so there is nothing to write.
 var errUnchanged = errors.New("nothing to change")
 
+// ErrOldKey: the entry named is a client's old key (NAME.previous,
+// NAME.previous.N), whose rules follow the client's.
+var ErrOldKey = errors.New("the entry is an old key")
+
 // SetRules changes the access rules of a client's entry without touching
 // its key, kind or expiry, and gives the client's old keys (NAME.previous,
 // NAME.previous.N, kept for a rotation's grace period) the same rules: an
@@ -35,6 +40,12 @@ func (a *Admin) SetRules(ctx context.Context, name string, c RuleChange, convert
 	}
 	if c.Empty() {
 		return RulesSet{}, errors.New("no change to the rules was given")
+	}
+	if base := baseName(name); base != name {
+		// Set on its own, an old key could be allowed more than its
+		// client's current one.
+		return RulesSet{}, fmt.Errorf("%w: %q is an old key of %q, kept for a rotation's grace period, and takes its client's rules: use `keygate keys set %s …`, which sets them for it and its old keys, or cut the old key off with `keygate keys revoke %s`",
+			ErrOldKey, name, base, base, name)
 	}
 	var r RulesSet
 	w, err := a.change(ctx, func(doc apikey.Document, now time.Time) (apikey.Document, error) {

@@ -243,6 +243,8 @@ func TestKeysSetRefused(t *testing.T) {
 		{"a bad pattern", secret, []string{"bob", "--allow", "GET"}, keyadmin.ExitUsage, []string{"allow[0]"}},
 		{"a flag of add", secret, []string{"bob", "--store-key"}, keyadmin.ExitUsage, []string{"store-key"}},
 		{"no such entry", secret, []string{"carol", "--allow-any"}, keyadmin.ExitError, []string{`has no entry "carol"`}},
+		{"an old key on its own", `{"api_keys":{"bob":{"key":"` + keyB + `","allow":[]},"bob.previous":{"key":"` + keyD + `","allow":[]}}}`,
+			[]string{"bob.previous", "--allow-any"}, keyadmin.ExitError, []string{`"bob.previous" is an old key of "bob"`, "keygate keys set bob", "keygate keys revoke bob.previous"}},
 		{"eleven members with the old ones", secret, []string{"bob", "--meta", "j=10", "--meta", "k=11"}, keyadmin.ExitError, []string{`api_keys["bob"]: meta has 11 members, more than 10`, "nothing written"}},
 		{"a meta value that is a key", secret, []string{"bob", "--meta", "token=" + keyA}, keyadmin.ExitError, []string{`api_keys["bob"].meta["token"] holds a key of this secret`}},
 		{"over the size limit", "", []string{"alice", "--meta", "note=" + strings.Repeat("n", 200)}, keyadmin.ExitError, []string{"over Secrets Manager's limit of 65,536"}},
