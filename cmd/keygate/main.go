@@ -1,5 +1,5 @@
 // Command keygate manages the API keys in keygate's Secrets Manager secret:
-// keys list, add, revoke, rotate (see `keygate help`). It only wires the
+// keys list, add, set, revoke, rotate (see `keygate help`). It only wires the
 // process to internal/keyadmin.
 package main
 

@@ -1,14 +1,17 @@
 // Package keyadmin is the logic of the keygate command-line tool: it lists,
-// adds, revokes and rotates the smapi.Client keys in keygate's Secrets Manager
-// secret, through the same Secrets Manager smapi.Client as the function and with the
-// same validation (apikey.Document.Marshal), so it never writes a set the
-// function would reject. cmd/keygate only wires it to the process.
+// adds, revokes and rotates the keys in keygate's Secrets Manager secret
+// and sets their access rules, through the same Secrets Manager client
+// (smapi.Client) as the function and with the same validation
+// (apikey.Document.Marshal), so it never writes a set the function would
+// reject. cmd/keygate only wires it to the process.
 //
 // How a change is written: read AWSCURRENT, check that no rotation is in
 // progress, carry the keys of a rotation's grace period over (carryGrace),
 // apply the change, re-read AWSCURRENT and give up if another writer got in
 // between, write the result as the new AWSCURRENT version, then remove the
-// AWSPREVIOUS label Secrets Manager moved to the version before it.
+// AWSPREVIOUS label Secrets Manager moved to the version before it. A
+// result larger than Secrets Manager takes (MaxSecretSize) is refused
+// before anything is written.
 //
 // Why remove AWSPREVIOUS: the function keeps accepting the keys of the
 // AWSPREVIOUS version for KEY_GRACE after the current one was created, which
@@ -124,6 +127,9 @@ type Written struct {
 	// PreviousVersionID is the version it replaced, kept unlabelled in
 	// Secrets Manager for a rollback.
 	PreviousVersionID string
+	// Size is the length of the value written, in bytes (at most
+	// MaxSecretSize).
+	Size int
 	// Carried: the AWSPREVIOUS keys kept for the rest of a rotation's
 	// grace period (see carryGrace).
 	Carried Carried
@@ -161,6 +167,9 @@ func (a *Admin) change(ctx context.Context, edit editFunc) (Written, error) {
 	if err != nil {
 		return Written{}, fmt.Errorf("the changed key set would be rejected by the function, nothing written: %w", err)
 	}
+	if err := checkSize(value); err != nil {
+		return Written{}, err
+	}
 
 	again, err := a.readCurrent(ctx)
 	if err != nil {
@@ -177,7 +186,7 @@ func (a *Admin) change(ctx context.Context, edit editFunc) (Written, error) {
 	if err != nil {
 		return Written{}, a.explain(err)
 	}
-	w := Written{VersionID: aws.ToString(out.VersionId), PreviousVersionID: cur.versionID, Carried: carried, Pruned: pruned}
+	w := Written{VersionID: aws.ToString(out.VersionId), PreviousVersionID: cur.versionID, Size: len(value), Carried: carried, Pruned: pruned}
 
 	prev := smapi.StagePrevious
 	_, err = a.Client.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{

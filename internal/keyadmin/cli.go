@@ -33,6 +33,7 @@ func Usage() string {
 		"{grace}", short(config.DefaultGrace),
 		"{refresh}", short(config.DefaultRefresh),
 		"{miss}", short(keycache.DefaultMissInterval),
+		"{limit}", grouped(MaxSecretSize),
 	).Replace(usage)
 }
 
@@ -40,7 +41,13 @@ const usage = `keygate manages the API keys in keygate's Secrets Manager secret.
 
 Usage:
   keygate keys list   [--json]
-  keygate keys add    NAME [--store-key] [--expires TIME | --ttl DURATION] [--convert] [--function FUNCTION]
+  keygate keys add    NAME [--store-key] [--expires TIME | --ttl DURATION]
+                      [--allow PATTERN]... [--source CIDR]... [--meta NAME=VALUE]...
+                      [--convert] [--function FUNCTION]
+  keygate keys set    NAME [--allow PATTERN... | --allow-any | --allow-none]
+                      [--source CIDR... | --source-any | --source-none]
+                      [--meta NAME=VALUE | --meta NAME=]... [--meta-clear]
+                      [--convert] [--function FUNCTION]
   keygate keys revoke NAME [--function FUNCTION [--now [--rest-api ID]]]
   keygate keys rotate NAME [--grace DURATION] [--expires TIME | --ttl DURATION] [--convert] [--function FUNCTION]
   keygate help
@@ -48,22 +55,40 @@ Usage:
 Commands:
   list    Show each entry: name, kind (key: the secret holds the key;
           sha256: only its hash), created (the date of the secret version
-          that holds it), expires. Never a key or a hash. A single-key
-          secret shows one entry, "default". Warns about stored keys
-          shorter than 16 characters (hand-written ones).
+          that holds it), expires, and its access rules: allow (any, none
+          or how many routes), sources (any, none or how many networks),
+          meta (its member names). Never a key or a hash. --json gives the
+          patterns, networks and meta in full (allow, sources, meta;
+          absent when the entry has none). A single-key secret shows one
+          entry, "default". Warns about stored keys shorter than 16
+          characters (hand-written ones).
   add     Generate a key for a new client NAME and print it on stdout, once:
           it cannot be shown again. The secret stores its SHA-256 unless
-          --store-key is given.
+          --store-key is given. --allow, --source and --meta give the entry
+          access rules, checked as the function checks them.
+  set     Change the access rules of NAME, keeping its key, kind and
+          expiry; its old keys (NAME.previous, NAME.previous.N) get the same
+          rules, so an old key is never allowed more than the current one
+          (an old key's name is refused).
+          --allow replaces the whole list with the patterns given,
+          --allow-any removes it (every route), --allow-none allows no
+          route; --source, --source-any, --source-none alike for networks.
+          --meta NAME=VALUE sets a member, --meta NAME= removes it,
+          --meta-clear removes them all (with --meta NAME=VALUE: only those
+          remain). A single-key secret holds no rules: it needs --convert,
+          as for add. Prints what changed (meta by member names only).
+          The function applies new rules at its next read of the secret
+          (KEY_REFRESH), an authorizer's cached decisions after their TTL.
   revoke  Remove NAME (and NAME.previous, the old key a rotation kept).
           Refuses to remove the last working key. With --now, also make
           Lambda replace every warm environment of FUNCTION, so that the
           key is refused within seconds rather than at each environment's
           next refresh (each then pays one cold start).
-  rotate  Generate a new key for NAME, print it once, keep the entry's kind
-          and expiry. The old key keeps working as NAME.previous (its
-          SHA-256; NAME.previous.2, ... while an older one is still in its
-          grace) for --grace (default {grace}; 0 ends it at once), never past
-          its own expiry. A single-key secret
+  rotate  Generate a new key for NAME, print it once, keep the entry's kind,
+          expiry and access rules. The old key keeps working, with the same
+          rules, as NAME.previous (its SHA-256; NAME.previous.2, ... while an
+          older one is still in its grace) for --grace (default {grace}; 0
+          ends it at once), never past its own expiry. A single-key secret
           ("default"): --grace 0 replaces the key in place, a grace period
           needs --convert.
 
@@ -74,15 +99,28 @@ Options:
   --expires TIME    the key stops working at TIME (RFC 3339, e.g. 2026-12-31T23:59:59Z)
   --ttl DURATION    the key stops working after DURATION (e.g. 720h)
   --grace DURATION  rotate: how long the old key keeps working (default {grace})
+  --allow PATTERN   add, set: a route the key may call, "METHOD /path":
+                    METHOD in upper case or *, and * in the path matches any
+                    run of characters, / included (e.g. 'GET /reports/*').
+                    Repeat it for more. An add without it: every route
+  --source CIDR     add, set: a network the key may be used from (e.g.
+                    203.0.113.0/24, 2001:db8::/32; one address is /32 or
+                    /128). Repeat it for more. An add without it: anywhere
+  --meta NAME=VALUE add, set: a member of the entry's meta, which the
+                    function hands to the backend: at most 10, names
+                    [a-z][a-z0-9_]{0,31}, values up to 256 characters. Not a
+                    place for secrets. Repeat it for more
+  --allow-any, --allow-none, --source-any, --source-none, --meta-clear
+                    set: see set above
   --convert         allow rewriting a single-key secret (plain or {"api_key"})
                     as {"api_keys": {...}}, its key kept as "default"
-  --function NAME   add, revoke, rotate: the Lambda function that reads the
+  --function NAME   add, set, revoke, rotate: the Lambda function that reads the
                     secret (default $KEYGATE_FUNCTION; the stack's
                     FunctionName output). The first change after a rotation
                     reads its KEY_GRACE from its configuration (see below);
                     revoke --now restarts it. A local server, or a function
                     configured with API_KEY, cannot be reached this way
-  --force           add, revoke, rotate: write even while a rotation is in
+  --force           add, set, revoke, rotate: write even while a rotation is in
                     progress, or when old keys of a rotation's grace period
                     cannot be kept (no room for them, or no --function to
                     read KEY_GRACE from): they stop working at the next
@@ -97,7 +135,8 @@ Options:
   --json            list: print JSON
 
 Every change writes a new version of the secret, checked as the function
-checks it. The function takes a new key at once: an environment re-reads
+checks it, and refused if it would pass Secrets Manager's limit of {limit}
+bytes for a secret value (add says how many more clients fit). The function takes a new key at once: an environment re-reads
 the secret when it first sees a key it does not hold, at most once every
 {miss}, and made-up keys use that turn too (under a stream of wrong keys, a
 new key can be refused for up to {miss}). It drops a removed key at its next
@@ -105,7 +144,7 @@ read of the secret: its refresh (KEY_REFRESH, {refresh} by default), or such a
 re-read; --now makes that immediate.
 Credentials and region come from the AWS SDK's usual sources
 (environment, ~/.aws, SSO). Status messages go to stderr; stdout carries
-only the new key (add, rotate) or the list.
+only the new key (add, rotate) or the list; set prints nothing there.
 
 Permissions: on the secret, secretsmanager:GetSecretValue to list; also
 DescribeSecret, PutSecretValue and UpdateSecretVersionStage to change (and
@@ -183,6 +222,8 @@ type options struct {
 	grace             time.Duration
 	positional        []string
 	expiresAt         *time.Time
+	rules             ruleFlags
+	ruleChange        RuleChange
 }
 
 // Run runs the keygate command line args (without the program name) and
@@ -201,7 +242,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 		return fail(env, usagef("unknown command %q", args[0]))
 	}
 	if len(args) < 2 {
-		return fail(env, usagef("keygate keys needs a subcommand: list, add, revoke or rotate"))
+		return fail(env, usagef("keygate keys needs a subcommand: list, add, set, revoke or rotate"))
 	}
 	sub := args[1]
 	if sub == "help" || sub == "-h" || sub == "--help" {
@@ -229,6 +270,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 		err = runRevoke(ctx, admin, opt, env)
 	case "rotate":
 		err = runRotate(ctx, admin, opt, env)
+	case "set":
+		err = runSet(ctx, admin, opt, env)
 	}
 	return fail(env, err)
 }
@@ -253,15 +296,17 @@ var wants = map[string]struct {
 	flags []string
 }{
 	"list":   {0, []string{"json"}},
-	"add":    {1, []string{"store-key", "expires", "ttl", "convert", "force", "function"}},
+	"add":    {1, []string{"store-key", "expires", "ttl", "allow", "source", "meta", "convert", "force", "function"}},
 	"revoke": {1, []string{"force", "function", "now", "rest-api", "stage"}},
 	"rotate": {1, []string{"grace", "expires", "ttl", "convert", "force", "function"}},
+	"set": {1, []string{"allow", "allow-any", "allow-none", "source", "source-any", "source-none",
+		"meta", "meta-clear", "convert", "force", "function"}},
 }
 
 func parseFlags(sub string, args []string, env Env) (options, error) {
 	want, ok := wants[sub]
 	if !ok {
-		return options{}, usagef("unknown subcommand %q: use list, add, revoke or rotate", sub)
+		return options{}, usagef("unknown subcommand %q: use list, add, set, revoke or rotate", sub)
 	}
 	for _, a := range args {
 		if a == "--" {
@@ -300,6 +345,22 @@ func parseFlags(sub string, args []string, env Env) (options, error) {
 			fs.StringVar(&opt.ttl, f, "", "")
 		case "grace":
 			fs.DurationVar(&opt.grace, f, opt.grace, "")
+		case "allow":
+			fs.Var(&opt.rules.allow, f, "")
+		case "source":
+			fs.Var(&opt.rules.sources, f, "")
+		case "meta":
+			fs.Var(&opt.rules.meta, f, "")
+		case "allow-any":
+			fs.BoolVar(&opt.rules.allowAny, f, false, "")
+		case "allow-none":
+			fs.BoolVar(&opt.rules.allowNone, f, false, "")
+		case "source-any":
+			fs.BoolVar(&opt.rules.sourceAny, f, false, "")
+		case "source-none":
+			fs.BoolVar(&opt.rules.sourceNone, f, false, "")
+		case "meta-clear":
+			fs.BoolVar(&opt.rules.metaClear, f, false, "")
 		}
 	}
 	// Flags may come before or after NAME.
@@ -355,6 +416,15 @@ func parseFlags(sub string, args []string, env Env) (options, error) {
 	if len(opt.positional) > 0 {
 		if err := checkName(opt.positional[0]); err != nil {
 			return opt, usageError{err.Error()}
+		}
+	}
+	if wantsFlag(sub, "allow") {
+		var err error
+		if opt.ruleChange, err = opt.rules.change(sub, opt.positional[0]); err != nil {
+			return opt, err
+		}
+		if sub == "set" && opt.ruleChange.Empty() {
+			return opt, usagef("keys set needs a change: --allow PATTERN, --allow-any, --allow-none, --source CIDR, --source-any, --source-none, --meta NAME=VALUE, --meta NAME= or --meta-clear")
 		}
 	}
 	return opt, nil
@@ -419,11 +489,11 @@ func runList(ctx context.Context, a *Admin, opt options, env Env) error {
 		}
 	}
 	if len(short) > 0 {
-		fmt.Fprintf(env.Stderr, "warning: the keys of %s are shorter than %d characters and may be guessed: replace them with `keygate keys rotate NAME` (40 random characters)\n",
-			quoteAll(short), apikey.MinKeyLength)
+		fmt.Fprintf(env.Stderr, "warning: the keys of %s are shorter than %d characters and may be guessed: replace them with `keygate keys rotate NAME` (a generated key: %d characters, 30 of them random)\n",
+			quoteAll(short), apikey.MinKeyLength, apikey.GeneratedLength)
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tKIND\tCREATED\tEXPIRES")
+	fmt.Fprintln(tw, "NAME\tKIND\tCREATED\tEXPIRES\tALLOW\tSOURCES\tMETA")
 	for _, e := range l.Entries {
 		expires := "-"
 		if e.Expires != nil {
@@ -436,7 +506,8 @@ func runList(ctx context.Context, a *Admin, opt options, env Env) error {
 		if !e.Created.IsZero() {
 			created = stamp(e.Created)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, e.Kind, created, expires)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.Kind, created, expires,
+			countRules(e.Allow, "route", "routes"), countRules(e.Sources, "network", "networks"), metaNames(e.Meta, ","))
 	}
 	return tw.Flush()
 }
@@ -449,7 +520,7 @@ func shownOnce() string {
 
 func runAdd(ctx context.Context, a *Admin, opt options, env Env) error {
 	name := opt.positional[0]
-	key, w, err := a.Add(ctx, name, AddOptions{StoreKey: opt.storeKey, Expires: opt.expiresAt, Convert: opt.convert})
+	key, w, err := a.Add(ctx, name, AddOptions{StoreKey: opt.storeKey, Expires: opt.expiresAt, Rules: opt.ruleChange, Convert: opt.convert})
 	if key != "" {
 		fmt.Fprintln(env.Stdout, key)
 		kind := "its SHA-256"
@@ -458,8 +529,13 @@ func runAdd(ctx context.Context, a *Admin, opt options, env Env) error {
 		}
 		fmt.Fprintf(env.Stderr, "added %q to secret %s (stored: %s), version %s (previous %s).\n",
 			name, a.SecretID, kind, w.VersionID, w.PreviousVersionID)
+		if !opt.ruleChange.Empty() {
+			fmt.Fprintf(env.Stderr, "Its rules: allow %s; sources %s; meta %s.\n",
+				showRules(w.Rules.Allow), showRules(w.Rules.Sources), metaNames(w.Rules.Meta, ", "))
+		}
 		fmt.Fprint(env.Stderr, shownOnce())
-		reportCarried(env, w)
+		reportCarried(env, w.Written)
+		fmt.Fprintf(env.Stderr, "%s.\n", room(w.Size, w.EntrySize))
 	}
 	return err
 }
@@ -521,6 +597,23 @@ func runRotate(ctx context.Context, a *Admin, opt options, env Env) error {
 			fmt.Fprintln(env.Stderr, "The old key stops working at the next refresh.")
 		}
 		reportCarried(env, r.Written)
+	}
+	return err
+}
+
+func runSet(ctx context.Context, a *Admin, opt options, env Env) error {
+	name := opt.positional[0]
+	r, err := a.SetRules(ctx, name, opt.ruleChange, opt.convert)
+	switch {
+	case r.VersionID != "":
+		fmt.Fprintf(env.Stderr, "set the rules of %s in secret %s: version %s (previous %s).\n",
+			quoteAll(r.Entries), a.SecretID, r.VersionID, r.PreviousVersionID)
+		reportRules(env, name, r.Before, r.After)
+		fmt.Fprintf(env.Stderr, "Keys, kinds and expiries are unchanged. Each environment of the function applies the new rules at its next read of the secret (KEY_REFRESH, %s by default); an API Gateway authorizer's cached decisions (AuthorizerCacheTtl) keep the old ones until they expire.\n",
+			short(config.DefaultRefresh))
+		reportCarried(env, r.Written)
+	case err == nil:
+		fmt.Fprintf(env.Stderr, "%q already has these rules, and so do its old keys if it has any: nothing written.\n", name)
 	}
 	return err
 }

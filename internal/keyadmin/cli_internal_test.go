@@ -33,12 +33,13 @@ func TestUsageFigures(t *testing.T) {
 		"--grace (default " + short(config.DefaultGrace) + ";",
 		"KEY_REFRESH, " + short(config.DefaultRefresh) + " by default",
 		"the function's default, " + short(config.DefaultGrace),
+		"limit of " + grouped(MaxSecretSize) + " bytes",
 	} {
 		if !strings.Contains(help, want) {
 			t.Errorf("help lacks %q", want)
 		}
 	}
-	for _, p := range []string{"{grace}", "{refresh}", "{miss}"} {
+	for _, p := range []string{"{grace}", "{refresh}", "{miss}", "{limit}"} {
 		if strings.Contains(help, p) {
 			t.Errorf("help holds the placeholder %s", p)
 		}

@@ -158,22 +158,28 @@ func (a *Admin) oldKeys(ctx context.Context, cur current, versions map[string][]
 type carriedKey struct{ from, to string }
 
 // apply runs edit on a copy of doc with the old keys of names carried over.
-// Into a key set they go before the edit, so that a revoke removes a
-// client's carried key with the rest of it; into a single-key document
-// after it, since only an edit that converts it (--convert) gives them
-// room. It returns the result, the keys carried, and the names that found
-// no room.
+// They go in before the edit, so that the edit sees every key it may
+// change: a revoke removes a client's carried key with the rest of it, and
+// a set gives it the client's rules. A single-key document has no room for
+// them: only an edit that converts it (--convert) makes some, so the edit
+// runs first on the document as it is, and only if it converted it, again
+// on the converted document with the old keys carried in. It returns the
+// result, the keys carried, and the names that found no room.
 func (old oldKeys) apply(doc apikey.Document, names []string, until, now time.Time, edit editFunc) (next apikey.Document, made []carriedKey, lost []string, err error) {
 	next = doc.Clone()
-	carryFirst := next.Format == apikey.FormatKeySet
-	if carryFirst {
-		made, lost = old.carry(next, names, until)
+	if next.Format != apikey.FormatKeySet {
+		if next, err = edit(next, now); err != nil {
+			return next, nil, nil, err
+		}
+		if next.Format != apikey.FormatKeySet || len(names) == 0 {
+			made, lost = old.carry(next, names, until)
+			return next, made, lost, nil
+		}
+		next = doc.ToKeySet()
 	}
+	made, lost = old.carry(next, names, until)
 	if next, err = edit(next, now); err != nil {
 		return next, nil, nil, err
-	}
-	if !carryFirst {
-		made, lost = old.carry(next, names, until)
 	}
 	return next, made, lost, nil
 }

@@ -2,14 +2,15 @@ package keyadmin
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/keygate/keygate/internal/apikey"
 )
 
-// Listing is what `keys list` shows: names and metadata, never a key or a
-// hash.
+// Listing is what `keys list` shows: names, metadata and access rules,
+// never a key or a hash.
 type Listing struct {
 	SecretID  string    `json:"secret_id"`
 	VersionID string    `json:"version_id"`
@@ -29,6 +30,31 @@ type Listed struct {
 	// Short: the secret holds the key itself, and it is shorter than
 	// apikey.MinKeyLength (hand-written; generated keys never are).
 	Short bool `json:"short,omitempty"`
+	// Allow, Sources and Meta are the entry's access rules as the secret
+	// holds them: nil when absent (every route, anywhere, none), and an
+	// empty list (none) is written as [].
+	Allow   []string          `json:"allow,omitempty"`
+	Sources []string          `json:"sources,omitempty"`
+	Meta    map[string]string `json:"meta,omitempty"`
+}
+
+// MarshalJSON writes an empty allow or sources list (none), and leaves an
+// absent one (any) out, as the secret does.
+func (l Listed) MarshalJSON() ([]byte, error) {
+	type fields Listed // without this method
+	out := struct {
+		fields
+		Allow   *[]string         `json:"allow,omitempty"`
+		Sources *[]string         `json:"sources,omitempty"`
+		Meta    map[string]string `json:"meta,omitempty"` // after them
+	}{fields: fields(l), Meta: l.Meta}
+	if l.Allow != nil {
+		out.Allow = &l.Allow
+	}
+	if l.Sources != nil {
+		out.Sources = &l.Sources
+	}
+	return json.Marshal(out)
 }
 
 // List reads the current version's entries; a single-key secret shows one
@@ -42,8 +68,9 @@ func (a *Admin) List(ctx context.Context) (Listing, error) {
 	now := a.now()
 	for _, n := range entryNames(cur.doc) {
 		e, _ := cur.doc.Entry(n)
+		r := rulesOf(e)
 		l.Entries = append(l.Entries, Listed{Name: n, Kind: e.Kind(), Created: cur.created, Expires: e.Expires, Expired: e.Expired(now),
-			Short: e.Key != "" && len(e.Key) < apikey.MinKeyLength})
+			Short: e.Key != "" && len(e.Key) < apikey.MinKeyLength, Allow: r.Allow, Sources: r.Sources, Meta: r.Meta})
 	}
 	return l, nil
 }
@@ -54,18 +81,31 @@ type AddOptions struct {
 	StoreKey bool
 	// Expires, if set, is when the key stops working.
 	Expires *time.Time
+	// Rules are the entry's access rules (allow, sources, meta).
+	Rules RuleChange
 	// Convert allows rewriting a single-key secret in the api_keys
 	// format, its key kept as the entry "default".
 	Convert bool
 }
 
+// Added is the outcome of Add.
+type Added struct {
+	Written
+	// EntrySize is how many bytes the new entry takes in the secret: a
+	// measure of how many more such clients fit (MaxSecretSize).
+	EntrySize int
+	// Rules are the new entry's access rules.
+	Rules Rules
+}
+
 // Add generates a key for a new client and writes it. The key is returned
 // (to be shown once) only if the new version was written.
-func (a *Admin) Add(ctx context.Context, name string, opt AddOptions) (string, Written, error) {
+func (a *Admin) Add(ctx context.Context, name string, opt AddOptions) (string, Added, error) {
 	if err := checkName(name); err != nil {
-		return "", Written{}, err
+		return "", Added{}, err
 	}
 	key := a.generate()
+	var r Added
 	w, err := a.change(ctx, func(doc apikey.Document, now time.Time) (apikey.Document, error) {
 		doc, err := a.keySet(doc, opt.Convert, "add "+name)
 		if err != nil {
@@ -74,13 +114,16 @@ func (a *Admin) Add(ctx context.Context, name string, opt AddOptions) (string, W
 		if _, ok := doc.Keys[name]; ok {
 			return doc, fmt.Errorf("%w: secret %q already has an entry %q: pick another name, or use `keygate keys rotate %s` to give it a new key", ErrEntryExists, a.SecretID, name, name)
 		}
-		doc.Keys[name] = newEntry(key, opt.StoreKey, opt.Expires)
+		e := opt.Rules.Apply(newEntry(key, opt.StoreKey, opt.Expires))
+		doc.Keys[name] = e
+		r.EntrySize, r.Rules = entrySize(name, e), rulesOf(e)
 		return doc, nil
 	})
+	r.Written = w
 	if w.VersionID == "" {
 		key = ""
 	}
-	return key, w, err
+	return key, r, err
 }
 
 // Revoked is the outcome of Revoke.
