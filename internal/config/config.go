@@ -77,7 +77,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 // otherwise only by its length. A key pasted into the wrong variable, alone
 // or after other text ("5 minutes <key>"), must not reach a log; naming the
 // variable is enough. The shapes are too short to hold a key (a generated
-// one has 40 characters).
+// one has 39 characters, the stack's first 40).
 func shown(v string, expected func(string) bool) string {
 	if !expected(v) {
 		return fmt.Sprintf("(a value of %d characters, not shown: it could hold a key)", len(v))

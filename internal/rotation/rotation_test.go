@@ -46,6 +46,8 @@ var formats = []struct {
 	{"api_keys objects with expiry", `{"api_keys":{"alice":{"key":"` + keyA + `","expires":"2099-01-02T03:04:05Z"},"bob":{"key":"` + keyB + `"}}}`},
 	{"api_keys with hash-only", `{"api_keys":{"alice":"` + keyA + `","carol":{"sha256":"` + hashC + `","expires":"2098-01-01T00:00:00Z"}}}`},
 	{"api_keys with other fields", `{"api_keys":{"alice":"` + keyA + `"},"owner":"team-x"}`},
+	{"api_keys with rules", `{"api_keys":{"alice":{"key":"` + keyA + `","allow":["GET /reports/*"],"sources":["203.0.113.0/24"],"meta":{"tenant":"t-42"}},` +
+		`"carol":{"sha256":"` + hashC + `","allow":[]}}}`},
 }
 
 // TestRotationFormats drives the four steps, retrying each (Secrets
@@ -143,6 +145,9 @@ func checkRotated(t *testing.T, before, after apikey.Document) {
 		}
 		if (a.Expires == nil) != (b.Expires == nil) || (a.Expires != nil && !a.Expires.Equal(*b.Expires)) {
 			t.Errorf("entry %q changed expiry", name)
+		}
+		if !reflect.DeepEqual(a.Allow, b.Allow) || !reflect.DeepEqual(a.Sources, b.Sources) || !reflect.DeepEqual(a.Meta, b.Meta) {
+			t.Errorf("entry %q changed rules: %+v → %+v", name, b, a)
 		}
 	}
 }
@@ -254,6 +259,7 @@ func TestRotationTestSecretRejects(t *testing.T) {
 		{"hash-only entry changed", `{"api_keys":{"alice":"` + keyA + `","carol":{"sha256":"` + hashC + `"}}}`, `{"api_keys":{"alice":"` + keyB + `","carol":"` + keyC + `"}}`},
 		{"key turned hash-only", `{"api_keys":{"alice":"` + keyA + `"}}`, `{"api_keys":{"alice":{"sha256":"` + hashC + `"}}}`},
 		{"expiry changed", `{"api_keys":{"alice":"` + keyA + `"}}`, `{"api_keys":{"alice":{"key":"` + keyB + `","expires":"2099-01-01T00:00:00Z"}}}`},
+		{"rules changed (current edited during the rotation)", `{"api_keys":{"alice":{"key":"` + keyA + `","allow":["GET /"]}}}`, `{"api_keys":{"alice":{"key":"` + keyB + `","allow":["GET /","POST /"]}}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -97,9 +98,10 @@ func (r *Rotator) testSecret(ctx context.Context, log *slog.Logger, ev events.Se
 }
 
 // replaces reports why next is not the rotation of cur: same format, same
-// clients and expiry, a new key for every entry that holds one, hash-only
-// entries untouched. A change of clients means AWSCURRENT was edited after
-// createSecret (by the CLI, say): finishing would undo that edit.
+// clients, expiry and rules, a new key for every entry that holds one,
+// hash-only entries untouched. A change of clients or rules means
+// AWSCURRENT was edited after createSecret (by the CLI, say): finishing
+// would undo that edit.
 func replaces(cur, next apikey.Document) error {
 	if cur.Format != next.Format {
 		return fmt.Errorf("is in the %s format but the current version is in the %s format", next.Format, cur.Format)
@@ -125,6 +127,8 @@ func replaces(cur, next apikey.Document) error {
 			return fmt.Errorf("keeps the key of entry %q", name)
 		case !sameTime(c, n):
 			return fmt.Errorf("changes the expiry of entry %q", name)
+		case !reflect.DeepEqual(c.Allow, n.Allow) || !reflect.DeepEqual(c.Sources, n.Sources) || !reflect.DeepEqual(c.Meta, n.Meta):
+			return fmt.Errorf("changes the rules (allow, sources, meta) of entry %q: the current version changed after createSecret, and finishing would undo that change; remove the AWSPENDING label from this version and rotate again", name)
 		}
 	}
 	return nil
