@@ -25,6 +25,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"time"
 
@@ -241,6 +242,9 @@ func (c *Cache) run(ctx context.Context, f *flight, trigger string) error {
 	}()
 	now := c.opt.Now()
 	took := slog.Float64("duration_ms", ms(now.Sub(start)))
+	// The process's goroutines at each load: a number that grows from one
+	// refresh to the next is a leak an operator (and the soak) can see.
+	goroutines := slog.Int("goroutines", runtime.NumGoroutine())
 	if err != nil {
 		// A re-read for an unknown key must not put a store outage's
 		// retries on the callers with right keys: only scheduled loads
@@ -255,7 +259,7 @@ func (c *Cache) run(ctx context.Context, f *flight, trigger string) error {
 			slog.Bool("serving_stale", c.set != nil),
 			slog.Int("attempt", c.failures),
 			slog.Float64("retry_in_ms", ms(max(c.due.Sub(now), 0))),
-			took)
+			took, goroutines)
 		return err
 	}
 	c.set = snap.Set
@@ -272,7 +276,7 @@ func (c *Cache) run(ctx context.Context, f *flight, trigger string) error {
 		slog.String("version_id", snap.Version),
 		slog.Int("keys", snap.Set.Len()),
 		slog.Bool("partial", snap.Partial),
-		took,
+		took, goroutines,
 	}
 	if snap.PreviousInGrace && !f.withPrevious {
 		attrs = append(attrs, slog.Bool("previous_deferred", true))
