@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"strings"
 	"testing"
 	"time"
@@ -65,7 +66,13 @@ func (tl *tool) run(t *testing.T, args ...string) result {
 		Stderr: &stderr,
 		Getenv: func(k string) string { return tl.env[k] },
 		NewClient: func(_ context.Context, region string) (smapi.Client, string, error) {
-			var c smapi.Client = tl.sm.Client()
+			// The SDK's standard retries, as the CLI has them (smclient):
+			// a fake's one-attempt client fails, a few times in a
+			// thousand on a busy machine, on a response of the 64 KB a
+			// secret may hold (net/http closes the connection when it
+			// finds the request body the SDK already closed, while the
+			// response is still being read), which the SDK retries.
+			var c smapi.Client = tl.sm.Client(func(o *secretsmanager.Options) { o.RetryMaxAttempts = 3 })
 			if tl.client != nil {
 				c = tl.client(c)
 			}
