@@ -1,6 +1,6 @@
 // Command keygate manages the API keys in keygate's Secrets Manager secret:
-// keys list, add, set, revoke, rotate (see `keygate help`). It only wires the
-// process to internal/keyadmin.
+// keys list, usage, add, set, revoke, rotate (see `keygate help`). It only
+// wires the process to internal/keyadmin.
 package main
 
 import (
@@ -10,7 +10,7 @@ import (
 	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
-
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/keygate/keygate/internal/keyadmin"
@@ -34,6 +34,10 @@ func main() {
 		NewAPIGateway: func(ctx context.Context, region string) (keyadmin.CacheFlusher, error) {
 			cfg, err := smclient.LoadConfig(ctx, region, nil)
 			return apigateway.NewFromConfig(cfg), err
+		},
+		NewLogs: func(ctx context.Context, region string) (keyadmin.LogsClient, error) {
+			cfg, err := smclient.LoadConfig(ctx, region, nil)
+			return cloudwatchlogs.NewFromConfig(cfg), err
 		},
 	})
 	stop()

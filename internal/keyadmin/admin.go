@@ -3,7 +3,8 @@
 // and sets their access rules, through the same Secrets Manager client
 // (smapi.Client) as the function and with the same validation
 // (apikey.Document.Marshal), so it never writes a set the function would
-// reject. cmd/keygate only wires it to the process.
+// reject; and it says who uses which key, from the function's logs (Logs
+// Insights, usage.go). cmd/keygate only wires it to the process.
 //
 // How a change is written: read AWSCURRENT, check that no rotation is in
 // progress, carry the keys of a rotation's grace period over (carryGrace),

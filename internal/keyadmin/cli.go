@@ -34,13 +34,16 @@ func Usage() string {
 		"{refresh}", short(config.DefaultRefresh),
 		"{miss}", short(keycache.DefaultMissInterval),
 		"{limit}", grouped(MaxSecretSize),
+		"{since}", short(DefaultSince),
+		"{wait}", short(DefaultWait),
 	).Replace(usage)
 }
 
 const usage = `keygate manages the API keys in keygate's Secrets Manager secret.
 
 Usage:
-  keygate keys list   [--json]
+  keygate keys list   [--json] [--function FUNCTION [--since DURATION] [--wait DURATION]]
+  keygate keys usage  [--function FUNCTION] [--since DURATION] [--wait DURATION] [--json]
   keygate keys add    NAME [--store-key] [--expires TIME | --ttl DURATION]
                       [--allow PATTERN]... [--source CIDR]... [--meta NAME=VALUE]...
                       [--convert] [--function FUNCTION]
@@ -61,7 +64,22 @@ Commands:
           patterns, networks and meta in full (allow, sources, meta;
           absent when the entry has none). A single-key secret shows one
           entry, "default". Warns about stored keys shorter than 16
-          characters (hand-written ones).
+          characters (hand-written ones). With FUNCTION (--function or
+          $KEYGATE_FUNCTION), also LAST SEEN: the last request with each
+          key over --since (default {since}), from the function's logs
+          (one Logs Insights query; - for none). If the logs cannot be
+          read, the keys are listed all the same, LAST SEEN "?", with a
+          warning that says why.
+  usage   For each client, the requests over --since (default {since}) by
+          outcome (authorized, expired, forbidden) and when it was last
+          seen, from FUNCTION's logs (Logs Insights on its log group
+          /aws/lambda/FUNCTION), crossed with the secret: an entry with
+          no request says "not seen since ..." (a key nobody uses, to
+          revoke), a client in the logs but no longer in the secret says
+          so (revoked or renamed). Requests that matched no client
+          (missing, invalid, ambiguous, unavailable) are totalled. Never
+          a key. Logs Insights bills the data it scans: a long --since on
+          a busy function costs more.
   add     Generate a key for a new client NAME and print it on stdout, once:
           it cannot be shown again. The secret stores its SHA-256 unless
           --store-key is given. --allow, --source and --meta give the entry
@@ -114,12 +132,19 @@ Options:
                     set: see set above
   --convert         allow rewriting a single-key secret (plain or {"api_key"})
                     as {"api_keys": {...}}, its key kept as "default"
-  --function NAME   add, set, revoke, rotate: the Lambda function that reads the
-                    secret (default $KEYGATE_FUNCTION; the stack's
-                    FunctionName output). The first change after a rotation
-                    reads its KEY_GRACE from its configuration (see below);
-                    revoke --now restarts it. A local server, or a function
-                    configured with API_KEY, cannot be reached this way
+  --function NAME   the Lambda function that reads the secret (default
+                    $KEYGATE_FUNCTION; the stack's FunctionName output).
+                    The first change after a rotation reads its KEY_GRACE
+                    from its configuration (see below); revoke --now
+                    restarts it; list and usage read its logs. A local
+                    server, or a function configured with API_KEY, cannot
+                    be reached this way
+  --since DURATION  list, usage: how far back to read the function's logs
+                    (default {since}; 720h for 30 days). They reach back
+                    only as far as the log group keeps them (the stack's
+                    LogRetentionDays)
+  --wait DURATION   list, usage: how long to wait for Logs Insights
+                    (default {wait})
   --force           add, set, revoke, rotate: write even while a rotation is in
                     progress, or when old keys of a rotation's grace period
                     cannot be kept (no room for them, or no --function to
@@ -132,7 +157,7 @@ Options:
                     REST API guarded by keygate (default $KEYGATE_REST_API;
                     the stack's GuardedRestApiId output)
   --stage NAME      the REST API's stage (default Prod)
-  --json            list: print JSON
+  --json            list, usage: print JSON
 
 Every change writes a new version of the secret, checked as the function
 checks it, and refused if it would pass Secrets Manager's limit of {limit}
@@ -144,13 +169,16 @@ read of the secret: its refresh (KEY_REFRESH, {refresh} by default), or such a
 re-read; --now makes that immediate.
 Credentials and region come from the AWS SDK's usual sources
 (environment, ~/.aws, SSO). Status messages go to stderr; stdout carries
-only the new key (add, rotate) or the list; set prints nothing there.
+only the new key (add, rotate), the list or the usage table; set prints
+nothing there.
 
 Permissions: on the secret, secretsmanager:GetSecretValue to list; also
 DescribeSecret, PutSecretValue and UpdateSecretVersionStage to change (and
 kms:Decrypt, kms:GenerateDataKey on a customer managed key); on the
 function, lambda:GetFunctionConfiguration for the first change after a
-rotation. The stack's OperatorPolicyArn output grants them all.
+rotation; on its log group, logs:StartQuery and logs:GetQueryResults for
+usage and list's LAST SEEN. The stack's OperatorPolicyArn output grants
+them all.
 
 A change removes the AWSPREVIOUS label Secrets Manager gives the version it
 replaces, so a revoked or rotated-away key does not live on for the
@@ -199,6 +227,9 @@ type Env struct {
 	NewLambda func(ctx context.Context, region string) (LambdaClient, error)
 	// NewAPIGateway builds the client `revoke --now --rest-api` uses.
 	NewAPIGateway func(ctx context.Context, region string) (CacheFlusher, error)
+	// NewLogs builds the CloudWatch Logs client `keys usage`, and `keys
+	// list` with a function, query the function's logs with.
+	NewLogs func(ctx context.Context, region string) (LogsClient, error)
 	// Now and Generate default to time.Now and apikey.Generate.
 	Now      func() time.Time
 	Generate func() string
@@ -220,6 +251,8 @@ type options struct {
 	restAPI, stage    string
 	expires, ttl      string
 	grace             time.Duration
+	since, wait       time.Duration
+	set               map[string]bool // the flags given
 	positional        []string
 	expiresAt         *time.Time
 	rules             ruleFlags
@@ -242,7 +275,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 		return fail(env, usagef("unknown command %q", args[0]))
 	}
 	if len(args) < 2 {
-		return fail(env, usagef("keygate keys needs a subcommand: list, add, set, revoke or rotate"))
+		return fail(env, usagef("keygate keys needs a subcommand: list, usage, add, set, revoke or rotate"))
 	}
 	sub := args[1]
 	if sub == "help" || sub == "-h" || sub == "--help" {
@@ -264,6 +297,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 	switch sub {
 	case "list":
 		err = runList(ctx, admin, opt, env)
+	case "usage":
+		err = runUsage(ctx, admin, opt, env)
 	case "add":
 		err = runAdd(ctx, admin, opt, env)
 	case "revoke":
@@ -295,7 +330,8 @@ var wants = map[string]struct {
 	names int
 	flags []string
 }{
-	"list":   {0, []string{"json"}},
+	"list":   {0, []string{"json", "function", "since", "wait"}},
+	"usage":  {0, []string{"json", "function", "since", "wait"}},
 	"add":    {1, []string{"store-key", "expires", "ttl", "allow", "source", "meta", "convert", "force", "function"}},
 	"revoke": {1, []string{"force", "function", "now", "rest-api", "stage"}},
 	"rotate": {1, []string{"grace", "expires", "ttl", "convert", "force", "function"}},
@@ -306,7 +342,7 @@ var wants = map[string]struct {
 func parseFlags(sub string, args []string, env Env) (options, error) {
 	want, ok := wants[sub]
 	if !ok {
-		return options{}, usagef("unknown subcommand %q: use list, add, set, revoke or rotate", sub)
+		return options{}, usagef("unknown subcommand %q: use list, usage, add, set, revoke or rotate", sub)
 	}
 	for _, a := range args {
 		if a == "--" {
@@ -345,6 +381,10 @@ func parseFlags(sub string, args []string, env Env) (options, error) {
 			fs.StringVar(&opt.ttl, f, "", "")
 		case "grace":
 			fs.DurationVar(&opt.grace, f, opt.grace, "")
+		case "since":
+			fs.DurationVar(&opt.since, f, DefaultSince, "")
+		case "wait":
+			fs.DurationVar(&opt.wait, f, DefaultWait, "")
 		case "allow":
 			fs.Var(&opt.rules.allow, f, "")
 		case "source":
@@ -377,6 +417,9 @@ func parseFlags(sub string, args []string, env Env) (options, error) {
 		opt.positional = append(opt.positional, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+	opt.set = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { opt.set[f.Name] = true })
+	noFunction := strings.TrimSpace(opt.function) == ""
 
 	switch {
 	case len(opt.positional) < want.names:
@@ -385,7 +428,15 @@ func parseFlags(sub string, args []string, env Env) (options, error) {
 		return opt, usagef("keys %s: unexpected argument %q", sub, opt.positional[want.names])
 	case strings.TrimSpace(opt.secretID) == "":
 		return opt, usagef("no secret: pass --secret-id NAME_OR_ARN or set API_KEY_SECRET_ID")
-	case opt.now && strings.TrimSpace(opt.function) == "":
+	case sub == "usage" && noFunction:
+		return opt, usagef("keys usage reads the function's logs: pass --function NAME_OR_ARN (the stack's FunctionName output) or set KEYGATE_FUNCTION")
+	case sub == "list" && noFunction && (opt.set["since"] || opt.set["wait"]):
+		return opt, usagef("--since and --wait go with --function: list reads when each key was last seen from the function's logs only when it is given one (or KEYGATE_FUNCTION)")
+	case wantsFlag(sub, "since") && opt.since <= 0:
+		return opt, usagef("--since must be a positive duration such as 24h, or 720h for 30 days")
+	case wantsFlag(sub, "wait") && opt.wait <= 0:
+		return opt, usagef("--wait must be a positive duration such as 1m")
+	case opt.now && noFunction:
 		return opt, usagef("--now needs the Lambda function whose environments to replace: pass --function NAME_OR_ARN (the stack's FunctionName output) or set KEYGATE_FUNCTION. A local server (make run) cannot be reached this way: restart it, or wait for its next refresh (KEY_REFRESH)")
 	case strings.TrimSpace(opt.restAPI) != "" && !opt.now && wantsFlag(sub, "rest-api"):
 		return opt, usagef("--rest-api goes with --now: the flush is part of revoking at once")
@@ -476,12 +527,15 @@ func runList(ctx context.Context, a *Admin, opt options, env Env) error {
 	if err != nil {
 		return err
 	}
+	gone := addLastSeen(ctx, a, opt, env, &l)
 	if opt.json {
+		warnLastSeen(env, l)
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(l)
 	}
 	fmt.Fprintf(env.Stderr, "secret %s, version %s (%s format)\n", l.SecretID, l.VersionID, l.Format)
+	warnLastSeen(env, l)
 	var short []string
 	for _, e := range l.Entries {
 		if e.Short {
@@ -492,8 +546,13 @@ func runList(ctx context.Context, a *Admin, opt options, env Env) error {
 		fmt.Fprintf(env.Stderr, "warning: the keys of %s are shorter than %d characters and may be guessed: replace them with `keygate keys rotate NAME` (a generated key: %d characters, 30 of them random)\n",
 			quoteAll(short), apikey.MinKeyLength, apikey.GeneratedLength)
 	}
+	reportLastSeen(env, l, gone)
 	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tKIND\tCREATED\tEXPIRES\tALLOW\tSOURCES\tMETA")
+	header := "NAME\tKIND\tCREATED\tEXPIRES\tALLOW\tSOURCES\tMETA"
+	if l.Logs != nil {
+		header += "\tLAST SEEN"
+	}
+	fmt.Fprintln(tw, header)
 	for _, e := range l.Entries {
 		expires := "-"
 		if e.Expires != nil {
@@ -506,8 +565,12 @@ func runList(ctx context.Context, a *Admin, opt options, env Env) error {
 		if !e.Created.IsZero() {
 			created = stamp(e.Created)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.Kind, created, expires,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s", e.Name, e.Kind, created, expires,
 			countRules(e.Allow, "route", "routes"), countRules(e.Sources, "network", "networks"), metaNames(e.Meta, ","))
+		if l.Logs != nil {
+			fmt.Fprintf(tw, "\t%s", lastSeenCell(l, e))
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }

@@ -34,12 +34,14 @@ func TestUsageFigures(t *testing.T) {
 		"KEY_REFRESH, " + short(config.DefaultRefresh) + " by default",
 		"the function's default, " + short(config.DefaultGrace),
 		"limit of " + grouped(MaxSecretSize) + " bytes",
+		"--since (default " + short(DefaultSince) + ")",
+		"Insights (default " + short(DefaultWait) + ")",
 	} {
 		if !strings.Contains(help, want) {
 			t.Errorf("help lacks %q", want)
 		}
 	}
-	for _, p := range []string{"{grace}", "{refresh}", "{miss}", "{limit}"} {
+	for _, p := range []string{"{grace}", "{refresh}", "{miss}", "{limit}", "{since}", "{wait}"} {
 		if strings.Contains(help, p) {
 			t.Errorf("help holds the placeholder %s", p)
 		}

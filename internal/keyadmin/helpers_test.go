@@ -13,6 +13,7 @@ import (
 	"github.com/keygate/keygate/internal/keyadmin"
 	"github.com/keygate/keygate/internal/keysource"
 	"github.com/keygate/keygate/internal/smapi"
+	"github.com/keygate/keygate/internal/testsupport/logsfake"
 	"github.com/keygate/keygate/internal/testsupport/smfake"
 )
 
@@ -47,6 +48,12 @@ type tool struct {
 	lambda keyadmin.LambdaClient
 	// apigateway is the client revoke --now --rest-api gets.
 	apigateway keyadmin.CacheFlusher
+	// logs is the CloudWatch Logs that list and usage query; logsBuilt
+	// counts the clients built for it.
+	logs      *logsfake.Server
+	logsBuilt int
+	// ctx, if set, is the command's context (to interrupt it).
+	ctx context.Context
 }
 
 func newTool(t *testing.T, secret string) *tool {
@@ -55,13 +62,17 @@ func newTool(t *testing.T, secret string) *tool {
 	if secret != "" {
 		sm.Put(secretID, secret)
 	}
-	return &tool{sm: sm, env: map[string]string{"API_KEY_SECRET_ID": secretID}}
+	return &tool{sm: sm, logs: logsfake.Start(t), env: map[string]string{"API_KEY_SECRET_ID": secretID}}
 }
 
 func (tl *tool) run(t *testing.T, args ...string) result {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := keyadmin.Run(context.Background(), args, keyadmin.Env{
+	ctx := tl.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	code := keyadmin.Run(ctx, args, keyadmin.Env{
 		Stdout: &stdout,
 		Stderr: &stderr,
 		Getenv: func(k string) string { return tl.env[k] },
@@ -89,6 +100,10 @@ func (tl *tool) run(t *testing.T, args ...string) result {
 				return nil, errors.New("no API Gateway in this test")
 			}
 			return tl.apigateway, nil
+		},
+		NewLogs: func(context.Context, string) (keyadmin.LogsClient, error) {
+			tl.logsBuilt++
+			return tl.logs.Client(), nil
 		},
 		Now: func() time.Time { return now },
 	})

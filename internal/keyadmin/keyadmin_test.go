@@ -452,7 +452,7 @@ func TestUsage(t *testing.T) {
 		{"set without name", []string{"keys", "set", "--allow-any"}, nil, keyadmin.ExitUsage, "", "keys set needs a client NAME"},
 		{"set without a change", []string{"keys", "set", "bob"}, nil, keyadmin.ExitUsage, "", "keys set needs a change"},
 		{"unknown command", []string{"frob"}, nil, keyadmin.ExitUsage, "", `unknown command "frob"`},
-		{"keys alone", []string{"keys"}, nil, keyadmin.ExitUsage, "", "list, add, set, revoke or rotate"},
+		{"keys alone", []string{"keys"}, nil, keyadmin.ExitUsage, "", "list, usage, add, set, revoke or rotate"},
 		{"unknown subcommand", []string{"keys", "frob"}, nil, keyadmin.ExitUsage, "", `unknown subcommand "frob"`},
 		{"add without name", []string{"keys", "add"}, nil, keyadmin.ExitUsage, "", "needs a client NAME"},
 		{"two names", []string{"keys", "revoke", "a", "b"}, nil, keyadmin.ExitUsage, "", `unexpected argument "b"`},

@@ -17,6 +17,11 @@ type Listing struct {
 	Format    string    `json:"format"`
 	Entries   []Listed  `json:"entries"`
 	Created   time.Time `json:"created"`
+	// Logs is where each entry's LastSeen comes from, when a function was
+	// given (--function); LogsError says why they could not be read: then
+	// LastSeen is unknown, not absent.
+	Logs      *LogWindow `json:"logs,omitempty"`
+	LogsError string     `json:"logs_error,omitempty"`
 }
 
 // Listed is one entry. Created is the creation date of the secret version
@@ -36,6 +41,9 @@ type Listed struct {
 	Allow   []string          `json:"allow,omitempty"`
 	Sources []string          `json:"sources,omitempty"`
 	Meta    map[string]string `json:"meta,omitempty"`
+	// LastSeen is the last request that presented the key, within
+	// Listing.Logs (absent: none there).
+	LastSeen *time.Time `json:"last_seen,omitempty"`
 }
 
 // MarshalJSON writes an empty allow or sources list (none), and leaves an
