@@ -557,6 +557,11 @@ func TestOperatorPolicy(t *testing.T) {
 			"lambda:GetFunctionConfiguration on " + getAtt(apiFunction+".Arn"),
 			"lambda:UpdateFunctionConfiguration on " + getAtt(apiFunction+".Arn"),
 		}
+		// keys usage: Logs Insights on the function's log group, in both
+		// ARN forms (bare, and GetAtt's with ":*").
+		for _, lg := range []string{"arn:aws:logs:us-east-1:123456789012:log-group:" + ref("KeygateFunctionLogGroup"), getAtt("KeygateFunctionLogGroup.Arn")} {
+			want = append(want, "logs:StartQuery on "+lg, "logs:GetQueryResults on "+lg)
+		}
 		if e.backend != "" {
 			want = append(want, "apigateway:DELETE on arn:aws:apigateway:us-east-1::/restapis/"+ref("GuardedApi")+"/stages/Prod/cache/authorizers")
 		}

@@ -297,6 +297,7 @@ func strs(v any) []string {
 type grant struct {
 	actions   []string
 	resource  string
+	resources []string // instead of resource, for more than one
 	condition map[string]map[string]any
 }
 
@@ -325,7 +326,12 @@ func (c *checker) statements(what string, sts []statement, want map[string]grant
 		}
 		actions := slices.Clone(w.actions)
 		sort.Strings(actions)
-		if s.Effect != "Allow" || !reflect.DeepEqual(strs(s.Action), actions) || !reflect.DeepEqual(strs(s.Resource), []string{w.resource}) ||
+		resources := w.resources
+		if resources == nil {
+			resources = []string{w.resource}
+		}
+		resources = slices.Sorted(slices.Values(resources))
+		if s.Effect != "Allow" || !reflect.DeepEqual(strs(s.Action), actions) || !reflect.DeepEqual(strs(s.Resource), resources) ||
 			!reflect.DeepEqual(s.Condition, w.condition) && !(len(s.Condition) == 0 && len(w.condition) == 0) {
 			c.t.Errorf("%s, %s: %s %v on %v if %v; want Allow %v on %s if %v", what, sid, s.Effect, strs(s.Action), strs(s.Resource), s.Condition, actions, w.resource, w.condition)
 		}
@@ -469,9 +475,12 @@ func (c *checker) operatorPolicy() {
 	c.gap("operator policy description", aws.ToString(p.Policy.Description), "Manage the API keys of the keygate stack "+c.e.stack+" (keygate keys ...)", "")
 	v, err := aws_.iam.GetPolicyVersion(c.ctx, &iam.GetPolicyVersionInput{PolicyArn: aws.String(arn), VersionId: p.Policy.DefaultVersionId})
 	c.must(err, "GetPolicyVersion")
+	logArn := c.logGroup("KeygateFunctionLogGroup", "/aws/lambda/"+c.e.fn())
 	want := map[string]grant{
 		"ManageTheKeys":      {actions: []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}, resource: c.secretArn()},
 		"RestartTheFunction": {actions: []string{"lambda:GetFunctionConfiguration", "lambda:UpdateFunctionConfiguration"}, resource: c.fnArn()},
+		"QueryTheFunctionLogs": {actions: []string{"logs:GetQueryResults", "logs:StartQuery"},
+			resources: []string{strings.TrimSuffix(logArn, ":*"), logArn}},
 	}
 	if c.e.backend != "" {
 		want["FlushCachedDecisions"] = grant{actions: []string{"apigateway:DELETE"},
