@@ -65,6 +65,7 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, in decision.Requ
 	if c := d.Client(); c != "" {
 		attrs = append(attrs, slog.String("client", c))
 	}
+	attrs = append(attrs, decision.LogSource(in)...)
 	attrs = append(attrs, decision.LogReason(in, d)...)
 	level := slog.LevelInfo
 	if status >= 500 {

@@ -309,6 +309,7 @@ func TestLogLine(t *testing.T) {
 	want := map[string]any{
 		"msg": "request", "level": "INFO", "request_id": "req-123", "method": "GET",
 		"route": "/", "status": 200.0, "outcome": "authorized", "client": "alice",
+		"source_ip": "192.0.2.1", // httptest's peer
 	}
 	for k, v := range want {
 		if line[k] != v {

@@ -191,6 +191,7 @@ func (a *Authorizer) logDecision(ctx context.Context, kind string, in decision.R
 	if c := d.Client(); c != "" {
 		attrs = append(attrs, slog.String("client", c))
 	}
+	attrs = append(attrs, decision.LogSource(in)...)
 	attrs = append(attrs, decision.LogReason(in, d)...)
 	level := slog.LevelInfo
 	if d.Outcome == decision.Unavailable {

@@ -121,6 +121,10 @@ func TestRules(t *testing.T) {
 			if l["outcome"] != tt.logged || l["client"] != tt.client {
 				t.Errorf("log %v, want outcome %s for %s", l, tt.logged, tt.client)
 			}
+			// The caller's address, when the event gives one.
+			if src, has := l["source_ip"]; has != tt.in.Source.IsValid() || has && src != tt.in.Source.String() {
+				t.Errorf("log %v: source_ip %v, want %v", l, src, tt.in.Source)
+			}
 			if tt.name == "sources, no address (TOKEN)" && (l["reason"] != "source" || l["source_address"] != "none") {
 				t.Errorf("log %v, want reason source, source_address none", l)
 			}

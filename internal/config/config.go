@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/internal/keycache"
+	"github.com/keygate/keygate/internal/metrics"
 )
 
 // Config is the function's configuration.
@@ -30,18 +31,39 @@ type Config struct {
 	LoadTimeout time.Duration
 	// LogLevel is the minimum level logged.
 	LogLevel slog.Level
+	// MetricsNamespace is the CloudWatch namespace of the metrics the
+	// Lambda function writes into its log lines (package metrics); ""
+	// writes none.
+	MetricsNamespace string
 }
 
 // Defaults, as documented in README.md and template.yaml.
 // (KEY_LOAD_TIMEOUT's is keycache.DefaultLoadTimeout.)
 const (
-	DefaultRefresh = 5 * time.Minute
-	DefaultGrace   = 24 * time.Hour
+	DefaultRefresh          = 5 * time.Minute
+	DefaultGrace            = 24 * time.Hour
+	DefaultMetricsNamespace = "Keygate"
 )
 
 // FromEnv reads the configuration through getenv (os.Getenv in main).
 // Every problem is reported at once, each naming the variable and the fix.
+// getenv cannot tell an empty variable from an unset one: both are unset
+// (METRICS_NAMESPACE takes its default). FromLookupEnv tells them apart.
 func FromEnv(getenv func(string) string) (Config, error) {
+	return FromLookupEnv(func(name string) (string, bool) {
+		v := getenv(name)
+		return v, v != ""
+	})
+}
+
+// FromLookupEnv is FromEnv through lookup (os.LookupEnv in main), which
+// tells an empty variable from an unset one: METRICS_NAMESPACE set empty
+// turns the metrics off, unset it is DefaultMetricsNamespace.
+func FromLookupEnv(lookup func(string) (string, bool)) (Config, error) {
+	getenv := func(name string) string {
+		v, _ := lookup(name)
+		return v
+	}
 	c := Config{
 		SecretID: strings.TrimSpace(getenv("API_KEY_SECRET_ID")),
 		APIKey:   getenv("API_KEY"),
@@ -64,6 +86,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c.LoadTimeout = dur("KEY_LOAD_TIMEOUT", keycache.DefaultLoadTimeout, 100*time.Millisecond)
 	var err error
 	if c.LogLevel, err = LogLevel(getenv); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if c.MetricsNamespace, err = metricsNamespace(lookup); err != nil {
 		errs = append(errs, err.Error())
 	}
 	if len(errs) > 0 {
@@ -99,6 +124,30 @@ func durationShape(v string) bool {
 // levelShape: a word of at most eight letters (verbose, trace).
 func levelShape(v string) bool {
 	return len(v) <= 8 && strings.Trim(strings.ToLower(v), "abcdefghijklmnopqrstuvwxyz") == ""
+}
+
+// namespaceShape: at most twelve printable ASCII characters (Key gate!,
+// AWS/Keygate), too short to hold a key.
+func namespaceShape(v string) bool {
+	return len(v) <= 12 && strings.IndexFunc(v, func(r rune) bool { return r < 0x20 || r > 0x7e }) < 0
+}
+
+// metricsNamespace reads METRICS_NAMESPACE: unset, the default; empty (or
+// blank), no metrics. On an error it returns the default: the function
+// then fails closed, and its metrics must say so where the alarms look.
+func metricsNamespace(lookup func(string) (string, bool)) (string, error) {
+	v, set := lookup("METRICS_NAMESPACE")
+	if !set {
+		return DefaultMetricsNamespace, nil
+	}
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", nil
+	}
+	if why := metrics.CheckNamespace(v); why != "" {
+		return DefaultMetricsNamespace, fmt.Errorf("METRICS_NAMESPACE=%s is not a CloudWatch namespace: %s (use 1 to 255 of A-Z, a-z, 0-9, space and . - _ / # :, for example Keygate or MyTeam/Keygate; set it empty to write no metrics)", shown(v, namespaceShape), why)
+	}
+	return v, nil
 }
 
 // LogLevel reads LOG_LEVEL: debug, info (the default), warn or error. On an

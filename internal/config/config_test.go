@@ -32,11 +32,11 @@ func TestFromEnvDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("FromEnv: %v", err)
 	}
-	want := config.Config{Refresh: 5 * time.Minute, Grace: 24 * time.Hour, LoadTimeout: 3 * time.Second, LogLevel: slog.LevelInfo}
+	want := config.Config{Refresh: 5 * time.Minute, Grace: 24 * time.Hour, LoadTimeout: 3 * time.Second, LogLevel: slog.LevelInfo, MetricsNamespace: "Keygate"}
 	if c != want {
 		t.Errorf("defaults = %+v, want %+v", c, want)
 	}
-	if config.DefaultRefresh != want.Refresh || config.DefaultGrace != want.Grace || keycache.DefaultLoadTimeout != want.LoadTimeout {
+	if config.DefaultRefresh != want.Refresh || config.DefaultGrace != want.Grace || keycache.DefaultLoadTimeout != want.LoadTimeout || config.DefaultMetricsNamespace != want.MetricsNamespace {
 		t.Error("exported defaults differ from the documented ones")
 	}
 }
@@ -64,6 +64,10 @@ func TestFromEnvEachVariable(t *testing.T) {
 		{"LOG_LEVEL debug", map[string]string{"LOG_LEVEL": "debug"}, func(c config.Config) bool { return c.LogLevel == slog.LevelDebug }},
 		{"LOG_LEVEL upper case", map[string]string{"LOG_LEVEL": "WARN"}, func(c config.Config) bool { return c.LogLevel == slog.LevelWarn }},
 		{"LOG_LEVEL error", map[string]string{"LOG_LEVEL": "error"}, func(c config.Config) bool { return c.LogLevel == slog.LevelError }},
+		{"METRICS_NAMESPACE", map[string]string{"METRICS_NAMESPACE": "MyTeam/Keygate"}, func(c config.Config) bool { return c.MetricsNamespace == "MyTeam/Keygate" }},
+		{"METRICS_NAMESPACE every allowed character", map[string]string{"METRICS_NAMESPACE": "Az09 .-_/#:"}, func(c config.Config) bool { return c.MetricsNamespace == "Az09 .-_/#:" }},
+		{"METRICS_NAMESPACE trimmed", map[string]string{"METRICS_NAMESPACE": " Keygate/prod\n"}, func(c config.Config) bool { return c.MetricsNamespace == "Keygate/prod" }},
+		{"METRICS_NAMESPACE of 255 characters", map[string]string{"METRICS_NAMESPACE": strings.Repeat("k", 255)}, func(c config.Config) bool { return len(c.MetricsNamespace) == 255 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -104,6 +108,18 @@ func TestFromEnvInvalid(t *testing.T) {
 			[]string{"LOG_LEVEL=(a value of 33 characters, not shown: it could hold a key)"}},
 		{"a word in KEY_GRACE is not shown", map[string]string{"KEY_GRACE": "soon"},
 			[]string{"KEY_GRACE=(a value of 4 characters, not shown"}},
+		{"METRICS_NAMESPACE with a character CloudWatch refuses", map[string]string{"METRICS_NAMESPACE": "Key gate!"},
+			[]string{`METRICS_NAMESPACE="Key gate!"`, "a character other than", "for example Keygate", "set it empty to write no metrics"}},
+		{"METRICS_NAMESPACE of AWS", map[string]string{"METRICS_NAMESPACE": "AWS/Keygate"},
+			[]string{`METRICS_NAMESPACE="AWS/Keygate"`, "starts with AWS/"}},
+		{"METRICS_NAMESPACE starting with a colon", map[string]string{"METRICS_NAMESPACE": ":Keygate"},
+			[]string{`METRICS_NAMESPACE=":Keygate"`, "starts with a colon"}},
+		{"METRICS_NAMESPACE too long", map[string]string{"METRICS_NAMESPACE": strings.Repeat("k", 256)},
+			[]string{"METRICS_NAMESPACE=(a value of 256 characters, not shown", "longer than 255"}},
+		{"a key in METRICS_NAMESPACE is not shown", map[string]string{"METRICS_NAMESPACE": "Keygate kgPastedKey0123456789abcdefABCDEF!"},
+			[]string{"METRICS_NAMESPACE=(a value of 42 characters, not shown: it could hold a key)"}},
+		{"a key with a control character in METRICS_NAMESPACE is not shown", map[string]string{"METRICS_NAMESPACE": "kgPastedKey\x00"},
+			[]string{"METRICS_NAMESPACE=(a value of 12 characters, not shown"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,10 +135,43 @@ func TestFromEnvInvalid(t *testing.T) {
 			if strings.Contains(err.Error(), "kgPastedKey") {
 				t.Errorf("error %q holds the pasted key", err)
 			}
-			if !strings.Contains(err.Error(), "examples") && !strings.Contains(err.Error(), "LOG_LEVEL") {
+			if !strings.Contains(err.Error(), "example") && !strings.Contains(err.Error(), "LOG_LEVEL") {
 				t.Errorf("error %q gives no example of a valid value", err)
 			}
 		})
+	}
+}
+
+// METRICS_NAMESPACE: unset, the default; set empty or blank, no metrics;
+// an invalid one is an error, and the default still, so that the function
+// that fails closed on it says so in its metrics. Through FromEnv's
+// getenv, empty is unset.
+func TestMetricsNamespace(t *testing.T) {
+	lookup := func(m map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+	}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    string
+		invalid bool
+	}{
+		{"unset", nil, "Keygate", false},
+		{"empty", map[string]string{"METRICS_NAMESPACE": ""}, "", false},
+		{"blank", map[string]string{"METRICS_NAMESPACE": "  "}, "", false},
+		{"set", map[string]string{"METRICS_NAMESPACE": "Keygate/staging"}, "Keygate/staging", false},
+		{"invalid", map[string]string{"METRICS_NAMESPACE": "Keygate!"}, "Keygate", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := config.FromLookupEnv(lookup(tt.env))
+			if (err != nil) != tt.invalid || c.MetricsNamespace != tt.want {
+				t.Errorf("FromLookupEnv(%v) = %q, %v; want %q, error %v", tt.env, c.MetricsNamespace, err, tt.want, tt.invalid)
+			}
+		})
+	}
+	if c, _ := config.FromEnv(env(map[string]string{"METRICS_NAMESPACE": ""})); c.MetricsNamespace != "Keygate" {
+		t.Errorf("FromEnv with an empty METRICS_NAMESPACE = %q, want the default (getenv cannot tell it from unset)", c.MetricsNamespace)
 	}
 }
 

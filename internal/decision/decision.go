@@ -133,6 +133,17 @@ func LogReason(req Request, r Result) []slog.Attr {
 	return []slog.Attr{slog.String("reason", r.Reason)}
 }
 
+// LogSource is what a log line says of where a request came from: its
+// address as the front door gave it (source_ip), when it has a valid one.
+// The zone of an IPv6 address (fe80::1%eth0) is left out: it is text the
+// event carries, and could hold anything.
+func LogSource(req Request) []slog.Attr {
+	if !req.Source.IsValid() {
+		return nil
+	}
+	return []slog.Attr{slog.String("source_ip", req.Source.WithZone("").String())}
+}
+
 // Meta is what the key's entry tells its backend (nil for none).
 func (r Result) Meta() map[string]string {
 	if r.Entry.Policy == nil {

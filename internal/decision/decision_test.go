@@ -3,6 +3,7 @@ package decision_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -165,5 +166,24 @@ func TestDecideMalformedKgKey(t *testing.T) {
 	set = apikey.NewSet([]apikey.Entry{{Client: "c", Digest: apikey.Digest(good)}})
 	if got := decision.New(keys{set: set, asked: &asked}).Decide(context.Background(), decision.Request{Keys: []string{good}}); got.Outcome != decision.Authorized || asked[0] != good {
 		t.Errorf("a well-formed kg_ key: %s, asked %q", got.Outcome, asked)
+	}
+}
+
+// A log line names the address the door gave, when it gave a valid one,
+// without an IPv6 zone (event text).
+func TestLogSource(t *testing.T) {
+	for _, tt := range []struct {
+		source netip.Addr
+		want   string // "": no member
+	}{
+		{netip.Addr{}, ""},
+		{netip.MustParseAddr("192.0.2.7"), "[source_ip=192.0.2.7]"},
+		{netip.MustParseAddr("2001:db8::1"), "[source_ip=2001:db8::1]"},
+		{netip.MustParseAddr("fe80::1%kgZoneIsEventText0123"), "[source_ip=fe80::1]"},
+	} {
+		got := decision.LogSource(decision.Request{Source: tt.source})
+		if s := fmt.Sprint(got); tt.want == "" && got != nil || tt.want != "" && s != tt.want {
+			t.Errorf("LogSource(%v) = %v, want %s", tt.source, got, tt.want)
+		}
 	}
 }

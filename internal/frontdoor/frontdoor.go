@@ -25,6 +25,7 @@ import (
 	"github.com/keygate/keygate/handler"
 	"github.com/keygate/keygate/internal/authorizer"
 	"github.com/keygate/keygate/internal/decision"
+	"github.com/keygate/keygate/internal/metrics"
 	"github.com/keygate/keygate/internal/requestid"
 )
 
@@ -83,6 +84,10 @@ func (a *Adapter) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	d, err := decode(payload)
 	if d.kind == Unknown {
 		err = errUnknownEvent
+	} else {
+		// The door of the request's metrics (package metrics), which the
+		// handler's and the authorizer's lines do not name themselves.
+		ctx = metrics.WithDoor(ctx, string(d.kind))
 	}
 	if d.kind.Authorizer() {
 		return a.authorize(ctx, d, err)

@@ -27,6 +27,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keygate/keygate/internal/apikey"
@@ -95,6 +96,11 @@ type Cache struct {
 	failures int         // scheduled loads failed (or partial) in a row
 	nextMiss time.Time   // when a re-read for an unknown key may start
 	flight   *flight     // the load in progress, if any
+
+	// loaded is when the set in force was loaded (nil: none is). Age
+	// reads it without the lock: the cache logs while it holds the lock,
+	// and a log handler may ask for the age.
+	loaded atomic.Pointer[time.Time]
 }
 
 // flight is one load; done is closed once its result is in the cache.
@@ -165,6 +171,17 @@ func (c *Cache) Keys(ctx context.Context) (*apikey.Set, error) {
 	set := c.set
 	c.mu.Unlock()
 	return orUnavailable(set)
+}
+
+// Age is how long ago the set in force was loaded (the last load that
+// succeeded), and false while no set is: the age of what is served when
+// refreshes fail (stale-if-error).
+func (c *Cache) Age() (time.Duration, bool) {
+	t := c.loaded.Load()
+	if t == nil {
+		return 0, false
+	}
+	return max(c.opt.Now().Sub(*t), 0), true
 }
 
 // Match reports whether key authorizes, and which entry it matched. An
@@ -263,6 +280,7 @@ func (c *Cache) run(ctx context.Context, f *flight, trigger string) error {
 		return err
 	}
 	c.set = snap.Set
+	c.loaded.Store(&now)
 	if snap.Partial {
 		c.failures++
 		c.due = now.Add(c.backoff(c.failures))

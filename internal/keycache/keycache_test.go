@@ -265,6 +265,47 @@ func TestStaleIfError(t *testing.T) {
 	}
 }
 
+// Age is the time since the last load that succeeded: none before the
+// first, growing while refreshes fail (the stale set's age), back to zero
+// at the next success, a partial one included.
+func TestAge(t *testing.T) {
+	f := newFixture(keycache.Options{Refresh: time.Minute}, func(ctx context.Context, call int) (keysource.Snapshot, error) {
+		switch call {
+		case 1, 3:
+			return failing(ctx, call)
+		case 4:
+			return keysource.Snapshot{Set: setOf(secretKey), Source: "test", Partial: true}, nil
+		}
+		return ok(setOf(secretKey))(ctx, call)
+	})
+	steps := []struct {
+		name    string
+		advance time.Duration
+		load    bool // Keys runs (a load, when one is due)
+		age     time.Duration
+		in      bool
+	}{
+		{"before any load", 0, false, 0, false},
+		{"the first load failed", 0, true, 0, false},
+		{"loaded", time.Second, true, 0, true},
+		{"a while later", 30 * time.Second, false, 30 * time.Second, true},
+		{"a refresh failed: the stale set ages", 45 * time.Second, true, 75 * time.Second, true},
+		{"a partial load is a load", time.Second, true, 0, true},
+		{"loaded in full", time.Minute, true, 0, true},
+	}
+	for _, s := range steps {
+		f.clk.Advance(s.advance)
+		if s.load {
+			_, _ = f.cache.Keys(context.Background())
+		}
+		age, in := f.cache.Age()
+		if age != s.age || in != s.in {
+			t.Errorf("%s: Age() = %v, %v; want %v, %v", s.name, age, in, s.age, s.in)
+		}
+	}
+	f.wantCalls(t, 5, "after the steps")
+}
+
 // TestBackoff observes the retry times through the clock: no load one
 // nanosecond before the expected retry, a load exactly at it.
 func TestBackoff(t *testing.T) {

@@ -133,3 +133,24 @@ func TestMarkdownTable(t *testing.T) {
 		t.Errorf("formatNum: %q %q", formatNum(9.876, "ms"), formatNum(12.34, "ms"))
 	}
 }
+
+// The interquartile mean drops the lowest and the highest quarter and
+// averages the rest: between the steps the values come in.
+func TestIQMean(t *testing.T) {
+	for _, tc := range []struct {
+		v    []float64
+		want float64
+	}{
+		{[]float64{0.25, 0.25, 0.26, 0.26}, 0.255},
+		{[]float64{9, 0.25, 0.25, 0.26, 0.26, 0.25, 0.01, 0.26}, 0.255},
+		{[]float64{0.3}, 0.3},
+		{[]float64{0.3, 0.5}, 0.4},
+	} {
+		if got := iqMean(tc.v); math.Abs(got-tc.want) > 1e-9 {
+			t.Errorf("iqMean(%v) = %v, want %v", tc.v, got, tc.want)
+		}
+	}
+	if !math.IsNaN(iqMean(nil)) {
+		t.Error("iqMean(nil) is a number")
+	}
+}

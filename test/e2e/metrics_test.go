@@ -1,0 +1,175 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	samples "github.com/keygate/keygate/events"
+	"github.com/keygate/keygate/internal/testsupport/emftest"
+	"github.com/keygate/keygate/test/internal/wait"
+	"github.com/keygate/keygate/test/rie"
+)
+
+// emitted is what CloudWatch would extract from the function's output so
+// far: the sum of each datum's values by its key (Requests{door=rest,
+// outcome=invalid}), the values of each metric, the decision lines (msg
+// request or authorization) and how many of them carry metrics, and the
+// namespaces named.
+type emitted struct {
+	sums       map[string]float64
+	values     map[string][]float64
+	decisions  int
+	counted    int
+	namespaces map[string]bool
+}
+
+// extract reads every line of f's output that is a JSON object (the
+// emulator's own lines are not): each one with _aws must be a valid EMF
+// document.
+func extract(t *testing.T, f *rie.Function) emitted {
+	t.Helper()
+	e := emitted{sums: map[string]float64{}, values: map[string][]float64{}, namespaces: map[string]bool{}}
+	for _, line := range strings.Split(f.Logs(), "\n") {
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		var rec struct{ Msg string }
+		if json.Unmarshal([]byte(line), &rec) != nil {
+			continue // Unstructured (checkLogs) reports it
+		}
+		decision := rec.Msg == "request" || rec.Msg == "authorization"
+		if decision {
+			e.decisions++
+		}
+		doc, err := emftest.Parse([]byte(line))
+		if errors.Is(err, emftest.ErrNoEMF) {
+			continue
+		}
+		if err != nil {
+			t.Errorf("not a valid EMF document: %v\n%s", err, line)
+			continue
+		}
+		if decision {
+			e.counted++
+		}
+		for _, d := range doc.Data {
+			e.namespaces[d.Namespace] = true
+			for _, v := range d.Values {
+				e.sums[d.Key()] += v
+			}
+			e.values[d.Metric] = append(e.values[d.Metric], d.Values...)
+		}
+	}
+	return e
+}
+
+// of returns the sums whose key names metric.
+func (e emitted) of(metric string) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range e.sums {
+		if strings.HasPrefix(k, metric+"{") {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// Every sample event of every door through the real bootstrap and
+// emulator, with events/env.json's configuration (three clients in
+// API_KEY) and METRICS_NAMESPACE unset (Keygate): every line with _aws is
+// valid EMF; the Requests per outcome and per outcome and door add up to
+// exactly what was sent (events/expected.json); the cold start's load is
+// the one KeyLoads; every decision carries a KeySetAge, never negative.
+func TestMetricsUnderEmulator(t *testing.T) {
+	evs, err := samples.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := startFunction(t, envFile(t)...)
+	want := map[string]float64{}
+	for _, ev := range evs {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, err := f.Invoke(ctx, ev.Payload)
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: %v", ev.Name, err)
+		}
+		want[fmt.Sprintf("Requests{outcome=%s}", ev.Want.Outcome)]++
+		want[fmt.Sprintf("Requests{door=%s,outcome=%s}", ev.Door, ev.Want.Outcome)]++
+	}
+	var e emitted
+	wait.Until(t, 10*time.Second, "decision lines", func() (bool, string) {
+		e = extract(t, f)
+		return e.decisions == len(evs), fmt.Sprintf("%d of %d", e.decisions, len(evs))
+	})
+
+	if e.counted != len(evs) {
+		t.Errorf("%d of %d decision lines carry metrics", e.counted, len(evs))
+	}
+	if got := e.of("Requests"); !maps.Equal(got, want) {
+		t.Errorf("Requests:\n%s\nwant (%d events):\n%s", show(got), len(evs), show(want))
+	}
+	if got := e.of("KeyLoads"); !maps.Equal(got, map[string]float64{"KeyLoads{trigger=init}": 1, "KeyLoads{}": 1}) {
+		t.Errorf("KeyLoads %v, want one, for the cold start (trigger init)", got)
+	}
+	for _, m := range []string{"KeyLoadFailures", "KeysUnavailable"} {
+		if got := e.of(m); len(got) > 0 {
+			t.Errorf("%s %v, want none", m, got)
+		}
+	}
+	ages := e.values["KeySetAge"]
+	if len(ages) != len(evs) || slices.Min(ages) < 0 {
+		t.Errorf("KeySetAge %v, want one per event (%d), none negative", ages, len(evs))
+	}
+	if want := map[string]bool{"Keygate": true}; !maps.Equal(e.namespaces, want) {
+		t.Errorf("namespaces %v, want the default Keygate", e.namespaces)
+	}
+	if n := initCount(f); n != 1 {
+		t.Errorf("%d cold starts, want 1", n)
+	}
+}
+
+// METRICS_NAMESPACE as the bootstrap reads it through the emulator: set
+// empty, no line carries metrics (the variable reaches the function empty,
+// not unset); set, the metrics are in that namespace.
+func TestMetricsNamespaceUnderEmulator(t *testing.T) {
+	ev := pick(t, loadEvents(t), doorREST, 200, nil)
+	for _, tc := range []struct {
+		value string
+		want  map[string]bool // namespaces
+	}{
+		{"", map[string]bool{}},
+		{"MyTeam/Keygate e2e", map[string]bool{"MyTeam/Keygate e2e": true}},
+	} {
+		t.Run(fmt.Sprintf("%q", tc.value), func(t *testing.T) {
+			f := startFunction(t, append(envFile(t), "METRICS_NAMESPACE="+tc.value)...)
+			invoke(t, f, ev.Payload)
+			var e emitted
+			wait.Until(t, 10*time.Second, "the request line", func() (bool, string) {
+				e = extract(t, f)
+				return e.decisions == 1, fmt.Sprintf("%d lines", e.decisions)
+			})
+			if !maps.Equal(e.namespaces, tc.want) {
+				t.Errorf("namespaces %v, want %v", e.namespaces, tc.want)
+			}
+			if off := len(tc.want) == 0; off && (e.counted > 0 || strings.Contains(f.Logs(), `"_aws"`)) {
+				t.Errorf("metrics with METRICS_NAMESPACE empty:\n%s", f.Logs())
+			}
+		})
+	}
+}
+
+func show(m map[string]float64) string {
+	var lines []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		lines = append(lines, fmt.Sprintf("  %s %g", k, m[k]))
+	}
+	return strings.Join(lines, "\n")
+}
