@@ -54,9 +54,13 @@ func (e KeyEntry) Hashed(expires *time.Time) KeyEntry {
 	return h
 }
 
-// copyRules returns to with e's access rules, copied.
+// copyRules returns to with e's access rules and usage plan, copied.
 func (e KeyEntry) copyRules(to KeyEntry) KeyEntry {
 	to.Allow, to.Sources, to.Meta = slices.Clone(e.Allow), slices.Clone(e.Sources), maps.Clone(e.Meta)
+	if e.Usage != nil {
+		u := *e.Usage
+		to.Usage = &u
+	}
 	return to
 }
 
@@ -65,7 +69,7 @@ func (e KeyEntry) copyRules(to KeyEntry) KeyEntry {
 // for the same client (a rotation) must be.
 func (e KeyEntry) WithKey(key string, hashOnly bool, expires *time.Time) KeyEntry {
 	if hashOnly {
-		return KeyEntry{Key: key, Allow: e.Allow, Sources: e.Sources, Meta: e.Meta}.Hashed(expires)
+		return KeyEntry{Key: key, Allow: e.Allow, Sources: e.Sources, Meta: e.Meta, Usage: e.Usage}.Hashed(expires)
 	}
 	n := e.copyRules(KeyEntry{Key: key, Bare: e.Bare})
 	if expires != nil {

@@ -70,14 +70,27 @@ type KeyEntry struct {
 	Allow   []string          `json:"allow,omitempty"`
 	Sources []string          `json:"sources,omitempty"`
 	Meta    map[string]string `json:"meta,omitempty"`
+	// Usage names the API Gateway usage plan that throttles and counts
+	// the client behind keygate's REST authorizer; nil: none.
+	Usage *Usage `json:"usage,omitempty"`
 	// Bare records that the entry was written as a plain string, so a
 	// rewrite keeps it that way.
 	Bare bool `json:"-"`
 }
 
+// Usage ties a client to an API Gateway usage plan: the API key that
+// stands for the client there (an identifier the client never sees: it
+// sends only its keygate key, and keygate's authorizer hands API Gateway
+// this key's value as the usage identifier) and the plan it belongs to.
+type Usage struct {
+	Plan  string `json:"plan"`
+	KeyID string `json:"key_id"`
+	Key   string `json:"key"`
+}
+
 // plain reports whether the entry can be written as a bare string.
 func (e KeyEntry) plain() bool {
-	return e.Key != "" && e.Expires == nil && e.Allow == nil && e.Sources == nil && e.Meta == nil
+	return e.Key != "" && e.Expires == nil && e.Allow == nil && e.Sources == nil && e.Meta == nil && e.Usage == nil
 }
 
 // MarshalJSON writes the entry as an object; an empty allow or sources
@@ -90,8 +103,9 @@ func (e KeyEntry) MarshalJSON() ([]byte, error) {
 		Allow   *[]string         `json:"allow,omitempty"`
 		Sources *[]string         `json:"sources,omitempty"`
 		Meta    map[string]string `json:"meta,omitempty"`
+		Usage   *Usage            `json:"usage,omitempty"`
 	}
-	out := entry{Key: e.Key, SHA256: e.SHA256, Expires: e.Expires, Meta: e.Meta}
+	out := entry{Key: e.Key, SHA256: e.SHA256, Expires: e.Expires, Meta: e.Meta, Usage: e.Usage}
 	if e.Allow != nil {
 		out.Allow = &e.Allow
 	}
@@ -210,13 +224,14 @@ func parseEntry(raw json.RawMessage) (KeyEntry, error) {
 		Allow   json.RawMessage `json:"allow"`
 		Sources json.RawMessage `json:"sources"`
 		Meta    json.RawMessage `json:"meta"`
+		Usage   json.RawMessage `json:"usage"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	// A misspelt field ("expire", "source") must not silently leave a key
 	// immortal, or unrestricted.
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&obj); err != nil {
-		return e, errors.New(`must be a key string or an object with "key" or "sha256" and optional "expires", "allow", "sources", "meta"`)
+		return e, errors.New(`must be a key string or an object with "key" or "sha256" and optional "expires", "allow", "sources", "meta", "usage"`)
 	}
 	switch {
 	case obj.Key != nil && obj.SHA256 != nil:
@@ -251,8 +266,70 @@ func parseEntry(raw json.RawMessage) (KeyEntry, error) {
 	if e.Meta, err = metaObject(obj.Meta); err != nil {
 		return e, err
 	}
+	if e.Usage, err = usageObject(obj.Usage); err != nil {
+		return e, err
+	}
 	_, err = e.policy()
 	return e, err
+}
+
+// usageObject decodes and checks usage: {"plan", "key_id", "key"}, all
+// three. Its errors never show a value.
+func usageObject(raw json.RawMessage) (*Usage, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	var u Usage
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&u); err != nil || string(raw) == "null" {
+		return nil, errors.New(`usage must be an object of "plan", "key_id" and "key" (set by keygate keys set NAME --plan PLAN)`)
+	}
+	if err := u.check(); err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// check: a plan name, an API Gateway API key ID and value as API Gateway
+// makes them (a value of at least 20 characters that a header could
+// carry).
+func (u Usage) check() error {
+	switch {
+	case !validPlanName(u.Plan):
+		return errors.New("usage.plan must be a plan name: 1-64 of a-z 0-9 _ -, starting with a letter or digit")
+	case !validKeyID(u.KeyID):
+		return errors.New("usage.key_id must be an API Gateway API key ID (letters and digits)")
+	case len(u.Key) < 20 || len(u.Key) > 128 || sendable(u.Key) != nil:
+		return errors.New("usage.key must be the API Gateway API key's value: 20 to 128 printable characters, no space or comma")
+	}
+	return nil
+}
+
+func validPlanName(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || i > 0 && (c == '_' || c == '-')) {
+			return false
+		}
+	}
+	return true
+}
+
+func validKeyID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // stringList decodes a list of strings; absent (nil raw) is nil, and an
@@ -337,9 +414,14 @@ func checkUnique(keys map[string]KeyEntry) error {
 		}
 		seen[d] = name
 	}
-	// Meta goes to backends and into headers: a key found there has
-	// leaked.
+	// Meta goes to backends and into headers, a usage key to API
+	// Gateway: a key found there has leaked.
 	for _, name := range sortedNames(keys) {
+		if u := keys[name].Usage; u != nil {
+			if _, isKey := seen[Digest(u.Key)]; isKey {
+				return fmt.Errorf("%w: api_keys[%q].usage.key is a key of this secret: a usage key stands for a client at API Gateway and must be a value of its own (keygate keys set %s --plan %s makes one)", ErrFormat, name, name, u.Plan)
+			}
+		}
 		for _, m := range slices.Sorted(maps.Keys(keys[name].Meta)) {
 			if _, isKey := seen[Digest(keys[name].Meta[m])]; isKey {
 				return fmt.Errorf("%w: api_keys[%q].meta[%q] holds a key of this secret: meta reaches backends and request headers, and is no place for secrets", ErrFormat, name, m)
@@ -371,6 +453,9 @@ func (d Document) Entries(stage string) []Entry {
 	for _, name := range sortedNames(d.Keys) {
 		ke := d.Keys[name]
 		e := Entry{Client: name, Digest: ke.digest(), Stage: stage}
+		if ke.Usage != nil {
+			e.UsageKey = ke.Usage.Key
+		}
 		if ke.Expires != nil {
 			e.Expires = *ke.Expires
 		}

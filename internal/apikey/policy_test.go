@@ -147,3 +147,53 @@ func TestRulesSurviveEdits(t *testing.T) {
 		t.Error("Regenerate kept the key")
 	}
 }
+
+// An entry's usage plan: all three members, checked without showing a
+// value; kept by every edit; the usage key reaches the matchable entry.
+func TestUsage(t *testing.T) {
+	const usageKey = "UsageKeyValue0123456789abcdef"
+	doc, err := apikey.Parse(`{"api_keys":{"reports":{"key":"kgReportsKey0123","usage":{"plan":"gold","key_id":"a1b2c3d4e5","key":"` + usageKey + `"}},"mobile":"kgMobileKey0123"}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &apikey.Usage{Plan: "gold", KeyID: "a1b2c3d4e5", Key: usageKey}
+	if !reflect.DeepEqual(doc.Keys["reports"].Usage, want) {
+		t.Errorf("usage %+v, want %+v", doc.Keys["reports"].Usage, want)
+	}
+	for _, e := range doc.Entries("") {
+		if wantKey := map[string]string{"reports": usageKey}[e.Client]; e.UsageKey != wantKey {
+			t.Errorf("%s: usage key %q, want %q", e.Client, e.UsageKey, wantKey)
+		}
+	}
+	for name, got := range map[string]apikey.KeyEntry{
+		"Hashed":     doc.Keys["reports"].Hashed(nil),
+		"WithKey":    doc.Keys["reports"].WithKey("kgNewKey01234567", false, nil),
+		"Clone":      doc.Clone().Keys["reports"],
+		"Regenerate": func() apikey.KeyEntry { d, _ := doc.Regenerate(apikey.Generate); return d.Keys["reports"] }(),
+	} {
+		if !reflect.DeepEqual(got.Usage, want) || got.Usage == doc.Keys["reports"].Usage {
+			t.Errorf("%s: usage %+v, want a copy of %+v", name, got.Usage, want)
+		}
+	}
+	out, err := doc.Marshal()
+	if again, perr := apikey.Parse(out); err != nil || perr != nil || !reflect.DeepEqual(again.Keys["reports"].Usage, want) {
+		t.Errorf("round trip: %v %v", err, perr)
+	}
+	entry := func(usage string) string {
+		return `{"api_keys":{"c":{"key":"kgClientKey0123","usage":` + usage + `}}}`
+	}
+	for _, tt := range []struct{ name, secret, says string }{
+		{"null", entry(`null`), `usage must be an object`},
+		{"unknown member", entry(`{"plan":"gold","key_id":"a1","key":"` + usageKey + `","quota":5}`), `usage must be an object`},
+		{"no plan", entry(`{"key_id":"a1","key":"` + usageKey + `"}`), `usage.plan must be a plan name`},
+		{"bad plan", entry(`{"plan":"Gold!","key_id":"a1","key":"` + usageKey + `"}`), `usage.plan must be a plan name`},
+		{"bad key id", entry(`{"plan":"gold","key_id":"a-1","key":"` + usageKey + `"}`), `usage.key_id must be`},
+		{"short key", entry(`{"plan":"gold","key_id":"a1","key":"short"}`), `usage.key must be`},
+		{"a client's key as usage key", `{"api_keys":{"a":"kgAliceKey01234567890","c":{"key":"kgClientKey0123","usage":{"plan":"gold","key_id":"a1","key":"kgAliceKey01234567890"}}}}`, `api_keys["c"].usage.key is a key of this secret`},
+	} {
+		_, err := apikey.Parse(tt.secret)
+		if !errors.Is(err, apikey.ErrFormat) || !strings.Contains(err.Error(), tt.says) || strings.Contains(err.Error(), usageKey) || strings.Contains(err.Error(), "kgAliceKey") {
+			t.Errorf("%s: Parse = %v, want a format error saying %q without a value", tt.name, err, tt.says)
+		}
+	}
+}

@@ -27,6 +27,10 @@ type Entry struct {
 	// Policy is what the key may do beyond being valid (routes, sources)
 	// and what its backend learns (meta); nil: everything, nothing.
 	Policy *access.Policy
+	// UsageKey is the value of the API Gateway API key that stands for the
+	// client in a usage plan ("" for none): the usage identifier keygate's
+	// REST authorizer hands API Gateway.
+	UsageKey string
 }
 
 // Result says why a key was or was not accepted. Only logs see it; callers

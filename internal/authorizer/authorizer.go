@@ -108,10 +108,17 @@ func (a *Authorizer) REST(ctx context.Context, kind, methodArn string, in decisi
 }
 
 // policy is an authorizer response for d: effect on resources, the client
-// as principal, and the context the API passes on.
+// as principal, the context the API passes on, and for an Allow the
+// client's usage key: with the API's key source AUTHORIZER, API Gateway
+// throttles and counts the client by the usage plan that key belongs to.
 func policy(d decision.Result, effect string, resources []string) *events.APIGatewayCustomAuthorizerResponse {
+	var usage string
+	if effect == "Allow" {
+		usage = d.Entry.UsageKey
+	}
 	return &events.APIGatewayCustomAuthorizerResponse{
-		PrincipalID: d.Client(),
+		UsageIdentifierKey: usage,
+		PrincipalID:        d.Client(),
 		PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{
 			Version: "2012-10-17",
 			Statement: []events.IAMPolicyStatement{{

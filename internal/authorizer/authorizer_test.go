@@ -159,3 +159,30 @@ func TestRules(t *testing.T) {
 		}
 	}
 }
+
+// A client with a usage plan: an Allow carries its usage key, the usage
+// identifier API Gateway throttles and counts it by; a Deny or a client
+// without a plan carries none.
+func TestUsageIdentifierKey(t *testing.T) {
+	planned, plain := apikey.Generate(), apikey.Generate()
+	const usageKey = "UsageKeyValue0123456789abcdef"
+	a, _ := newAuthorizer(t, keysource.NewStatic("env", `{"api_keys":{`+
+		`"planned":{"key":"`+planned+`","sources":["203.0.113.0/24"],"usage":{"plan":"gold","key_id":"a1b2c3","key":"`+usageKey+`"}},`+
+		`"plain":"`+plain+`"}}`))
+	ctx := context.Background()
+	inside, outside := netip.MustParseAddr("203.0.113.5"), netip.MustParseAddr("198.51.100.5")
+	for _, tt := range []struct {
+		name string
+		in   decision.Request
+		want string
+	}{
+		{"planned client, allowed", decision.Request{Keys: []string{planned}, Source: inside}, usageKey},
+		{"planned client, denied", decision.Request{Keys: []string{planned}, Source: outside}, ""},
+		{"client without a plan", decision.Request{Keys: []string{plain}}, ""},
+	} {
+		resp, err := a.REST(ctx, "requestauthorizer", methodArn, tt.in)
+		if err != nil || resp.UsageIdentifierKey != tt.want {
+			t.Errorf("%s: %+v, %v; want usage identifier %q", tt.name, resp, err, tt.want)
+		}
+	}
+}
