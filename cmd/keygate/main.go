@@ -31,7 +31,7 @@ func main() {
 			cfg, err := smclient.LoadConfig(ctx, region, nil)
 			return lambda.NewFromConfig(cfg), err
 		},
-		NewAPIGateway: func(ctx context.Context, region string) (keyadmin.CacheFlusher, error) {
+		NewAPIGateway: func(ctx context.Context, region string) (keyadmin.APIGateway, error) {
 			cfg, err := smclient.LoadConfig(ctx, region, nil)
 			return apigateway.NewFromConfig(cfg), err
 		},

@@ -296,7 +296,7 @@ func usageObject(raw json.RawMessage) (*Usage, error) {
 // carry).
 func (u Usage) check() error {
 	switch {
-	case !validPlanName(u.Plan):
+	case !ValidPlanName(u.Plan):
 		return errors.New("usage.plan must be a plan name: 1-64 of a-z 0-9 _ -, starting with a letter or digit")
 	case !validKeyID(u.KeyID):
 		return errors.New("usage.key_id must be an API Gateway API key ID (letters and digits)")
@@ -306,7 +306,9 @@ func (u Usage) check() error {
 	return nil
 }
 
-func validPlanName(s string) bool {
+// ValidPlanName reports whether s can name a usage plan in an entry (the
+// value of the plan's keygate:plan tag).
+func ValidPlanName(s string) bool {
 	if len(s) == 0 || len(s) > 64 {
 		return false
 	}

@@ -1,6 +1,7 @@
 package keyadmin
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -225,8 +226,9 @@ type Env struct {
 	// function's KEY_GRACE (only for a change that needs it) and restarts
 	// it (`revoke --now`).
 	NewLambda func(ctx context.Context, region string) (LambdaClient, error)
-	// NewAPIGateway builds the client `revoke --now --rest-api` uses.
-	NewAPIGateway func(ctx context.Context, region string) (CacheFlusher, error)
+	// NewAPIGateway builds the API Gateway client: usage plans (--plan,
+	// and revoke of a client in one) and `revoke --now --rest-api`.
+	NewAPIGateway func(ctx context.Context, region string) (APIGateway, error)
 	// NewLogs builds the CloudWatch Logs client `keys usage`, and `keys
 	// list` with a function, query the function's logs with.
 	NewLogs func(ctx context.Context, region string) (LogsClient, error)
@@ -249,6 +251,7 @@ type options struct {
 	now               bool
 	function          string
 	restAPI, stage    string
+	plan              string
 	expires, ttl      string
 	grace             time.Duration
 	since, wait       time.Duration
@@ -332,11 +335,11 @@ var wants = map[string]struct {
 }{
 	"list":   {0, []string{"json", "function", "since", "wait"}},
 	"usage":  {0, []string{"json", "function", "since", "wait"}},
-	"add":    {1, []string{"store-key", "expires", "ttl", "allow", "source", "meta", "convert", "force", "function"}},
+	"add":    {1, []string{"store-key", "expires", "ttl", "allow", "source", "meta", "plan", "rest-api", "stage", "convert", "force", "function"}},
 	"revoke": {1, []string{"force", "function", "now", "rest-api", "stage"}},
 	"rotate": {1, []string{"grace", "expires", "ttl", "convert", "force", "function"}},
 	"set": {1, []string{"allow", "allow-any", "allow-none", "source", "source-any", "source-none",
-		"meta", "meta-clear", "convert", "force", "function"}},
+		"meta", "meta-clear", "plan", "rest-api", "stage", "convert", "force", "function"}},
 }
 
 func parseFlags(sub string, args []string, env Env) (options, error) {
@@ -369,6 +372,8 @@ func parseFlags(sub string, args []string, env Env) (options, error) {
 			fs.StringVar(&opt.restAPI, f, env.Getenv("KEYGATE_REST_API"), "")
 		case "stage":
 			fs.StringVar(&opt.stage, f, "Prod", "")
+		case "plan":
+			fs.StringVar(&opt.plan, f, "", "")
 		case "json":
 			fs.BoolVar(&opt.json, f, false, "")
 		case "store-key":
@@ -438,8 +443,16 @@ func parseFlags(sub string, args []string, env Env) (options, error) {
 		return opt, usagef("--wait must be a positive duration such as 1m")
 	case opt.now && noFunction:
 		return opt, usagef("--now needs the Lambda function whose environments to replace: pass --function NAME_OR_ARN (the stack's FunctionName output) or set KEYGATE_FUNCTION. A local server (make run) cannot be reached this way: restart it, or wait for its next refresh (KEY_REFRESH)")
-	case strings.TrimSpace(opt.restAPI) != "" && !opt.now && wantsFlag(sub, "rest-api"):
+	case sub == "revoke" && opt.set["rest-api"] && !opt.now:
 		return opt, usagef("--rest-api goes with --now: the flush is part of revoking at once")
+	case sub != "revoke" && (opt.set["rest-api"] || opt.set["stage"]) && !opt.set["plan"]:
+		return opt, usagef("--rest-api and --stage go with --plan: they name the REST API whose usage plans it picks from")
+	case sub == "add" && opt.plan == NoPlan:
+		return opt, usagef("keys add --plan takes a plan name: leave --plan out for none")
+	case opt.set["plan"] && opt.plan != NoPlan && !apikey.ValidPlanName(opt.plan):
+		return opt, usagef("--plan takes the name of a usage plan, the value of its %s tag (basic or gold in the stack): a-z, 0-9, _ and -", PlanTag)
+	case opt.set["plan"] && strings.TrimSpace(opt.restAPI) == "":
+		return opt, usagef("--plan needs the REST API whose usage plans it names: pass --rest-api ID (the stack's GuardedRestApiId output) or set KEYGATE_REST_API")
 	case opt.grace < 0:
 		return opt, usagef("--grace must not be negative")
 	case opt.expires != "" && opt.ttl != "":
@@ -474,8 +487,8 @@ func parseFlags(sub string, args []string, env Env) (options, error) {
 		if opt.ruleChange, err = opt.rules.change(sub, opt.positional[0]); err != nil {
 			return opt, err
 		}
-		if sub == "set" && opt.ruleChange.Empty() {
-			return opt, usagef("keys set needs a change: --allow PATTERN, --allow-any, --allow-none, --source CIDR, --source-any, --source-none, --meta NAME=VALUE, --meta NAME= or --meta-clear")
+		if sub == "set" && opt.ruleChange.Empty() && !opt.set["plan"] {
+			return opt, usagef("keys set needs a change: --allow PATTERN, --allow-any, --allow-none, --source CIDR, --source-any, --source-none, --meta NAME=VALUE, --meta NAME=, --meta-clear or --plan PLAN")
 		}
 	}
 	return opt, nil
@@ -549,6 +562,10 @@ func runList(ctx context.Context, a *Admin, opt options, env Env) error {
 	reportLastSeen(env, l, gone)
 	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
 	header := "NAME\tKIND\tCREATED\tEXPIRES\tALLOW\tSOURCES\tMETA"
+	plans := slices.ContainsFunc(l.Entries, func(e Listed) bool { return e.Plan != "" })
+	if plans {
+		header += "\tPLAN"
+	}
 	if l.Logs != nil {
 		header += "\tLAST SEEN"
 	}
@@ -567,6 +584,9 @@ func runList(ctx context.Context, a *Admin, opt options, env Env) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s", e.Name, e.Kind, created, expires,
 			countRules(e.Allow, "route", "routes"), countRules(e.Sources, "network", "networks"), metaNames(e.Meta, ","))
+		if plans {
+			fmt.Fprintf(tw, "\t%s", cmp.Or(e.Plan, "-"))
+		}
 		if l.Logs != nil {
 			fmt.Fprintf(tw, "\t%s", lastSeenCell(l, e))
 		}
@@ -581,9 +601,25 @@ func shownOnce() string {
 		short(keycache.DefaultMissInterval))
 }
 
+// plans is the usage plans of the REST API --rest-api names.
+func plans(ctx context.Context, a *Admin, opt options, env Env) (Plans, error) {
+	gw, err := env.NewAPIGateway(ctx, a.Region)
+	if err != nil {
+		return Plans{}, fmt.Errorf("no API Gateway client for the usage plans: %w", err)
+	}
+	return Plans{API: gw, RestAPI: strings.TrimSpace(opt.restAPI), Stage: opt.stage}, nil
+}
+
 func runAdd(ctx context.Context, a *Admin, opt options, env Env) error {
 	name := opt.positional[0]
-	key, w, err := a.Add(ctx, name, AddOptions{StoreKey: opt.storeKey, Expires: opt.expiresAt, Rules: opt.ruleChange, Convert: opt.convert})
+	ao := AddOptions{StoreKey: opt.storeKey, Expires: opt.expiresAt, Rules: opt.ruleChange, Convert: opt.convert, Plan: opt.plan}
+	if opt.plan != "" {
+		var err error
+		if ao.Plans, err = plans(ctx, a, opt, env); err != nil {
+			return err
+		}
+	}
+	key, w, err := a.Add(ctx, name, ao)
 	if key != "" {
 		fmt.Fprintln(env.Stdout, key)
 		kind := "its SHA-256"
@@ -595,6 +631,9 @@ func runAdd(ctx context.Context, a *Admin, opt options, env Env) error {
 		if !opt.ruleChange.Empty() {
 			fmt.Fprintf(env.Stderr, "Its rules: allow %s; sources %s; meta %s.\n",
 				showRules(w.Rules.Allow), showRules(w.Rules.Sources), metaNames(w.Rules.Meta, ", "))
+		}
+		if opt.plan != "" {
+			fmt.Fprintf(env.Stderr, "Its usage plan: %s, on REST API %s (stage %s), through an API Gateway API key made for it that it never sees.\n", opt.plan, opt.restAPI, opt.stage)
 		}
 		fmt.Fprint(env.Stderr, shownOnce())
 		reportCarried(env, w.Written)
@@ -615,6 +654,9 @@ func runRevoke(ctx context.Context, a *Admin, opt options, env Env) error {
 	fmt.Fprintf(env.Stderr, "revoked %s from secret %s: version %s (previous %s). The function rejects the key %s.\n",
 		quoteAll(r.Removed), a.SecretID, r.VersionID, r.PreviousVersionID, when)
 	reportCarried(env, r.Written)
+	if len(r.UsageKeys) > 0 {
+		err = errors.Join(err, deleteUsageKeys(ctx, a, opt, env, r.UsageKeys))
+	}
 	if err != nil || !opt.now {
 		return err
 	}
@@ -645,6 +687,28 @@ func runRevoke(ctx context.Context, a *Admin, opt options, env Env) error {
 	return nil
 }
 
+// deleteUsageKeys deletes the API keys that stood for a revoked client in
+// usage plans: API Gateway then refuses them whatever the function says.
+func deleteUsageKeys(ctx context.Context, a *Admin, opt options, env Env, ids []string) error {
+	gw, err := env.NewAPIGateway(ctx, a.Region)
+	if err != nil {
+		return fmt.Errorf("the secret no longer holds the key, but its API Gateway API keys %v (usage plans) are left: no API Gateway client: %w", ids, err)
+	}
+	p := Plans{API: gw}
+	var errs []error
+	for _, id := range ids {
+		if err := p.Delete(ctx, id); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Fprintf(env.Stderr, "Deleted API key %s, which stood for the client in its usage plan: API Gateway refuses it from now on.\n", id)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("the secret no longer holds the key, but: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
 func runRotate(ctx context.Context, a *Admin, opt options, env Env) error {
 	name := opt.positional[0]
 	key, r, err := a.Rotate(ctx, name, RotateOptions{Grace: opt.grace, Expires: opt.expiresAt, Convert: opt.convert})
@@ -665,6 +729,51 @@ func runRotate(ctx context.Context, a *Admin, opt options, env Env) error {
 }
 
 func runSet(ctx context.Context, a *Admin, opt options, env Env) error {
+	if !opt.ruleChange.Empty() {
+		if err := setRules(ctx, a, opt, env); err != nil {
+			return err
+		}
+	}
+	if opt.set["plan"] {
+		return setPlan(ctx, a, opt, env)
+	}
+	return nil
+}
+
+func setPlan(ctx context.Context, a *Admin, opt options, env Env) error {
+	name := opt.positional[0]
+	p, err := plans(ctx, a, opt, env)
+	if err != nil {
+		return err
+	}
+	r, err := a.SetPlan(ctx, name, opt.plan, p, opt.convert)
+	switch {
+	case r.VersionID != "":
+		fmt.Fprintf(env.Stderr, "set the usage plan of %s in secret %s: %s, was %s; version %s (previous %s).\n",
+			quoteAll(r.Entries), a.SecretID, planName(r.After), planName(r.Before), r.VersionID, r.PreviousVersionID)
+		if r.Before != "" && r.After != "" {
+			fmt.Fprintln(env.Stderr, "API Gateway applies the new plan to its next request.")
+		} else {
+			fmt.Fprintf(env.Stderr, "The function hands API Gateway the change at its next read of the secret (KEY_REFRESH, %s by default), an authorizer's cached decisions after their TTL (AuthorizerCacheTtl); where the REST API requires a usage plan (EnableUsagePlans), a client in none is refused there.\n",
+				short(config.DefaultRefresh))
+		}
+		reportCarried(env, r.Written)
+	case err == nil && r.After == "":
+		fmt.Fprintf(env.Stderr, "%q is in no usage plan already: nothing written.\n", name)
+	case err == nil:
+		fmt.Fprintf(env.Stderr, "%q is already in usage plan %s: nothing written.\n", name, r.After)
+	}
+	return err
+}
+
+func planName(p string) string {
+	if p == "" {
+		return NoPlan
+	}
+	return p
+}
+
+func setRules(ctx context.Context, a *Admin, opt options, env Env) error {
 	name := opt.positional[0]
 	r, err := a.SetRules(ctx, name, opt.ruleChange, opt.convert)
 	switch {

@@ -13,6 +13,7 @@ import (
 	"github.com/keygate/keygate/internal/keyadmin"
 	"github.com/keygate/keygate/internal/keysource"
 	"github.com/keygate/keygate/internal/smapi"
+	"github.com/keygate/keygate/internal/testsupport/apigwfake"
 	"github.com/keygate/keygate/internal/testsupport/logsfake"
 	"github.com/keygate/keygate/internal/testsupport/smfake"
 )
@@ -46,8 +47,9 @@ type tool struct {
 	client func(smapi.Client) smapi.Client
 	// lambda is the Lambda client revoke --now gets (withLambda).
 	lambda keyadmin.LambdaClient
-	// apigateway is the client revoke --now --rest-api gets.
-	apigateway keyadmin.CacheFlusher
+	// apigateway is the API Gateway client the tool gets (withGateway).
+	apigateway keyadmin.APIGateway
+	gw         *apigwfake.Server
 	// logs is the CloudWatch Logs that list and usage query; logsBuilt
 	// counts the clients built for it.
 	logs      *logsfake.Server
@@ -95,7 +97,7 @@ func (tl *tool) run(t *testing.T, args ...string) result {
 			}
 			return tl.lambda, nil
 		},
-		NewAPIGateway: func(context.Context, string) (keyadmin.CacheFlusher, error) {
+		NewAPIGateway: func(context.Context, string) (keyadmin.APIGateway, error) {
 			if tl.apigateway == nil {
 				return nil, errors.New("no API Gateway in this test")
 			}
@@ -108,6 +110,28 @@ func (tl *tool) run(t *testing.T, args ...string) result {
 		Now: func() time.Time { return now },
 	})
 	return result{code, stdout.String(), stderr.String()}
+}
+
+// restAPI is the REST API guarded by keygate in these tests.
+const restAPI = "a1b2c3d4e5"
+
+// withGateway gives the tool a fake API Gateway whose REST API restAPI
+// has, on its stage Prod, the usage plans basic and gold (tagged as the
+// stack tags them), and one of another REST API tagged basic too; the
+// tool finds the REST API by KEYGATE_REST_API. It returns the plans' IDs
+// by name.
+func (tl *tool) withGateway(t *testing.T) map[string]string {
+	t.Helper()
+	tl.gw = apigwfake.Start(t)
+	tl.apigateway = tl.gw.Client()
+	tl.env["KEYGATE_REST_API"] = restAPI
+	ids := map[string]string{}
+	for _, p := range []string{"basic", "gold"} {
+		ids[p] = tl.gw.AddPlan("stack-"+p, restAPI, "Prod", map[string]string{keyadmin.PlanTag: p})
+	}
+	ids["other"] = tl.gw.AddPlan("other-basic", "zzzzzzzzzz", "Prod", map[string]string{keyadmin.PlanTag: "basic"})
+	ids["untagged"] = tl.gw.AddPlan("hand-made", restAPI, "Prod", nil)
+	return ids
 }
 
 // current parses the AWSCURRENT version.

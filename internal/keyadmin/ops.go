@@ -3,7 +3,9 @@ package keyadmin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/keygate/keygate/internal/apikey"
@@ -41,6 +43,8 @@ type Listed struct {
 	Allow   []string          `json:"allow,omitempty"`
 	Sources []string          `json:"sources,omitempty"`
 	Meta    map[string]string `json:"meta,omitempty"`
+	// Plan is the usage plan the client is in (keys set --plan).
+	Plan string `json:"plan,omitempty"`
 	// LastSeen is the last request that presented the key, within
 	// Listing.Logs (absent: none there).
 	LastSeen *time.Time `json:"last_seen,omitempty"`
@@ -77,8 +81,12 @@ func (a *Admin) List(ctx context.Context) (Listing, error) {
 	for _, n := range entryNames(cur.doc) {
 		e, _ := cur.doc.Entry(n)
 		r := rulesOf(e)
-		l.Entries = append(l.Entries, Listed{Name: n, Kind: e.Kind(), Created: cur.created, Expires: e.Expires, Expired: e.Expired(now),
-			Short: e.Key != "" && len(e.Key) < apikey.MinKeyLength, Allow: r.Allow, Sources: r.Sources, Meta: r.Meta})
+		ls := Listed{Name: n, Kind: e.Kind(), Created: cur.created, Expires: e.Expires, Expired: e.Expired(now),
+			Short: e.Key != "" && len(e.Key) < apikey.MinKeyLength, Allow: r.Allow, Sources: r.Sources, Meta: r.Meta}
+		if e.Usage != nil {
+			ls.Plan = e.Usage.Plan
+		}
+		l.Entries = append(l.Entries, ls)
 	}
 	return l, nil
 }
@@ -94,6 +102,11 @@ type AddOptions struct {
 	// Convert allows rewriting a single-key secret in the api_keys
 	// format, its key kept as the entry "default".
 	Convert bool
+	// Plan, if set, puts the client in that usage plan of Plans: an API
+	// key is made for it there first, and deleted again if the secret is
+	// not written.
+	Plan  string
+	Plans Plans
 }
 
 // Added is the outcome of Add.
@@ -113,6 +126,14 @@ func (a *Admin) Add(ctx context.Context, name string, opt AddOptions) (string, A
 		return "", Added{}, err
 	}
 	key := a.generate()
+	var usage *apikey.Usage
+	if opt.Plan != "" {
+		u, err := opt.Plans.NewKey(ctx, name, opt.Plan)
+		if err != nil {
+			return "", Added{}, err
+		}
+		usage = &u
+	}
 	var r Added
 	w, err := a.change(ctx, func(doc apikey.Document, now time.Time) (apikey.Document, error) {
 		doc, err := a.keySet(doc, opt.Convert, "add "+name)
@@ -123,6 +144,10 @@ func (a *Admin) Add(ctx context.Context, name string, opt AddOptions) (string, A
 			return doc, fmt.Errorf("%w: secret %q already has an entry %q: pick another name, or use `keygate keys rotate %s` to give it a new key", ErrEntryExists, a.SecretID, name, name)
 		}
 		e := opt.Rules.Apply(newEntry(key, opt.StoreKey, opt.Expires))
+		if usage != nil {
+			u := *usage
+			e.Usage = &u
+		}
 		doc.Keys[name] = e
 		r.EntrySize, r.Rules = entrySize(name, e), rulesOf(e)
 		return doc, nil
@@ -130,6 +155,9 @@ func (a *Admin) Add(ctx context.Context, name string, opt AddOptions) (string, A
 	r.Written = w
 	if w.VersionID == "" {
 		key = ""
+		if usage != nil {
+			err = errors.Join(err, opt.Plans.Delete(ctx, usage.KeyID))
+		}
 	}
 	return key, r, err
 }
@@ -141,6 +169,10 @@ type Revoked struct {
 	// if rotations left them (a revoked client keeps no key in a grace
 	// period).
 	Removed []string
+	// UsageKeys are the IDs of the API Gateway API keys that stood for
+	// the removed entries in usage plans and that no remaining entry
+	// uses: to delete (Plans.Delete).
+	UsageKeys []string
 }
 
 // Revoke removes a client's entry, and the old keys a rotation kept for it.
@@ -149,11 +181,11 @@ func (a *Admin) Revoke(ctx context.Context, name string) (Revoked, error) {
 	if err := checkName(name); err != nil {
 		return Revoked{}, err
 	}
-	var removed []string
+	var removed, usageKeys []string
 	w, err := a.change(ctx, func(doc apikey.Document, now time.Time) (apikey.Document, error) {
 		// A client a put-secret-value dropped may still hold a key in a
 		// rotation's grace period: carried over, it is revoked here too.
-		removed = nil
+		removed, usageKeys = nil, nil
 		_, ok := doc.Entry(name)
 		old := previousNames(doc, name)
 		if !ok && len(old) == 0 {
@@ -167,7 +199,15 @@ func (a *Admin) Revoke(ctx context.Context, name string) (Revoked, error) {
 		}
 		removed = append(removed, old...)
 		for _, n := range removed {
+			if u := doc.Keys[n].Usage; u != nil && !slices.Contains(usageKeys, u.KeyID) {
+				usageKeys = append(usageKeys, u.KeyID)
+			}
 			delete(doc.Keys, n)
+		}
+		for _, e := range doc.Keys {
+			if e.Usage != nil {
+				usageKeys = slices.DeleteFunc(usageKeys, func(id string) bool { return id == e.Usage.KeyID })
+			}
 		}
 		for _, e := range doc.Keys {
 			if !e.Expired(now) {
@@ -176,7 +216,10 @@ func (a *Admin) Revoke(ctx context.Context, name string) (Revoked, error) {
 		}
 		return doc, fmt.Errorf("%w: %q is the last unexpired key of secret %q, and without it every request gets 401: add a key first (`keygate keys add NAME`)", ErrLastKey, name, a.SecretID)
 	})
-	return Revoked{Written: w, Removed: removed}, err
+	if w.VersionID == "" {
+		usageKeys = nil
+	}
+	return Revoked{Written: w, Removed: removed, UsageKeys: usageKeys}, err
 }
 
 // RotateOptions shape a rotation.
