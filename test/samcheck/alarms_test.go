@@ -150,12 +150,12 @@ func TestAlarms(t *testing.T) {
 			"KeysUnavailableAlarm": {Name: "keygate-keygate-keys-unavailable", Metrics: []string{
 				"unavailable: " + ns + " Requests{outcome=unavailable} Sum/60",
 				"nokeys: " + ns + " KeysUnavailable{} Sum/60",
-				"refused = FILL(unavailable, 0) + FILL(nokeys, 0) (returned)",
+				"refused = unavailable + nokeys (returned)",
 			}, Comparison: "GreaterThanOrEqualToThreshold", Threshold: 1, Evaluation: 5, Datapoints: 1, Missing: "notBreaching"},
 			"StaleKeySetAlarm": {Name: "keygate-keygate-stale-key-set", Metrics: []string{ns + " KeySetAge{} Maximum/60"},
 				Comparison: "GreaterThanThreshold", Threshold: float64(e.keySetMaxAge), Evaluation: 5, Datapoints: 1, Missing: "notBreaching"},
-			"FunctionErrorsAlarm": {Name: "keygate-keygate-function-errors", Metrics: []string{"AWS/Lambda Errors{FunctionName=" + fn + "} Sum/60"},
-				Comparison: "GreaterThanOrEqualToThreshold", Threshold: 1, Evaluation: 5, Datapoints: 1, Missing: "notBreaching"},
+			"FunctionErrorsAlarm": {Name: "keygate-keygate-function-errors", Metrics: functionFailures(ns, fn),
+				Comparison: "GreaterThanOrEqualToThreshold", Threshold: 1, Evaluation: 1, Datapoints: -1, Missing: "notBreaching"},
 			"FunctionThrottlesAlarm": {Name: "keygate-keygate-function-throttles", Metrics: []string{"AWS/Lambda Throttles{FunctionName=" + fn + "} Sum/60"},
 				Comparison: "GreaterThanOrEqualToThreshold", Threshold: 1, Evaluation: 5, Datapoints: 1, Missing: "notBreaching"},
 			"InvalidKeysAlarm": {Name: "keygate-keygate-invalid-keys", Metrics: []string{ns + " Requests{outcome=invalid} Sum/300"},
@@ -224,6 +224,26 @@ func TestAlarms(t *testing.T) {
 			}
 		}
 	})
+}
+
+// functionFailures is the function-errors alarm's metrics: Errors less
+// the refusals a REST API's authorizer answers by failing (every outcome
+// but authorized and forbidden; a TOKEN authorizer's one key is never
+// ambiguous).
+func functionFailures(ns, fn string) []string {
+	out := []string{"errors: AWS/Lambda Errors{FunctionName=" + fn + "} Sum/300"}
+	var ids []string
+	for _, door := range []string{"token", "request"} {
+		for _, outcome := range []string{"missing", "invalid", "ambiguous", "expired", "unavailable"} {
+			if door == "token" && outcome == "ambiguous" {
+				continue
+			}
+			id := door + strings.ToUpper(outcome[:1]) + outcome[1:]
+			ids = append(ids, id)
+			out = append(out, fmt.Sprintf("%s: %s Requests{door=%sauthorizer,outcome=%s} Sum/300", id, ns, door, outcome))
+		}
+	}
+	return append(out, "failures = errors - ("+strings.Join(ids, " + ")+") (returned)")
 }
 
 // present is a list without the entries AWS::NoValue removed (nil here),

@@ -81,12 +81,12 @@ func (c *checker) alarms() {
 		"KeysUnavailableAlarm": {Metrics: []string{
 			"unavailable: Keygate Requests{outcome=unavailable} Sum/60",
 			"nokeys: Keygate KeysUnavailable{} Sum/60",
-			"refused = FILL(unavailable, 0) + FILL(nokeys, 0) (returned)",
+			"refused = unavailable + nokeys (returned)",
 		}, Comparison: "GreaterThanOrEqualToThreshold", Threshold: 1, Evaluation: 5, Datapoints: 1, Missing: "notBreaching"},
 		"StaleKeySetAlarm": {Metrics: []string{"Keygate KeySetAge{} Maximum/60"},
 			Comparison: "GreaterThanThreshold", Threshold: 900, Evaluation: 5, Datapoints: 1, Missing: "notBreaching"},
-		"FunctionErrorsAlarm": {Metrics: []string{"AWS/Lambda Errors{FunctionName=" + fn + "} Sum/60"},
-			Comparison: "GreaterThanOrEqualToThreshold", Threshold: 1, Evaluation: 5, Datapoints: 1, Missing: "notBreaching"},
+		"FunctionErrorsAlarm": {Metrics: functionFailures(fn),
+			Comparison: "GreaterThanOrEqualToThreshold", Threshold: 1, Evaluation: 1, Missing: "notBreaching"},
 		"FunctionThrottlesAlarm": {Metrics: []string{"AWS/Lambda Throttles{FunctionName=" + fn + "} Sum/60"},
 			Comparison: "GreaterThanOrEqualToThreshold", Threshold: 1, Evaluation: 5, Datapoints: 1, Missing: "notBreaching"},
 		"InvalidKeysAlarm": {Metrics: []string{"Keygate Requests{outcome=invalid} Sum/300"},
@@ -130,6 +130,24 @@ func (c *checker) alarms() {
 		c.eq(logical+" OK actions", nilIfEmpty(a.OKActions), actions)
 		c.eq(logical+" insufficient-data actions", nilIfEmpty(a.InsufficientDataActions), []string(nil))
 	}
+}
+
+// functionFailures is the function-errors alarm's metrics: Errors less
+// the REST authorizers' refusals (samcheck derives the same list).
+func functionFailures(fn string) []string {
+	out := []string{"errors: AWS/Lambda Errors{FunctionName=" + fn + "} Sum/300"}
+	var ids []string
+	for _, r := range []struct{ door, outcomes string }{
+		{"token", "missing invalid expired unavailable"},
+		{"request", "missing invalid ambiguous expired unavailable"},
+	} {
+		for _, o := range strings.Fields(r.outcomes) {
+			id := r.door + strings.ToUpper(o[:1]) + o[1:]
+			ids = append(ids, id)
+			out = append(out, fmt.Sprintf("%s: Keygate Requests{door=%sauthorizer,outcome=%s} Sum/300", id, r.door, o))
+		}
+	}
+	return append(out, "failures = errors - ("+strings.Join(ids, " + ")+") (returned)")
 }
 
 func nilIfEmpty(s []string) []string {
