@@ -179,6 +179,24 @@ func TestSAMTranslation(t *testing.T) {
 			if apiPerms != 3 {
 				t.Errorf("%d API Gateway permissions on the REST API, want one per route (3)", apiPerms)
 			}
+
+			// The monitoring resources pass the transform as they are, and
+			// the functions their alarms watch are the ones SAM made.
+			if got := s.resourcesOfType("AWS::CloudWatch::Alarm"); !reflect.DeepEqual(got, keys(e.alarms())) {
+				t.Errorf("alarms after the transform %v, want %v", got, keys(e.alarms()))
+			}
+			for _, name := range s.resourcesOfType("AWS::CloudWatch::Alarm") {
+				for _, d := range asList(s.props(t, name)["Dimensions"]) {
+					if v := scalar(at(d, "Value")); at(d, "Name") == "FunctionName" && (!strings.HasPrefix(v, "Ref(") || fns[strings.TrimSuffix(strings.TrimPrefix(v, "Ref("), ")")] == "") {
+						t.Errorf("%s watches %s, which is not a function of the translated stack %v", name, v, keys(fns))
+					}
+				}
+			}
+			for _, typ := range []string{"AWS::CloudWatch::Dashboard", "AWS::CloudWatch::InsightRule"} {
+				if len(s.resourcesOfType(typ)) == 0 {
+					t.Errorf("no %s after the transform", typ)
+				}
+			}
 		})
 	}
 }

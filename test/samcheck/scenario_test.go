@@ -24,6 +24,8 @@ func TestScenarioValueTypoFails(t *testing.T) {
 		{"AuthorizerCacheTtl", "3O0"}, // a letter O
 		{"ThrottlingRateLimit", "5x"},
 		{"ThrottlingBurstLimit", "NaN"},
+		{"KeySetMaxAge", "9OO"},
+		{"InvalidKeyThreshold", "1e2"},
 	} {
 		t.Run(tc.param+"="+tc.value, func(t *testing.T) {
 			errs := recorder.Failures(t, read(scenario{"typo", map[string]string{tc.param: tc.value}}))

@@ -40,20 +40,23 @@ type scenario struct {
 const (
 	existingSecret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:keygate/api-key-AbCdEf"
 	kmsKey         = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	opsTopic       = "arn:aws:sns:us-east-1:123456789012:ops-alarms"
 )
 
 var scenarios = []scenario{
 	{"defaults", nil},
-	{"generated secret, KMS key, rotation", map[string]string{
-		"KmsKeyArn": kmsKey, "RotationDays": "7",
+	{"generated secret, KMS key, rotation, alarm email", map[string]string{
+		"KmsKeyArn": kmsKey, "RotationDays": "7", "AlarmEmail": "ops@example.com",
 	}},
 	{"existing secret, KMS key, rotation, every front door, other settings", map[string]string{
 		"ExistingSecretArn": existingSecret, "KmsKeyArn": kmsKey, "RotationDays": "30",
 		"EnableHttpApi": "true", "EnableFunctionUrl": "true",
 		"ThrottlingRateLimit": "5", "ThrottlingBurstLimit": "7",
 		"KeyRefresh": "1m", "KeyGrace": "2h", "LogLevel": "debug", "LogRetentionDays": "7",
+		"MetricsNamespace": "Keygate/Prod", "KeySetMaxAge": "180", "InvalidKeyThreshold": "20",
+		"AlarmTopicArn": opsTopic, "AlarmEmail": "oncall@example.com",
 	}},
-	{"a guarded backend, REST API only", map[string]string{"BackendUrl": "https://backend.example.com"}},
+	{"a guarded backend, REST API only, alarm topic", map[string]string{"BackendUrl": "https://backend.example.com", "AlarmTopicArn": opsTopic}},
 	{"a guarded backend, REST and HTTP API, KMS key, cache TTL", map[string]string{
 		"BackendUrl": "https://backend.example.com/v1", "EnableHttpApi": "true", "KmsKeyArn": kmsKey, "AuthorizerCacheTtl": "60",
 	}},
@@ -69,6 +72,11 @@ type expect struct {
 	functionURL   bool
 	backend       string // BackendUrl: the guarded API's backend
 	cacheTTL      int
+	namespace     string // MetricsNamespace
+	keySetMaxAge  int    // seconds
+	invalidKeys   int    // InvalidKeyThreshold
+	alarmTopic    string // AlarmTopicArn
+	alarmEmail    string
 }
 
 // expect reads what the scenario's parameters mean for the stack; a value
@@ -85,6 +93,11 @@ func (sc scenario) expect(t testing.TB) expect {
 	e.functionURL = sc.params["EnableFunctionUrl"] == "true"
 	e.backend = sc.params["BackendUrl"]
 	e.cacheTTL = param(t, sc, "AuthorizerCacheTtl", 300, strconv.Atoi)
+	e.namespace = param(t, sc, "MetricsNamespace", "Keygate", func(v string) (string, error) { return v, nil })
+	e.keySetMaxAge = param(t, sc, "KeySetMaxAge", 900, strconv.Atoi)
+	e.invalidKeys = param(t, sc, "InvalidKeyThreshold", 100, strconv.Atoi)
+	e.alarmTopic = sc.params["AlarmTopicArn"]
+	e.alarmEmail = sc.params["AlarmEmail"]
 	return e
 }
 
@@ -269,6 +282,7 @@ func TestEnvironment(t *testing.T) {
 			"KEY_GRACE":         param("KeyGrace", "24h"),
 			"KEY_LOAD_TIMEOUT":  "3s",
 			"LOG_LEVEL":         param("LogLevel", "info"),
+			"METRICS_NAMESPACE": e.namespace,
 		}
 		if !reflect.DeepEqual(vars, want) {
 			t.Errorf("environment %v\nwant        %v", vars, want)
@@ -590,6 +604,10 @@ func TestOutputs(t *testing.T) {
 			"TryCommand":        `curl -sS -H "x-api-key: $(` + read + `)" ` + url,
 			"FunctionName":      ref(apiFunction),
 			"OperatorPolicyArn": ref("KeygateOperatorPolicy"),
+			"DashboardUrl":      "https://console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards/dashboard/" + ref("KeygateDashboard"),
+		}
+		if e.alarmEmail != "" {
+			want["AlarmTopic"] = ref("AlarmTopic")
 		}
 		if e.httpAPI {
 			want["HttpApiUrl"] = getAtt("HttpApi.ApiEndpoint") + "/"

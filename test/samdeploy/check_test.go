@@ -31,6 +31,8 @@ type expect struct {
 	rotation    int    // RotationDays
 	functionURL bool   // EnableFunctionUrl
 	backend     string // BackendUrl
+	alarmEmail  string // AlarmEmail: the stack makes a topic
+	alarmTopic  string // AlarmTopicArn: an existing topic
 }
 
 func (e expect) fn() string { return e.stack + "-keygate" }
@@ -48,7 +50,14 @@ var (
 		"KeygateRotationPermission", "ApiKeyRotationSchedule",
 	}
 	functionURLResources = []string{"KeygateFunctionUrl", "KeygateFunctionUrlPermission", "KeygateFunctionUrlInvokePermission"}
-	guardResources       = []string{
+	// The alarms, the dashboard and the Contributor Insights rules are in
+	// every stack; the rotation function's alarm comes with it.
+	monitoringResources = []string{
+		"KeysUnavailableAlarm", "StaleKeySetAlarm", "FunctionErrorsAlarm", "FunctionThrottlesAlarm", "InvalidKeysAlarm",
+		"KeygateDashboard", "TopClientsRule", "InvalidKeySourcesRule",
+	}
+	alarmEmailResources = []string{"AlarmTopic", "AlarmEmailSubscription"}
+	guardResources      = []string{
 		"GuardedApi", "GuardedApiAuthorizer", "GuardedApiAuthorizerPermission", "GuardedApiProxyResource",
 		"GuardedApiRootMethod", "GuardedApiProxyMethod", "GuardedApiUnauthorized", "GuardedApiAccessDenied",
 		"GuardedApiAuthorizerFailure", "GuardedApiDeployment", "GuardedApiStage",
@@ -56,9 +65,12 @@ var (
 )
 
 func (e expect) resources() []string {
-	r := slices.Clone(baseResources)
+	r := append(slices.Clone(baseResources), monitoringResources...)
 	if e.rotation > 0 {
-		r = append(r, rotationResources...)
+		r = append(r, append(rotationResources, "RotationErrorsAlarm")...)
+	}
+	if e.alarmEmail != "" {
+		r = append(r, alarmEmailResources...)
 	}
 	if e.functionURL {
 		r = append(r, functionURLResources...)
@@ -144,6 +156,8 @@ func checkStack(t testing.TB, e expect) {
 	c.eq("parameter EnableFunctionUrl", params["EnableFunctionUrl"], fmt.Sprint(e.functionURL))
 	c.eq("parameter BackendUrl", params["BackendUrl"], e.backend)
 	c.eq("parameter EnableHttpApi", params["EnableHttpApi"], "false")
+	c.eq("parameter AlarmEmail", params["AlarmEmail"], e.alarmEmail)
+	c.eq("parameter AlarmTopicArn", params["AlarmTopicArn"], e.alarmTopic)
 	if !strings.Contains(fmt.Sprint(s.Capabilities), "CAPABILITY_IAM") {
 		t.Errorf("capabilities %v, want CAPABILITY_IAM (samconfig.toml)", s.Capabilities)
 	}
@@ -182,6 +196,10 @@ func checkStack(t testing.TB, e expect) {
 	c.rotation()
 	c.functionURL()
 	c.guarded()
+	c.alarms()
+	c.alarmTopic()
+	c.dashboard()
+	c.insightRules()
 	c.outputsExact()
 
 	types := map[string]bool{}
@@ -394,7 +412,7 @@ func (c *checker) function() {
 	}
 	c.eq("function environment", env, map[string]string{
 		"API_KEY_SECRET_ID": c.secretArn(), "API_KEY": "", "KEY_REFRESH": "5m", "KEY_GRACE": "24h",
-		"KEY_LOAD_TIMEOUT": "3s", "LOG_LEVEL": "info",
+		"KEY_LOAD_TIMEOUT": "3s", "LOG_LEVEL": "info", "METRICS_NAMESPACE": "Keygate",
 	})
 	c.permissions()
 }
@@ -747,7 +765,10 @@ func (c *checker) guarded() {
 // outputsExact: the stack's outputs are exactly those its parameters
 // call for (the values are checked with their resources).
 func (c *checker) outputsExact() {
-	want := []string{"ApiUrl", "FunctionName", "OperatorPolicyArn", "ReadKeyCommand", "SecretArn", "TryCommand"}
+	want := []string{"ApiUrl", "DashboardUrl", "FunctionName", "OperatorPolicyArn", "ReadKeyCommand", "SecretArn", "TryCommand"}
+	if c.e.alarmEmail != "" {
+		want = append(want, "AlarmTopic")
+	}
 	if c.e.functionURL {
 		want = append(want, "FunctionUrl")
 	}
@@ -823,4 +844,5 @@ func checkDeleted(t testing.TB, g gone) {
 	for _, x := range lg.LogGroups {
 		t.Errorf("log group %s still exists", aws.ToString(x.LogGroupName))
 	}
+	checkMonitoringDeleted(t, g.stack)
 }

@@ -10,12 +10,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
 	"github.com/keygate/keygate/test/internal/recorder"
 )
 
 // The guarded API's backend: never called (LocalStack runs no function and
-// forwards nothing here), only configured.
-const backend = "https://backend.example.com"
+// forwards nothing here), only configured. Likewise the alarms' address:
+// LocalStack sends no email.
+const (
+	backend    = "https://backend.example.com"
+	alarmEmail = "ops@example.com"
+)
 
 // managed is closed once the deploy cycle's first sam deploy has run: it
 // creates SAM's managed bucket stack (resolve_s3), as a user's first deploy
@@ -37,23 +44,33 @@ func waitManaged(t *testing.T) {
 }
 
 // The deploy cycle of the issue, in order, on samconfig.toml's stack: the
-// default parameters; a redeploy with rotation and the Function URL; one
-// with BackendUrl (the guarded REST API, keygate its authorizer) and
-// rotation and the Function URL off again, which removes their resources;
-// then sam delete. Each step is checked resource by resource.
+// default parameters (alarms without actions); a redeploy with rotation,
+// the Function URL and AlarmEmail (a topic, its subscription, the
+// rotation alarm, every alarm notifying the topic); one with BackendUrl
+// (the guarded REST API, keygate its authorizer), rotation, the Function
+// URL and AlarmEmail off again, which removes their resources, and
+// AlarmTopicArn, an existing topic the alarms now notify; then sam delete.
+// Each step is checked resource by resource. sam deploy keeps a parameter
+// the overrides leave out at its previous value: AlarmEmail="" clears it.
 func TestDeployCycle(t *testing.T) {
 	t.Parallel()
 	tpl := filepath.Join(build, "template.yaml")
+	topic, err := aws_.sns.CreateTopic(t.Context(), &sns.CreateTopicInput{Name: aws.String("ops-alarms")})
+	if err != nil {
+		t.Fatalf("creating the existing topic of AlarmTopicArn: %v", err)
+	}
+	opsTopic := aws.ToString(topic.TopicArn)
 	steps := []struct {
 		name   string
 		params []string
 		e      expect
 	}{
 		{"default parameters", nil, expect{stack: "keygate"}},
-		{"RotationDays=30 EnableFunctionUrl=true", []string{"RotationDays=30", "EnableFunctionUrl=true"},
-			expect{stack: "keygate", rotation: 30, functionURL: true}},
-		{"BackendUrl, rotation and Function URL off", []string{"RotationDays=0", "EnableFunctionUrl=false", "BackendUrl=" + backend},
-			expect{stack: "keygate", backend: backend}},
+		{"RotationDays=30 EnableFunctionUrl=true AlarmEmail", []string{"RotationDays=30", "EnableFunctionUrl=true", "AlarmEmail=" + alarmEmail},
+			expect{stack: "keygate", rotation: 30, functionURL: true, alarmEmail: alarmEmail}},
+		{"BackendUrl, AlarmTopicArn; rotation, Function URL and AlarmEmail off",
+			[]string{"RotationDays=0", "EnableFunctionUrl=false", "BackendUrl=" + backend, `AlarmEmail=""`, "AlarmTopicArn=" + opsTopic},
+			expect{stack: "keygate", backend: backend, alarmTopic: opsTopic}},
 	}
 	defer managedReady()
 	var last expect

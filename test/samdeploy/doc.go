@@ -2,9 +2,12 @@
 // samconfig.toml as it is (the prompt aside), against LocalStack in host
 // mode (package localstack), and asserts on every resource it created
 // through the AWS APIs with the AWS SDK for Go: the default parameters,
-// then a redeploy with RotationDays and EnableFunctionUrl, then one with
-// BackendUrl (the guarded REST API behind keygate as its Lambda
-// authorizer) and both turned off again, then `sam delete`. A success line
+// then a redeploy with RotationDays, EnableFunctionUrl and AlarmEmail,
+// then one with BackendUrl (the guarded REST API behind keygate as its
+// Lambda authorizer) and AlarmTopicArn, the others turned off again, then
+// `sam delete`. The alarms, the dashboard and the Contributor Insights
+// rules are read back with CloudWatch's API (keygate's LocalStack plugin
+// adds the two resource types LocalStack lacks). A success line
 // alone proves nothing (moto's CloudFormation prints one while ignoring
 // the SAM transform), so each stack resource must be found and checked,
 // and a resource type without a check fails the test.

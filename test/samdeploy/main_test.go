@@ -17,10 +17,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/keygate/keygate/test/internal/proc"
 	"github.com/keygate/keygate/test/internal/repo"
@@ -51,6 +53,8 @@ type clients struct {
 	sm   *secretsmanager.Client
 	apig *apigateway.Client
 	logs *cloudwatchlogs.Client
+	cw   *cloudwatch.Client
+	sns  *sns.Client
 }
 
 func logf(format string, args ...any) {
@@ -126,6 +130,8 @@ func newClients(endpoint string) clients {
 		sm:   secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = ep }),
 		apig: apigateway.NewFromConfig(cfg, func(o *apigateway.Options) { o.BaseEndpoint = ep }),
 		logs: cloudwatchlogs.NewFromConfig(cfg, func(o *cloudwatchlogs.Options) { o.BaseEndpoint = ep }),
+		cw:   cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) { o.BaseEndpoint = ep }),
+		sns:  sns.NewFromConfig(cfg, func(o *sns.Options) { o.BaseEndpoint = ep }),
 	}
 }
 

@@ -10,7 +10,7 @@
    with a message that says why. The deploy test checks configuration, not
    behaviour: that is make test-sam's.
 
-2. Three fixes to the CloudFormation v2 engine (patch_cfn_v2, at start-up,
+2. Four fixes to the CloudFormation v2 engine (patch_cfn_v2, at start-up,
    with 3 and 4; KEYGATE_LS_CFN_FIX=0 turns them all off). Without them
    every update of keygate's stack fails:
    - Fn::Equals compares its operands as CloudFormation does, as strings. The
@@ -29,6 +29,13 @@
      nothing, and such a Sub gets a placeholder for the absent resource
      (its !If picks the other branch before anyway). The after side is
      untouched: a reference that does not resolve after still fails.
+   - The other way round (RotationDays 30 -> 0), Fn::If visits the branch
+     its condition picks before for both sides, so the after side of a
+     reference there to a resource that goes (the dashboard's
+     ${RotationErrorsAlarm.Arn} under !If RotationEnabled) raises
+     "Unresolved resource dependencies". Fn::If now lets a branch that
+     serves one side only be nothing on the other (with a placeholder in a
+     Fn::Sub); a branch both sides pick is resolved strictly on both.
    - When a condition flips from true to false (RotationDays 30 -> 0), the
      change set says Remove, but the executor skips every resource whose
      condition is false after, so nothing is deleted and the stack keeps
@@ -65,6 +72,17 @@
 7. The AWS::ApiGateway::Authorizer resource (module authorizer), which the
    community edition's CloudFormation lacks (its API Gateway has the API):
    the guarded REST API of BackendUrl needs it.
+
+8. AWS::CloudWatch::Alarm gets the update handler it lacks (with the fixes
+   of 2): PutMetricAlarm again under the alarm's name, which replaces the
+   whole alarm as in AWS. The alarms' actions change when AlarmEmail or
+   AlarmTopicArn does, which is an update.
+
+9. The AWS::CloudWatch::Dashboard resource (module dashboard), on
+   LocalStack's own dashboard API, and the AWS::CloudWatch::InsightRule
+   resource (module insightrule), with the insight rule operations its
+   CloudWatch provider lacks, on the moto backend LocalStack bundles
+   (patch_cloudwatch, at start-up, always on).
 """
 import json
 import logging
@@ -165,6 +183,19 @@ def _managed_policy_update(self, request):
     return ProgressEvent(status=OperationStatus.SUCCESS, resource_model=model)
 
 
+def _alarm_update(self, request):
+    # AlarmName is create-only; create puts the alarm and reads back its ARN.
+    request.desired_state["AlarmName"] = (request.previous_state or {}).get("AlarmName") or request.desired_state.get("AlarmName")
+    return self.create(request)
+
+
+@hooks.on_infra_start()
+def patch_cloudwatch():
+    from keygate_localstack.insightrule import patch_insight_rules
+
+    patch_insight_rules()
+
+
 def _cfn_scalar(value):
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -208,11 +239,41 @@ def patch_cfn_v2():
             return orig_resolve_attribute(self, arguments=arguments, select_before=select_before)
         except preproc.ValidationError as e:
             removing = getattr(self, "_keygate_removing", False)
-            if (select_before or removing) and "Unresolved resource dependencies" in str(e):
+            unneeded_after = getattr(self, "_keygate_unneeded", None) == "after"
+            if (select_before or removing or unneeded_after) and "Unresolved resource dependencies" in str(e):
                 return preproc.Nothing
             raise
 
     cls._resolve_attribute = _resolve_attribute
+
+    def visit_node_intrinsic_function_fn_if(self, node_intrinsic_function):
+        # As LocalStack's, but a branch that serves one side only is
+        # visited with _keygate_unneeded naming the other side.
+        args = node_intrinsic_function.arguments.array
+        if len(args) != 3:
+            raise ValueError(f"Incorrectly constructed Fn::If usage, expected 3 arguments, found {len(args)}")
+        condition_delta = self.visit(args[0])
+        picked = {}
+        for side in ("before", "after"):
+            name = getattr(condition_delta, side)
+            if preproc.is_nothing(name):
+                continue
+            node_condition = self._get_node_condition_if_exists(condition_name=name)
+            if preproc.is_nothing(node_condition):
+                raise preproc.ValidationError(f"Template error: unresolved condition dependency {name} in Fn::If")
+            picked[side] = args[1] if getattr(self.visit(node_condition), side) else args[2]
+        if_delta = preproc.PreprocEntityDelta()
+        for side, branch in picked.items():
+            other = "after" if side == "before" else "before"
+            previous = getattr(self, "_keygate_unneeded", None)
+            self._keygate_unneeded = other if picked.get(other) is not branch else None
+            try:
+                setattr(if_delta, side, getattr(self.visit(branch), side))
+            finally:
+                self._keygate_unneeded = previous
+        return if_delta
+
+    cls.visit_node_intrinsic_function_fn_if = visit_node_intrinsic_function_fn_if
 
     def visit_node_resources(self, node_resources):
         for node_resource in node_resources.resources:
@@ -234,7 +295,7 @@ def patch_cfn_v2():
     cls.visit_node_resources = visit_node_resources
 
     orig_fn_sub = cls.visit_node_intrinsic_function_fn_sub
-    absent = "<keygate-localstack: absent before this change set>"
+    absent = "<keygate-localstack: absent on this side of the change set>"
 
     def visit_node_intrinsic_function_fn_sub(self, node_intrinsic_function):
         try:
@@ -243,18 +304,23 @@ def patch_cfn_v2():
             if "Undefined variable name in Fn::Sub" not in str(e):
                 raise
         # Once more, with a placeholder for the before side of a resource
-        # that is only in the after side.
+        # that is only in the after side, and for the after side of one
+        # that is only before, in a branch of Fn::If the after side does
+        # not pick.
         orig_ref, orig_att = self._resolve_reference, self._resolve_attribute
+        unneeded_after = getattr(self, "_keygate_unneeded", None) == "after"
 
         def ref(logical_id):
             delta = orig_ref(logical_id=logical_id)
             if preproc.is_nothing(delta.before) and not preproc.is_nothing(delta.after):
                 return preproc.PreprocEntityDelta(before=absent, after=delta.after)
+            if unneeded_after and preproc.is_nothing(delta.after) and not preproc.is_nothing(delta.before):
+                return preproc.PreprocEntityDelta(before=delta.before, after=absent)
             return delta
 
         def att(arguments, select_before):
             value = orig_att(arguments=arguments, select_before=select_before)
-            return absent if select_before and preproc.is_nothing(value) else value
+            return absent if (select_before or unneeded_after) and preproc.is_nothing(value) else value
 
         self._resolve_reference, self._resolve_attribute = ref, att
         try:
@@ -307,6 +373,10 @@ def patch_cfn_v2():
 
     managedpolicy.IAMManagedPolicyProvider.update = _managed_policy_update
 
+    from localstack.services.cloudwatch.resource_providers import aws_cloudwatch_alarm as alarm
+
+    alarm.CloudWatchAlarmProvider.update = _alarm_update
+
     from localstack.services.cloudformation.engine.v2 import change_set_resource_support_checker as checker
     from localstack.utils.catalog.common import CloudFormationResourcesSupportAtRuntime
 
@@ -317,7 +387,7 @@ def patch_cfn_v2():
     cls._keygate_patched = True
     LOG.info(
         "keygate-localstack: CloudFormation v2: Fn::Equals compares strings; a before-side GetAtt "
-        "or Sub of a resource absent before is nothing; unsupported types fail when deployed, not up "
+        "or Sub of a resource absent before is nothing, and so is the side of a Fn::If branch that side does not pick; unsupported types fail when deployed, not up "
         "front; Method RequestParameters are booleans; a condition turned false removes its resources; "
-        "an update without a handler fails; ManagedPolicy updates"
+        "an update without a handler fails; ManagedPolicy and Alarm updates"
     )
