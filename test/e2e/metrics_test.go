@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -60,6 +62,9 @@ func extract(t *testing.T, f *rie.Function) emitted {
 			e.counted++
 		}
 		for _, d := range doc.Data {
+			if err := alarmContract(t).fits(d); err != nil {
+				t.Errorf("%v: the stack's alarms and dashboard (test/samcheck/testdata/metrics.json) would not see it\n%s", err, line)
+			}
 			e.namespaces[d.Namespace] = true
 			for _, v := range d.Values {
 				e.sums[d.Key()] += v
@@ -68,6 +73,51 @@ func extract(t *testing.T, f *rie.Function) emitted {
 		}
 	}
 	return e
+}
+
+// contract is the metrics the stack's alarms and dashboard are built on
+// (test/samcheck/testdata/metrics.json, which samcheck holds the template
+// to): each metric's unit and dimension sets, each dimension's values.
+type contract struct {
+	Metrics map[string]struct {
+		Unit       string
+		Dimensions [][]string
+	}
+	Values map[string][]string
+}
+
+func alarmContract(t *testing.T) contract {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "samcheck", "testdata", "metrics.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c contract
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatalf("metrics.json: %v", err)
+	}
+	return c
+}
+
+// fits says how a datum the function emitted breaks the contract.
+func (c contract) fits(d emftest.Datum) error {
+	m, ok := c.Metrics[d.Metric]
+	if !ok {
+		return fmt.Errorf("metric %s is not in the contract", d.Metric)
+	}
+	if d.Unit != m.Unit {
+		return fmt.Errorf("%s has unit %s, the contract %s", d.Metric, d.Unit, m.Unit)
+	}
+	names := slices.Sorted(maps.Keys(d.Dimensions))
+	if !slices.ContainsFunc(m.Dimensions, func(set []string) bool { return slices.Equal(slices.Sorted(slices.Values(set)), names) }) {
+		return fmt.Errorf("%s has dimensions %v, the contract %v", d.Metric, names, m.Dimensions)
+	}
+	for n, v := range d.Dimensions {
+		if !slices.Contains(c.Values[n], v) {
+			return fmt.Errorf("%s has %s=%s, which the contract does not list (%v)", d.Metric, n, v, c.Values[n])
+		}
+	}
+	return nil
 }
 
 // of returns the sums whose key names metric.
