@@ -47,10 +47,12 @@ Usage:
   keygate keys usage  [--function FUNCTION] [--since DURATION] [--wait DURATION] [--json]
   keygate keys add    NAME [--store-key] [--expires TIME | --ttl DURATION]
                       [--allow PATTERN]... [--source CIDR]... [--meta NAME=VALUE]...
+                      [--plan PLAN [--rest-api ID] [--stage NAME]]
                       [--convert] [--function FUNCTION]
   keygate keys set    NAME [--allow PATTERN... | --allow-any | --allow-none]
                       [--source CIDR... | --source-any | --source-none]
                       [--meta NAME=VALUE | --meta NAME=]... [--meta-clear]
+                      [--plan PLAN|none [--rest-api ID] [--stage NAME]]
                       [--convert] [--function FUNCTION]
   keygate keys revoke NAME [--function FUNCTION [--now [--rest-api ID]]]
   keygate keys rotate NAME [--grace DURATION] [--expires TIME | --ttl DURATION] [--convert] [--function FUNCTION]
@@ -98,8 +100,11 @@ Commands:
           as for add. Prints what changed (meta by member names only).
           The function applies new rules at its next read of the secret
           (KEY_REFRESH), an authorizer's cached decisions after their TTL.
+          --plan PLAN puts NAME in that usage plan of the guarded REST API,
+          or moves it there; --plan none takes it out (see --plan).
   revoke  Remove NAME (and NAME.previous, the old key a rotation kept).
-          Refuses to remove the last working key. With --now, also make
+          Refuses to remove the last working key. A client in a usage
+          plan: its API Gateway API key is deleted too. With --now, also make
           Lambda replace every warm environment of FUNCTION, so that the
           key is refused within seconds rather than at each environment's
           next refresh (each then pays one cold start).
@@ -129,6 +134,15 @@ Options:
                     function hands to the backend: at most 10, names
                     [a-z][a-z0-9_]{0,31}, values up to 256 characters. Not a
                     place for secrets. Repeat it for more
+  --plan PLAN       add, set: put the client in the usage plan tagged
+                    keygate:plan=PLAN (the stack's UsagePlans: basic, gold)
+                    on --rest-api's stage: API Gateway then throttles it and
+                    counts its requests by that plan. keygate makes an API
+                    Gateway API key for the client there and keeps it in its
+                    entry; the client never sees it and sends only its
+                    keygate key. set --plan none deletes it. Needs
+                    apigateway permissions on the plans and API keys (the
+                    operator policy has them with UsagePlans)
   --allow-any, --allow-none, --source-any, --source-none, --meta-clear
                     set: see set above
   --convert         allow rewriting a single-key secret (plain or {"api_key"})
@@ -154,10 +168,11 @@ Options:
   --now             revoke: restart FUNCTION's environments (needs
                     lambda:GetFunctionConfiguration and
                     lambda:UpdateFunctionConfiguration on it)
-  --rest-api ID     revoke --now: also flush the cached decisions of this
-                    REST API guarded by keygate (default $KEYGATE_REST_API;
-                    the stack's GuardedRestApiId output)
-  --stage NAME      the REST API's stage (default Prod)
+  --rest-api ID     the REST API guarded by keygate (default
+                    $KEYGATE_REST_API; the stack's GuardedRestApiId output):
+                    revoke --now also flushes its cached decisions; --plan
+                    picks from its usage plans
+  --stage NAME      the REST API's stage (default Prod), for --rest-api
   --json            list, usage: print JSON
 
 Every change writes a new version of the secret, checked as the function
@@ -178,8 +193,10 @@ DescribeSecret, PutSecretValue and UpdateSecretVersionStage to change (and
 kms:Decrypt, kms:GenerateDataKey on a customer managed key); on the
 function, lambda:GetFunctionConfiguration for the first change after a
 rotation; on its log group, logs:StartQuery and logs:GetQueryResults for
-usage and list's LAST SEEN. The stack's OperatorPolicyArn output grants
-them all.
+usage and list's LAST SEEN; for --plan and the revoke of a client in a
+plan, apigateway:GET on /usageplans, POST on /apikeys and the plans'
+/keys, DELETE on /apikeys/* and the plans' /keys/*. The stack's
+OperatorPolicyArn output grants them all.
 
 A change removes the AWSPREVIOUS label Secrets Manager gives the version it
 replaces, so a revoked or rotated-away key does not live on for the

@@ -227,6 +227,9 @@ func material(secret string) []string {
 		if e.Key != "" {
 			out = append(out, apikey.HashEntry(e.Key, nil).SHA256)
 		}
+		if e.Usage != nil {
+			out = append(out, e.Usage.Key) // never shown either
+		}
 	}
 	return out
 }

@@ -97,7 +97,8 @@ func (p Plans) NewKey(ctx context.Context, client, plan string) (apikey.Usage, e
 		Description: aws.String("Stands for keygate client " + client + " in usage plan " + plan + "; the client never sees it. Managed by keygate keys."),
 		Enabled:     true,
 		Value:       &value,
-		Tags:        map[string]string{"keygate:client": client},
+		// No tags: tagging on create needs permissions of its own, and
+		// the name and description say whose key it is.
 	})
 	if err != nil {
 		return apikey.Usage{}, fmt.Errorf("creating the API key for %q (needs apigateway:POST on /apikeys): %w", client, err)

@@ -26,6 +26,8 @@ func TestScenarioValueTypoFails(t *testing.T) {
 		{"ThrottlingBurstLimit", "NaN"},
 		{"KeySetMaxAge", "9OO"},
 		{"InvalidKeyThreshold", "1e2"},
+		{"BasicPlanRateLimit", "2/s"},
+		{"GoldPlanDailyQuota", "NaN"},
 	} {
 		t.Run(tc.param+"="+tc.value, func(t *testing.T) {
 			errs := recorder.Failures(t, read(scenario{"typo", map[string]string{tc.param: tc.value}}))

@@ -60,6 +60,11 @@ var scenarios = []scenario{
 	{"a guarded backend, REST and HTTP API, KMS key, cache TTL", map[string]string{
 		"BackendUrl": "https://backend.example.com/v1", "EnableHttpApi": "true", "KmsKeyArn": kmsKey, "AuthorizerCacheTtl": "60",
 	}},
+	{"a guarded backend with usage plans, other limits", map[string]string{
+		"BackendUrl": "https://backend.example.com", "UsagePlans": "true",
+		"BasicPlanRateLimit": "1.5", "BasicPlanDailyQuota": "0", "GoldPlanBurstLimit": "40", "GoldPlanDailyQuota": "500000",
+	}},
+	{"usage plans without a guarded backend: none", map[string]string{"UsagePlans": "true"}},
 }
 
 // expect is what a scenario's stack must hold.
@@ -77,6 +82,10 @@ type expect struct {
 	invalidKeys   int    // InvalidKeyThreshold
 	alarmTopic    string // AlarmTopicArn
 	alarmEmail    string
+	// usagePlans: UsagePlans with a guarded backend; basic and gold are
+	// each plan's rate, burst and daily quota (0: none).
+	usagePlans  bool
+	basic, gold [3]float64
 }
 
 // expect reads what the scenario's parameters mean for the stack; a value
@@ -98,6 +107,11 @@ func (sc scenario) expect(t testing.TB) expect {
 	e.invalidKeys = param(t, sc, "InvalidKeyThreshold", 100, strconv.Atoi)
 	e.alarmTopic = sc.params["AlarmTopicArn"]
 	e.alarmEmail = sc.params["AlarmEmail"]
+	e.usagePlans = e.backend != "" && sc.params["UsagePlans"] == "true"
+	for i, limit := range []string{"RateLimit", "BurstLimit", "DailyQuota"} {
+		e.basic[i] = param(t, sc, "BasicPlan"+limit, [3]float64{2, 5, 10000}[i], finite)
+		e.gold[i] = param(t, sc, "GoldPlan"+limit, [3]float64{10, 20, 0}[i], finite)
+	}
 	return e
 }
 
@@ -576,8 +590,21 @@ func TestOperatorPolicy(t *testing.T) {
 		for _, lg := range []string{"arn:aws:logs:us-east-1:123456789012:log-group:" + ref("KeygateFunctionLogGroup"), getAtt("KeygateFunctionLogGroup.Arn")} {
 			want = append(want, "logs:StartQuery on "+lg, "logs:GetQueryResults on "+lg)
 		}
+		// The runbook's top contributors: the stack's two rules.
+		for _, rule := range []string{"top-clients", "invalid-key-sources"} {
+			want = append(want, "cloudwatch:GetInsightRuleReport on arn:aws:cloudwatch:us-east-1:123456789012:insight-rule/keygate-keygate-"+rule)
+		}
 		if e.backend != "" {
 			want = append(want, "apigateway:DELETE on arn:aws:apigateway:us-east-1::/restapis/"+ref("GuardedApi")+"/stages/Prod/cache/authorizers")
+		}
+		// --plan and revoke: the plans listed, API keys made and deleted,
+		// moved between this stack's two plans only; no API key read.
+		if e.usagePlans {
+			gw := "arn:aws:apigateway:us-east-1::"
+			want = append(want, "apigateway:GET on "+gw+"/usageplans", "apigateway:POST on "+gw+"/apikeys", "apigateway:DELETE on "+gw+"/apikeys/*")
+			for _, plan := range []string{"GuardedApiBasicPlan", "GuardedApiGoldPlan"} {
+				want = append(want, "apigateway:POST on "+gw+"/usageplans/"+ref(plan)+"/keys", "apigateway:DELETE on "+gw+"/usageplans/"+ref(plan)+"/keys/*")
+			}
 		}
 		if e.kms != "" {
 			via := " via secretsmanager.us-east-1.amazonaws.com"
@@ -678,6 +705,12 @@ func checkRole(t *testing.T, s *stack, fnName, role string, want []string) {
 	}
 }
 
+// runtimeIDs are the only resources a wildcard may end: the API keys
+// keygate makes for clients in usage plans, whose IDs API Gateway picks
+// when a key is made, in and out of this stack's two plans. DELETE only;
+// no GET, so no key's value is readable.
+var runtimeIDs = regexp.MustCompile(`^arn:aws:apigateway:us-east-1::/(apikeys|usageplans/Ref\(GuardedApi(Basic|Gold)Plan\)/keys)/\*$`)
+
 // grants lists what the policy documents allow ("action on resource [via
 // service]"), and fails t on anything but plain Allow statements without
 // wildcards.
@@ -699,7 +732,7 @@ func grants(t *testing.T, who string, docs ...any) []string {
 			}
 			for _, a := range strs(at(st, "Action")) {
 				for _, res := range strs(at(st, "Resource")) {
-					if strings.Contains(a, "*") || strings.Contains(res, "*") || res == "" {
+					if strings.Contains(a, "*") || strings.Contains(res, "*") && !runtimeIDs.MatchString(res) || res == "" {
 						t.Errorf("%s: %s on %q: no wildcards, no empty resource", who, a, res)
 					}
 					got = append(got, a+" on "+res+via)
@@ -784,7 +817,8 @@ func readRepoFile(t *testing.T, rel string) string {
 // none of it exists.
 func TestGuardedAPI(t *testing.T) {
 	rest := []string{"GuardedApi", "GuardedApiAuthorizer", "GuardedApiAuthorizerPermission", "GuardedApiProxyResource", "GuardedApiRootMethod",
-		"GuardedApiProxyMethod", "GuardedApiUnauthorized", "GuardedApiAccessDenied", "GuardedApiAuthorizerFailure", "GuardedApiDeployment", "GuardedApiStage"}
+		"GuardedApiProxyMethod", "GuardedApiUnauthorized", "GuardedApiAccessDenied", "GuardedApiAuthorizerFailure", "GuardedApiStage"}
+	plans := []string{"GuardedApiBasicPlan", "GuardedApiGoldPlan", "GuardedApiPlansDeployment"}
 	http := []string{"GuardedHttpApi", "GuardedHttpApiAuthorizer", "GuardedHttpApiAuthorizerPermission", "GuardedHttpApiRootIntegration",
 		"GuardedHttpApiProxyIntegration", "GuardedHttpApiRootRoute", "GuardedHttpApiProxyRoute", "GuardedHttpApiStage"}
 	forEachScenario(t, func(t *testing.T, s *stack, sc scenario, e expect) {
@@ -798,9 +832,18 @@ func TestGuardedAPI(t *testing.T) {
 				t.Errorf("%s exists: %v, want %v", name, s.exists(name), want)
 			}
 		}
+		for _, name := range plans {
+			if s.exists(name) != e.usagePlans {
+				t.Errorf("%s exists: %v, want %v (UsagePlans with BackendUrl)", name, s.exists(name), e.usagePlans)
+			}
+		}
+		if want := e.backend != "" && !e.usagePlans; s.exists("GuardedApiDeployment") != want {
+			t.Errorf("GuardedApiDeployment exists: %v, want %v (the deployment without usage plans)", s.exists("GuardedApiDeployment"), want)
+		}
 		if e.backend == "" {
 			return
 		}
+		checkUsagePlans(t, s, e)
 		fnArn := getAtt(apiFunction + ".Arn")
 		invoke := "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/" + fnArn + "/invocations"
 		a := s.props(t, "GuardedApiAuthorizer")
@@ -861,6 +904,75 @@ func TestGuardedAPI(t *testing.T) {
 		}
 		checkAuthorizerPermission(t, s, "GuardedHttpApiAuthorizerPermission", "GuardedHttpApi", "GuardedHttpApiAuthorizer")
 	})
+}
+
+// checkUsagePlans: with usage plans, the guarded REST API takes the API
+// key that counts a client from keygate's decision, never from the
+// caller, and requires one on every method; the stage serves a deployment
+// of the methods as they are (a deployment of its own); the two plans are
+// on that stage with the parameters' limits and the tags --plan finds.
+// Without, the API key source is the default and no method needs one.
+func checkUsagePlans(t *testing.T, s *stack, e expect) {
+	t.Helper()
+	source, deployment := "HEADER", ref("GuardedApiDeployment")
+	if e.usagePlans {
+		source, deployment = "AUTHORIZER", ref("GuardedApiPlansDeployment")
+	}
+	if got := s.props(t, "GuardedApi")["ApiKeySourceType"]; got != source {
+		t.Errorf("guarded API key source %v, want %s", got, source)
+	}
+	for _, m := range []string{"GuardedApiRootMethod", "GuardedApiProxyMethod"} {
+		if got := s.props(t, m)["ApiKeyRequired"]; got != e.usagePlans {
+			t.Errorf("%s ApiKeyRequired %v, want %v", m, got, e.usagePlans)
+		}
+	}
+	if got := s.props(t, "GuardedApiStage")["DeploymentId"]; got != deployment {
+		t.Errorf("GuardedApiStage deployment %v, want %s", got, deployment)
+	}
+	if !e.usagePlans {
+		return
+	}
+	for _, p := range []struct {
+		logical, name string
+		limits        [3]float64
+	}{{"GuardedApiBasicPlan", "basic", e.basic}, {"GuardedApiGoldPlan", "gold", e.gold}} {
+		up := s.props(t, p.logical)
+		var quota any
+		if p.limits[2] > 0 {
+			quota = map[string]any{"Limit": p.limits[2], "Period": "DAY"}
+		}
+		got := fmt.Sprint(up["UsagePlanName"], up["ApiStages"], numF(at(up, "Throttle", "RateLimit")), numF(at(up, "Throttle", "BurstLimit")), numQuota(up["Quota"]), up["Tags"])
+		want := fmt.Sprint("keygate-"+p.name, []any{map[string]any{"ApiId": ref("GuardedApi"), "Stage": ref("GuardedApiStage")}},
+			p.limits[0], p.limits[1], numQuota(quota), []any{map[string]any{"Key": "keygate:plan", "Value": p.name}})
+		if got != want {
+			t.Errorf("%s:\n  %s\nwant (name, stages, rate, burst, quota, tags)\n  %s", p.logical, got, want)
+		}
+	}
+}
+
+// numF is a number the template holds as a number or a string (-1 for
+// anything else).
+func numF(v any) float64 {
+	switch v := v.(type) {
+	case float64:
+		return v
+	case int:
+		return float64(v)
+	case string:
+		if f, err := finite(v); err == nil {
+			return f
+		}
+	}
+	return -1
+}
+
+// numQuota reads a plan's Quota with its Limit as a number.
+func numQuota(v any) any {
+	q, ok := v.(map[string]any)
+	if !ok {
+		return v
+	}
+	return fmt.Sprint(numF(q["Limit"]), " per ", q["Period"])
 }
 
 // checkAuthorizerPermission: API Gateway may invoke the function as this
