@@ -33,6 +33,7 @@ type expect struct {
 	backend     string // BackendUrl
 	alarmEmail  string // AlarmEmail: the stack makes a topic
 	alarmTopic  string // AlarmTopicArn: an existing topic
+	usagePlans  bool   // UsagePlans (with backend)
 }
 
 func (e expect) fn() string { return e.stack + "-keygate" }
@@ -60,8 +61,9 @@ var (
 	guardResources      = []string{
 		"GuardedApi", "GuardedApiAuthorizer", "GuardedApiAuthorizerPermission", "GuardedApiProxyResource",
 		"GuardedApiRootMethod", "GuardedApiProxyMethod", "GuardedApiUnauthorized", "GuardedApiAccessDenied",
-		"GuardedApiAuthorizerFailure", "GuardedApiDeployment", "GuardedApiStage",
+		"GuardedApiAuthorizerFailure", "GuardedApiStage",
 	}
+	plansResources = []string{"GuardedApiPlansDeployment", "GuardedApiBasicPlan", "GuardedApiGoldPlan"}
 )
 
 func (e expect) resources() []string {
@@ -77,6 +79,11 @@ func (e expect) resources() []string {
 	}
 	if e.backend != "" {
 		r = append(r, guardResources...)
+		if e.usagePlans {
+			r = append(r, plansResources...)
+		} else {
+			r = append(r, "GuardedApiDeployment")
+		}
 	}
 	sort.Strings(r)
 	return r
@@ -158,6 +165,7 @@ func checkStack(t testing.TB, e expect) {
 	c.eq("parameter EnableHttpApi", params["EnableHttpApi"], "false")
 	c.eq("parameter AlarmEmail", params["AlarmEmail"], e.alarmEmail)
 	c.eq("parameter AlarmTopicArn", params["AlarmTopicArn"], e.alarmTopic)
+	c.eq("parameter UsagePlans", params["UsagePlans"], fmt.Sprint(e.usagePlans))
 	if !strings.Contains(fmt.Sprint(s.Capabilities), "CAPABILITY_IAM") {
 		t.Errorf("capabilities %v, want CAPABILITY_IAM (samconfig.toml)", s.Capabilities)
 	}
@@ -504,6 +512,10 @@ func (c *checker) operatorPolicy() {
 		want["FlushCachedDecisions"] = grant{actions: []string{"apigateway:DELETE"},
 			resource: fmt.Sprintf("arn:aws:apigateway:%s::/restapis/%s/stages/Prod/cache/authorizers", region, c.res["GuardedApi"].physical)}
 	}
+	rule := fmt.Sprintf("arn:aws:cloudwatch:%s:%s:insight-rule/%s-keygate-", region, account, c.e.stack)
+	want["ReadTheInsightRules"] = grant{actions: []string{"cloudwatch:GetInsightRuleReport"},
+		resources: []string{rule + "top-clients", rule + "invalid-key-sources"}}
+	c.planGrants(want)
 	c.statements("KeygateOperatorPolicy", policyDoc(c.t, aws.ToString(v.PolicyVersion.Document)), want)
 }
 
@@ -756,7 +768,12 @@ func (c *checker) guarded() {
 		c.eq(g.logical+" headers", got.ResponseParameters, g.params)
 		c.eq(g.logical+" body", got.ResponseTemplates, map[string]string{"application/json": g.body})
 	}
-	c.stage(api, "GuardedApiStage", "GuardedApiDeployment")
+	deployment := "GuardedApiDeployment"
+	if c.e.usagePlans {
+		deployment = "GuardedApiPlansDeployment"
+	}
+	c.stage(api, "GuardedApiStage", deployment)
+	c.usagePlans(api, ms)
 	c.apiURL("GuardedApiUrl", api)
 	c.eq("output GuardedRestApiId", c.outputs["GuardedRestApiId"], api)
 	c.eq("output GuardedTryCommand", c.outputs["GuardedTryCommand"], fmt.Sprintf(`curl -sS -H "x-api-key: $(aws secretsmanager get-secret-value --region %s --secret-id %s --query SecretString --output text)" https://%s.execute-api.%s.%s/Prod/`, region, c.secretArn(), api, region, urlSuffix))

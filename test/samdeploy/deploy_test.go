@@ -104,6 +104,25 @@ func TestDeployCycle(t *testing.T) {
 	})
 }
 
+// A guarded backend with UsagePlans, on a stack of its own: the two plans
+// on its stage, the key source, the methods' ApiKeyRequired, the
+// deployment that serves them, the operator policy's grants; then the
+// real keygate CLI, built from cmd/keygate, puts a client in a plan,
+// moves it, lists it and revokes it, against that stack. (On a stack of
+// its own because LocalStack cannot update a REST API's key source, which
+// turning UsagePlans on for an existing stack does.)
+func TestUsagePlans(t *testing.T) {
+	t.Parallel()
+	waitManaged(t)
+	const stack = "keygate-plans"
+	res := deploy(t, filepath.Join(build, "template.yaml"), stack, "BackendUrl="+backend, "UsagePlans=true")
+	if res.err != nil {
+		t.Fatalf("%v\n%s", res.err, progress(res.out))
+	}
+	checkStack(t, expect{stack: stack, backend: backend, usagePlans: true})
+	checkPlanCLI(t, stackOutputs(t, stack))
+}
+
 // LocalStack's community edition has no HTTP API (apigatewayv2 is Pro's):
 // without CFN_IGNORE_UNSUPPORTED_RESOURCE_TYPES=0 it would "deploy" its
 // resources as a fallback that creates nothing, and the stack would look
