@@ -19,13 +19,18 @@ var files embed.FS
 // The keys the events carry, test fixtures, not secrets. env.json
 // configures three clients: "default" holds RightKey and may do anything;
 // "readonly" holds ScopedKey and may call GET / and HEAD / only (its meta:
-// tenant t-42, plan gold); "office" holds SourcedKey and may be used from
-// 192.0.2.0/24 and 2001:db8::/32 only. WrongKey is none of them.
+// tenant t-42, plan gold), and is in the usage plan gold as UsageKey;
+// "office" holds SourcedKey and may be used from 192.0.2.0/24 and
+// 2001:db8::/32 only. WrongKey is none of them.
 const (
 	RightKey   = "kgExampleLocalKey4f9d2c81b7e6a035"
 	ScopedKey  = "kg_YdvvgYeGev0xfxBIlPQ44NrmPV0KZ40Hihvf"
 	SourcedKey = "kg_MxNXIpGSgaQ9ixHRBzpCNq4sj7mL024UhJyM"
 	WrongKey   = "kgWrongKey0000000000000000000000"
+	// UsageKey is the API Gateway API key value that stands for
+	// "readonly" in its usage plan: a REST authorizer's Allow for it
+	// carries it as usageIdentifierKey.
+	UsageKey = "ExampleUsagePlanKeyNotAKeygateKey01"
 )
 
 // The files in this directory that are not events.

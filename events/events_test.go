@@ -71,7 +71,7 @@ func TestEnvConfiguresTheKeys(t *testing.T) {
 	}
 	want := map[string]string{
 		"default":  `"` + RightKey + `"`,
-		"readonly": `{"key":"` + ScopedKey + `","allow":["GET /","HEAD /"],"meta":{"tenant":"t-42","plan":"gold"}}`,
+		"readonly": `{"key":"` + ScopedKey + `","allow":["GET /","HEAD /"],"meta":{"tenant":"t-42","plan":"gold"},"usage":{"plan":"gold","key_id":"kgusage01","key":"` + UsageKey + `"}}`,
 		"office":   `{"key":"` + SourcedKey + `","sources":["192.0.2.0/24","2001:db8::/32"]}`,
 	}
 	if len(doc.Keys) != len(want) {

@@ -202,9 +202,10 @@ func Decision(t testing.TB, ev events.Event, body []byte, failure string) {
 	want := ev.Want
 	allow := want.Decision == "allow"
 	var r struct {
-		IsAuthorized   *bool  `json:"isAuthorized"`
-		PrincipalID    string `json:"principalId"`
-		PolicyDocument struct {
+		IsAuthorized       *bool  `json:"isAuthorized"`
+		PrincipalID        string `json:"principalId"`
+		UsageIdentifierKey string `json:"usageIdentifierKey"`
+		PolicyDocument     struct {
 			Version   string
 			Statement []struct {
 				Action   any
@@ -262,5 +263,13 @@ func Decision(t testing.TB, ev events.Event, body []byte, failure string) {
 	if r.PrincipalID != want.ClientName() || !contextOK() || r.PolicyDocument.Version != "2012-10-17" || len(st) != 1 ||
 		st[0].Effect != effect || fmt.Sprint(st[0].Action) != "[execute-api:Invoke]" || fmt.Sprint(st[0].Resource) != fmt.Sprint(resources) {
 		t.Errorf("policy %s: want %s execute-api:Invoke on %s for client %s with its meta", body, effect, resources, want.ClientName())
+	}
+	// The client in a usage plan: API Gateway counts an Allow by its key.
+	usage := ""
+	if allow && want.ClientName() == "readonly" {
+		usage = events.UsageKey
+	}
+	if r.UsageIdentifierKey != usage {
+		t.Errorf("policy %s: usageIdentifierKey %q, want %q", body, r.UsageIdentifierKey, usage)
 	}
 }
