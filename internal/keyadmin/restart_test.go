@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/keygate/keygate/internal/keyadmin"
@@ -194,38 +193,24 @@ func TestRevokeNowNeedsAFunction(t *testing.T) {
 // /restapis/{id}/stages/{stage}/cache/authorizers), so that the key stops
 // there at once too; without --rest-api the message says what bounds it.
 func TestRevokeNowFlushesTheGuardedAPICache(t *testing.T) {
-	var mu sync.Mutex
-	var flushed []string
-	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		flushed = append(flushed, r.Method+" "+r.URL.Path)
-		w.WriteHeader(http.StatusAccepted)
-	}))
-	defer gw.Close()
 	for _, tc := range []struct {
 		args    []string
 		flushed []string
 		says    string
 	}{
-		{[]string{"--rest-api", "a1b2c3d4e5"}, []string{"DELETE /restapis/a1b2c3d4e5/stages/Prod/cache/authorizers"}, "authorizer's cached decisions are flushed"},
-		{[]string{"--rest-api", "a1b2c3d4e5", "--stage", "live"}, []string{"DELETE /restapis/a1b2c3d4e5/stages/live/cache/authorizers"}, "stage live"},
+		{[]string{"--rest-api", "a1b2c3d4e5"}, []string{"a1b2c3d4e5/Prod"}, "authorizer's cached decisions are flushed"},
+		{[]string{"--rest-api", "a1b2c3d4e5", "--stage", "live"}, []string{"a1b2c3d4e5/live"}, "stage live"},
 		{nil, nil, "until their TTL (AuthorizerCacheTtl) runs out"},
 	} {
-		flushed = nil
 		tl := newTool(t, `{"api_keys":{"alice":"`+keyA+`","bob":"`+keyB+`"}}`)
 		tl.withLambda(t, map[string]string{"API_KEY_SECRET_ID": secretID})
-		tl.apigateway = apigateway.New(apigateway.Options{
-			Region: "us-east-1", BaseEndpoint: aws.String(gw.URL),
-			Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
-		})
+		tl.withGateway(t)
+		delete(tl.env, "KEYGATE_REST_API")
 		r := tl.run(t, append([]string{"keys", "revoke", "bob", "--now", "--function", "keygate-fn"}, tc.args...)...)
 		wantCode(t, r, keyadmin.ExitOK, tc.says)
-		mu.Lock()
-		if !slices.Equal(flushed, tc.flushed) {
-			t.Errorf("%v: calls %v, want %v", tc.args, flushed, tc.flushed)
+		if got := tl.gw.Flushed(); !slices.Equal(got, tc.flushed) {
+			t.Errorf("%v: flushed %v, want %v", tc.args, got, tc.flushed)
 		}
-		mu.Unlock()
 	}
 	tl := newTool(t, `{"api_keys":{"alice":"`+keyA+`","bob":"`+keyB+`"}}`)
 	wantCode(t, tl.run(t, "keys", "revoke", "bob", "--rest-api", "a1b2c3d4e5"), keyadmin.ExitUsage, "--rest-api goes with --now")
