@@ -15,6 +15,7 @@ import (
 
 	samples "github.com/keygate/keygate/events"
 	"github.com/keygate/keygate/internal/testsupport/emftest"
+	"github.com/keygate/keygate/internal/testsupport/smfake"
 	"github.com/keygate/keygate/test/internal/wait"
 	"github.com/keygate/keygate/test/rie"
 )
@@ -222,4 +223,53 @@ func show(m map[string]float64) string {
 		lines = append(lines, fmt.Sprintf("  %s %g", k, m[k]))
 	}
 	return strings.Join(lines, "\n")
+}
+
+// The outcomes no sample event has, through the real bootstrap: a key
+// past its expiry (expired), and a cold start whose secret read fails
+// (unavailable: KeyLoadFailures{trigger=init}, and KeysUnavailable, as no
+// set is in force), then the store mended and the next request's read
+// (KeyLoads{trigger=unknown_key}, as the request's key is one the empty
+// cache lacks).
+func TestMetricsOfExpiredAndUnavailable(t *testing.T) {
+	rest := pick(t, loadEvents(t), doorREST, 200, nil)
+	t.Run("expired", func(t *testing.T) {
+		past := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+		f := startFunction(t, `API_KEY={"api_keys":{"old":{"key":"`+rightKey+`","expires":"`+past+`"},"other":"`+wrongKey+`"}}`)
+		invoke(t, f, rest.Payload)
+		var e emitted
+		wait.Until(t, 10*time.Second, "the request line", func() (bool, string) {
+			e = extract(t, f)
+			return e.decisions == 1, fmt.Sprintf("%d lines", e.decisions)
+		})
+		want := map[string]float64{"Requests{outcome=expired}": 1, "Requests{door=rest,outcome=expired}": 1}
+		if got := e.of("Requests"); !maps.Equal(got, want) {
+			t.Errorf("Requests %v, want %v", got, want)
+		}
+	})
+	t.Run("unavailable", func(t *testing.T) {
+		srv := newStore(t)
+		srv.Put(secretName, rightKey)
+		srv.Fail("GetSecretValue", smfake.UnavailableFault)
+		f := startWithSecret(t, srv, secretName)
+		invoke(t, f, rest.Payload)
+		var e emitted
+		wait.Until(t, 10*time.Second, "the request line", func() (bool, string) {
+			e = extract(t, f)
+			return e.decisions == 1, fmt.Sprintf("%d lines", e.decisions)
+		})
+		for metric, want := range map[string]map[string]float64{
+			"Requests":        {"Requests{outcome=unavailable}": 1, "Requests{door=rest,outcome=unavailable}": 1},
+			"KeyLoadFailures": {"KeyLoadFailures{trigger=init}": 1, "KeyLoadFailures{}": 1},
+			"KeysUnavailable": {"KeysUnavailable{}": 1},
+			"KeyLoads":        {},
+		} {
+			if got := e.of(metric); !maps.Equal(got, want) {
+				t.Errorf("%s %v, want %v", metric, got, want)
+			}
+		}
+		if ages := e.values["KeySetAge"]; len(ages) != 0 {
+			t.Errorf("KeySetAge %v with no set in force, want none", ages)
+		}
+	})
 }
