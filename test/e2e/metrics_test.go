@@ -228,9 +228,7 @@ func show(m map[string]float64) string {
 // The outcomes no sample event has, through the real bootstrap: a key
 // past its expiry (expired), and a cold start whose secret read fails
 // (unavailable: KeyLoadFailures{trigger=init}, and KeysUnavailable, as no
-// set is in force), then the store mended and the next request's read
-// (KeyLoads{trigger=unknown_key}, as the request's key is one the empty
-// cache lacks).
+// set is in force; no KeyLoads, no KeySetAge).
 func TestMetricsOfExpiredAndUnavailable(t *testing.T) {
 	rest := pick(t, loadEvents(t), doorREST, 200, nil)
 	t.Run("expired", func(t *testing.T) {
