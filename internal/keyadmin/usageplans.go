@@ -139,6 +139,10 @@ func (p Plans) Move(ctx context.Context, u apikey.Usage, plan string) (apikey.Us
 
 func (p Plans) join(ctx context.Context, keyID, planID string) error {
 	_, err := p.API.CreateUsagePlanKey(ctx, &apigateway.CreateUsagePlanKeyInput{UsagePlanId: &planID, KeyId: &keyID, KeyType: aws.String("API_KEY")})
+	var conflict *types.ConflictException
+	if errors.As(err, &conflict) {
+		return nil // already in it: a change that failed after this step, run again
+	}
 	if err != nil {
 		return fmt.Errorf("putting API key %s in usage plan %s (needs apigateway:POST on /usageplans/%s/keys): %w", keyID, planID, planID, err)
 	}

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigateway"
+
 	"github.com/keygate/keygate/internal/apikey"
 	"github.com/keygate/keygate/internal/keyadmin"
 	"github.com/keygate/keygate/internal/testsupport/apigwfake"
@@ -222,4 +225,20 @@ func TestPlanFlags(t *testing.T) {
 	tl := newTool(t, twoClients)
 	tl.env["KEYGATE_REST_API"] = restAPI
 	wantCode(t, tl.run(t, "keys", "revoke", "bob"), keyadmin.ExitOK)
+}
+
+// A move whose key is in the new plan already (a change that failed after
+// that step, run again) completes: the key ends in that plan alone.
+func TestKeysSetPlanAgain(t *testing.T) {
+	tl := newTool(t, twoClients)
+	plans := tl.withGateway(t)
+	wantCode(t, tl.run(t, "keys", "set", "bob", "--plan", "basic"), keyadmin.ExitOK)
+	u := tl.usageOf(t, "bob")
+	if _, err := tl.gw.Client().CreateUsagePlanKey(t.Context(), &apigateway.CreateUsagePlanKeyInput{
+		UsagePlanId: aws.String(plans["gold"]), KeyId: aws.String(u.KeyID), KeyType: aws.String("API_KEY"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, tl.run(t, "keys", "set", "bob", "--plan", "gold"), keyadmin.ExitOK, "gold, was basic")
+	tl.checkPlanKey(t, plans, tl.usageOf(t, "bob"), "bob", plans["gold"])
 }
