@@ -241,21 +241,22 @@ const (
 //     plus one load) and the answer, and never from one older than its own
 //     start: a cold start reads the secret afresh. That is every window
 //     docs/rotation.md promises: a key added or rotated in may be refused,
-//     and a revoked one accepted, until each environment's next read; a
-//     key revoked with --now is refused by the environments Lambda starts
-//     after the command: its function answers every request sent after
-//     the command returned from a set loaded after it.
-//  2. Store faults push the horizon back (horizon), and then an
+//     and a revoked one accepted, until each environment's next read.
+//  2. After keygate keys revoke --now returns, the function it named
+//     answers every request from a set loaded after that moment (its
+//     environments were replaced): the revoked key is refused at once.
+//     Other functions, and the local server, take it at their next read.
+//  3. Store faults push the horizon back (horizon), and then an
 //     environment that started during the fault may have no set at all:
 //     503 (docs/operating.md: "If that fails, the function starts anyway
 //     and answers every request with 503"), and a set may lack AWSPREVIOUS
 //     (a cold start reads AWSCURRENT only, and its first re-read for an
 //     old key can fail; a load whose second read fails is partial).
-//  3. A state whose AWSCURRENT does not parse is never loaded: the last
+//  4. A state whose AWSCURRENT does not parse is never loaded: the last
 //     good set stays in force.
-//  4. Expiry, and the end of AWSPREVIOUS's grace, take effect at the moment
+//  5. Expiry, and the end of AWSPREVIOUS's grace, take effect at the moment
 //     of the request in every environment that holds the key.
-//  5. A request's answer for a key valid in the set is the one
+//  6. A request's answer for a key valid in the set is the one
 //     events/expected.json gives its event; for any other key, the
 //     refusal; and the same whatever the key for the events whose outcome
 //     does not depend on it (no key, two keys, malformed).
@@ -327,7 +328,7 @@ func (o *Oracle) judge(a *answer) (verdict, []string) {
 func (o *Oracle) history(key string, start, sent time.Time) string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	var b strings.Builder
+	var lines []string
 	prev := ""
 	for _, s := range o.states {
 		now := describe(s, key)
@@ -335,8 +336,14 @@ func (o *Oracle) history(key string, start, sent time.Time) string {
 			continue
 		}
 		prev = now
-		fmt.Fprintf(&b, "    %s…%s  %s  (after %s)\n", since(s.from, start), since(s.to, start), now, s.what)
+		lines = append(lines, fmt.Sprintf("    %s…%s  %s  (after %s)\n", since(s.from, start), since(s.to, start), now, s.what))
 	}
+	var b strings.Builder
+	if len(lines) > 15 {
+		fmt.Fprintf(&b, "    (%d earlier changes)\n", len(lines)-15)
+		lines = lines[len(lines)-15:]
+	}
+	b.WriteString(strings.Join(lines, ""))
 	for _, f := range o.faults {
 		if f.begin.After(sent.Add(-2*time.Minute)) && f.begin.Before(sent.Add(time.Minute)) {
 			fmt.Fprintf(&b, "    fault %q from %s to %s\n", f.kind, since(f.begin, start), since(f.end, start))
