@@ -70,8 +70,8 @@ func (c *catalogue) moved(keys []string, at time.Time) {
 }
 
 // pick returns a key of class cl to present: most often one in force,
-// often one that came or went in the last half minute (so each window is
-// seen in every environment soon after its change), else any it has seen
+// often one that came or went in the last 15 seconds, or will (so each
+// window is seen in every environment soon after its change), else any it has seen
 // (revoked, rotated away long ago, expired).
 func (c *catalogue) pick(cl class, r *rand.Rand, now time.Time) string {
 	p := r.Float64()
@@ -85,7 +85,7 @@ func (c *catalogue) pick(cl class, r *rand.Rand, now time.Time) string {
 	if p < 0.8 {
 		var recent []string
 		for _, k := range all {
-			if d := now.Sub(k.moved); d > -30*time.Second && d < 30*time.Second {
+			if d := now.Sub(k.moved); d > -15*time.Second && d < 15*time.Second {
 				recent = append(recent, k.key)
 			}
 		}

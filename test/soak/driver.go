@@ -88,10 +88,10 @@ func (d *driver) count(m map[string]int, kind string) {
 // readonly client's routes, one with the office client's networks), a
 // rotate with a grace, or a revoke.
 func (d *driver) change() {
-	clients := d.clients()
+	clients, live := d.clients(false), d.clients(true)
 	p := d.r.Float64()
 	switch {
-	case len(clients) < 4 || len(clients) < 10 && p < 0.4:
+	case len(clients) < 4 || len(clients) < 10 && p < 0.4 || len(live) == 0:
 		d.next++
 		name := "soak-" + strconv.Itoa(d.next)
 		extra := [][]string{nil, {"--store-key"}, {"--ttl", "40s"},
@@ -99,7 +99,7 @@ func (d *driver) change() {
 			{"--source", "192.0.2.0/24", "--source", "2001:db8::/32"}}[d.next%5]
 		d.keys("keys add", append([]string{"keys", "add", name}, extra...)...)
 	case p < 0.7:
-		d.keys("keys rotate", "keys", "rotate", clients[d.r.IntN(len(clients))], "--grace", "15s")
+		d.keys("keys rotate", "keys", "rotate", live[d.r.IntN(len(live))], "--grace", "15s")
 	default:
 		d.keys("keys revoke", "keys", "revoke", clients[d.r.IntN(len(clients))])
 	}
@@ -108,23 +108,27 @@ func (d *driver) change() {
 // revokeNow revokes a client with --now: Lambda (the stand-in) replaces
 // the fleet's environments before the command returns.
 func (d *driver) revokeNow() {
-	if clients := d.clients(); len(clients) > 0 {
+	if clients := d.clients(true); len(clients) > 0 {
 		if _, code := d.keys("keys revoke --now", "keys", "revoke", clients[d.r.IntN(len(clients))], "--now"); code == keyadmin.ExitOK {
 			d.o.Restarted(fleetName)
 		}
 	}
 }
 
-// clients lists the soak's own clients in AWSCURRENT (not their old keys).
-func (d *driver) clients() []string {
+// clients lists the soak's own clients in AWSCURRENT (not their old
+// keys); live leaves out those that expired (keygate keys refuses to
+// rotate them).
+func (d *driver) clients(live bool) []string {
 	value, _ := d.sm.Value(secretID, smapi.StageCurrent)
 	var doc struct {
 		Keys map[string]json.RawMessage `json:"api_keys"`
 	}
 	json.Unmarshal([]byte(value), &doc)
 	var out []string
-	for name := range doc.Keys {
-		if strings.HasPrefix(name, "soak-") && !strings.Contains(name, ".previous") {
+	for name, raw := range doc.Keys {
+		var e struct{ Expires *time.Time }
+		json.Unmarshal(raw, &e)
+		if strings.HasPrefix(name, "soak-") && !strings.Contains(name, ".previous") && (!live || e.Expires == nil || e.Expires.After(time.Now())) {
 			out = append(out, name)
 		}
 	}

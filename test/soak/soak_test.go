@@ -34,6 +34,7 @@ var settings = Settings{Refresh: 5 * time.Second, Grace: 20 * time.Second, LoadT
 func TestSoak(t *testing.T) {
 	d := soakDuration(t)
 	long := d >= 10*time.Minute
+	built := commit() // what this run tests: HEAD as it starts
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 
 	sm := smfake.Start(t)
@@ -144,7 +145,7 @@ func TestSoak(t *testing.T) {
 	fleet.stop()
 	steady.stop()
 
-	res := &Results{Date: time.Now().UTC().Format(time.RFC3339), Commit: commit(t), Command: command(d),
+	res := &Results{Date: time.Now().UTC().Format(time.RFC3339), Commit: built, Command: command(d),
 		Settings:  map[string]string{"KEY_REFRESH": vars["KEY_REFRESH"], "KEY_GRACE": vars["KEY_GRACE"], "KEY_LOAD_TIMEOUT": vars["KEY_LOAD_TIMEOUT"]},
 		DurationS: end.Sub(start).Seconds(), Changes: drv.done, Failed: drv.failed, Loads: map[string]Load{}}
 	tl := l.tally
@@ -174,9 +175,10 @@ func TestSoak(t *testing.T) {
 	t.Logf("%s: %d requests in %s; wrong: %d allows, %d refusals, %d other; %d straddled reads; results in %s",
 		res.Command, res.Requests, d, res.WrongAllows, res.WrongRefusals, res.WrongOther, res.StraddledReads, out)
 	t.Logf("changes: %s", strings.Join(summary(drv.done), ", "))
-	t.Logf("failed changes (faults): %s", strings.Join(summary(drv.failed), ", "))
+	t.Logf("changes that failed (in a fault, mostly): %s", strings.Join(summary(drv.failed), ", "))
 	for _, w := range res.Windows {
-		t.Logf("window %s @ %s: %d seen, max %.0f ms; %d without a fault, max %.0f ms; promise: %s (%.0f ms)", w.Kind, w.Function, w.Count, w.MaxMS, w.Calm, w.MaxCalmMS, w.Promise, w.PromiseMS)
+		t.Logf("window %s @ %s: %d seen, max %.0f ms (latest stale answer %.0f ms); %d without a fault, max %.0f ms (stale %.0f ms); promise: %s (%.0f ms)",
+			w.Kind, w.Function, w.Count, w.MaxMS, w.StaleMS, w.Calm, w.MaxCalmMS, w.StaleCalmMS, w.Promise, w.PromiseMS)
 	}
 	for _, rep := range tl.reports {
 		t.Error(rep)
@@ -265,7 +267,7 @@ func outDir(t *testing.T) string {
 	return filepath.Join(root, "bin", "soak")
 }
 
-func commit(t *testing.T) string {
+func commit() string {
 	root, _ := repo.Root()
 	out, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output()
 	if err != nil {

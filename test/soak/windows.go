@@ -9,7 +9,7 @@ import (
 // windows measures, for every change of a key's validity, the time from
 // the change to the first answer that shows it, in each environment (the
 // first request with that key there after the change: the measure includes
-// the wait for that request, a few tens of milliseconds).
+// the wait for that request), and the latest answer that still did not.
 type windows struct {
 	set   Settings
 	open  map[string][]*transition // by key
@@ -36,8 +36,14 @@ type Window struct {
 	// and MaxCalmMS is their maximum: what compares with PromiseMS.
 	Calm      int     `json:"without_fault"`
 	MaxCalmMS float64 `json:"max_without_fault_ms"`
-	PromiseMS float64 `json:"promise_ms"`
-	Promise   string  `json:"promise"`
+	// StaleMS is the latest answer after a change that still showed the
+	// state before it (all, and without a fault): the window's lower
+	// bound. MaxMS includes the wait for the next request with that key
+	// in that environment (the load picks each key about once a second).
+	StaleMS     float64 `json:"stale_max_ms"`
+	StaleCalmMS float64 `json:"stale_max_without_fault_ms"`
+	PromiseMS   float64 `json:"promise_ms"`
+	Promise     string  `json:"promise"`
 }
 
 func newWindows(set Settings) *windows {
@@ -116,29 +122,40 @@ func (w *windows) observe(a *answer, faults []*fault) {
 					from = f.end
 				}
 			}
-			w.record("cold start in a fault: recovered", fn, max(a.recv.Sub(from), 0), true)
+			w.record("cold start in a fault: recovered", fn, max(a.recv.Sub(from), 0), true, false)
 		}
 	}
 	if !s.telling() || a.verdict == s.refusal(true) {
 		return
 	}
-	granted := a.verdict != s.refusal(false)
-	for _, t := range w.open[a.req.key] {
-		if t.seen[fn+a.env.name] || a.sent.Before(t.after) || granted != t.valid {
-			continue
+	// The key's latest transition by the time the request was sent is
+	// the one the answer shows, or not yet.
+	var t *transition
+	for _, o := range w.open[a.req.key] {
+		if !a.sent.Before(o.after) && (t == nil || o.after.After(t.after)) {
+			t = o
 		}
-		t.seen[fn+a.env.name] = true
-		calm := true
-		for _, f := range faults {
-			end := f.end
-			if end.IsZero() {
-				end = a.recv
-			}
-			if f.begin.Before(a.recv) && end.Add(w.set.shadow()).After(t.at) {
-				calm = false
-			}
+	}
+	if t == nil {
+		return
+	}
+	calm := true
+	for _, f := range faults {
+		end := f.end
+		if end.IsZero() {
+			end = a.recv
 		}
-		w.record(t.kind, fn, max(a.recv.Sub(t.at), 0), calm)
+		if f.begin.Before(a.recv) && end.Add(w.set.shadow()).After(t.at) {
+			calm = false
+		}
+	}
+	env := fn + a.env.name
+	switch granted := a.verdict != s.refusal(false); {
+	case granted != t.valid:
+		w.record(t.kind, fn, a.recv.Sub(t.at), calm, true)
+	case !t.seen[env]:
+		t.seen[env] = true
+		w.record(t.kind, fn, max(a.recv.Sub(t.at), 0), calm, false)
 	}
 }
 
@@ -160,7 +177,9 @@ func (w *windows) forget(now time.Time) {
 	}
 }
 
-func (w *windows) record(kind, fn string, d time.Duration, calm bool) {
+// record counts a window that closed after d (or, stale, an answer
+// still showing the old state d after the change).
+func (w *windows) record(kind, fn string, d time.Duration, calm, stale bool) {
 	id := kind + "@" + fn
 	st := w.stats[id]
 	if st == nil {
@@ -169,11 +188,19 @@ func (w *windows) record(kind, fn string, d time.Duration, calm bool) {
 		w.stats[id] = st
 	}
 	ms := float64(d.Microseconds()) / 1000
-	st.Count++
-	st.MaxMS = max(st.MaxMS, ms)
-	if calm {
-		st.Calm++
-		st.MaxCalmMS = max(st.MaxCalmMS, ms)
+	switch {
+	case stale:
+		st.StaleMS = max(st.StaleMS, ms)
+		if calm {
+			st.StaleCalmMS = max(st.StaleCalmMS, ms)
+		}
+	default:
+		st.Count++
+		st.MaxMS = max(st.MaxMS, ms)
+		if calm {
+			st.Calm++
+			st.MaxCalmMS = max(st.MaxCalmMS, ms)
+		}
 	}
 }
 
