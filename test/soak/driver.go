@@ -46,6 +46,52 @@ type driver struct {
 	failed map[string]int // changes that failed (a fault, mostly), by kind
 }
 
+// schedule is how often the driver changes what.
+type schedule struct {
+	rotate, revokeNow     time.Duration
+	faultGap, faultLength [2]time.Duration // each drawn between the two
+	changeGap             [2]time.Duration
+}
+
+// An hour's: a rotation a minute, a revoke --now every ten, a fault every
+// 20 to 50 s for 2 to 15 s, a client change every 4 to 8 s.
+var longSchedule = schedule{time.Minute, 10 * time.Minute,
+	[2]time.Duration{20 * time.Second, 50 * time.Second}, [2]time.Duration{2 * time.Second, 15 * time.Second},
+	[2]time.Duration{4 * time.Second, 8 * time.Second}}
+
+// shortSchedule squeezes a run of d under 10 minutes: rotations every
+// 30 s, one revoke --now, faults every 6 to 12 s for 2 to 6 s.
+func shortSchedule(d time.Duration) schedule {
+	return schedule{30 * time.Second, d / 2,
+		[2]time.Duration{6 * time.Second, 12 * time.Second}, [2]time.Duration{2 * time.Second, 6 * time.Second},
+		longSchedule.changeGap}
+}
+
+// run drives from start to end (the first rotation and revoke --now half
+// their period in), and calls news every five minutes.
+func (d *driver) run(start, end time.Time, s schedule, news func(now time.Time)) {
+	nextRotation, nextRevokeNow, nextChange := start.Add(s.rotate/2), start.Add(s.revokeNow/2), start
+	nextNews := start.Add(5 * time.Minute)
+	for now := time.Now(); now.Before(end); now = time.Now() {
+		switch {
+		case !now.Before(nextNews):
+			news(now)
+			nextNews = nextNews.Add(5 * time.Minute)
+		case !now.Before(nextRotation):
+			d.rotate()
+			nextRotation = nextRotation.Add(s.rotate)
+		case !now.Before(nextRevokeNow):
+			d.revokeNow()
+			nextRevokeNow = nextRevokeNow.Add(s.revokeNow)
+		case !now.Before(nextChange):
+			d.change()
+			nextChange = time.Now().Add(s.changeGap[0] + time.Duration(d.r.Int64N(int64(s.changeGap[1]-s.changeGap[0]))))
+		default:
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
 // keys runs `keygate keys args…` as the change kind; it returns what it
 // printed (a new key) and its exit status.
 func (d *driver) keys(kind string, args ...string) (string, int) {

@@ -101,38 +101,18 @@ func TestSoak(t *testing.T) {
 			}
 		}
 	})
-	gap, length := [2]time.Duration{20 * time.Second, 50 * time.Second}, [2]time.Duration{2 * time.Second, 15 * time.Second}
-	rotateEvery, revokeNowEvery := time.Minute, 10*time.Minute
+	sched := longSchedule
 	if !long {
-		gap, length = [2]time.Duration{6 * time.Second, 12 * time.Second}, [2]time.Duration{2 * time.Second, 6 * time.Second}
-		rotateEvery, revokeNowEvery = 30*time.Second, d/2
+		sched = shortSchedule(d)
 	}
 	fr := rand.New(rand.NewPCG(r.Uint64(), 4))
-	rest.Go(func() { drv.faults(stopRest, gap, length, fr) })
-
+	rest.Go(func() { drv.faults(stopRest, sched.faultGap, sched.faultLength, fr) })
 	// The driver runs here, on the test's goroutine.
-	nextRotation, nextRevokeNow, nextChange := start.Add(rotateEvery/2), start.Add(revokeNowEvery/2), start
-	nextNews := start.Add(5 * time.Minute)
-	for now := time.Now(); now.Before(end); now = time.Now() {
-		switch {
-		case !now.Before(nextNews):
-			l.mu.Lock()
-			t.Logf("%s: %d answers judged, %d wrong", since(now, start), l.tally.requests, l.tally.wrongAllows+l.tally.wrongRefusals+l.tally.wrongOther)
-			l.mu.Unlock()
-			nextNews = nextNews.Add(5 * time.Minute)
-		case !now.Before(nextRotation):
-			drv.rotate()
-			nextRotation = nextRotation.Add(rotateEvery)
-		case !now.Before(nextRevokeNow):
-			drv.revokeNow()
-			nextRevokeNow = nextRevokeNow.Add(revokeNowEvery)
-		case !now.Before(nextChange):
-			drv.change()
-			nextChange = time.Now().Add(time.Duration(4000+r.IntN(4000)) * time.Millisecond)
-		default:
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	drv.run(start, end, sched, func(now time.Time) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		t.Logf("%s: %d answers judged, %d wrong", since(now, start), l.tally.requests, l.tally.wrongAllows+l.tally.wrongRefusals+l.tally.wrongOther)
+	})
 	close(stopRest)
 	rest.Wait()
 	close(stopLoad)
