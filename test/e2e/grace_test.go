@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"slices"
@@ -10,10 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/keygate/keygate/internal/apikey"
@@ -49,7 +44,7 @@ func TestCLIChangeKeepsTheFunctionsGrace(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("CreateSecret: %v", err)
 	}
-	lam := motoFunction(t, endpoint, map[string]string{
+	lam := moto.Function(t, endpoint, "keygate", map[string]string{
 		"API_KEY_SECRET_ID": secret, "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
 		"KEY_GRACE": grace.String(), "KEY_REFRESH": "1s",
 	})
@@ -125,35 +120,4 @@ func TestCLIChangeKeepsTheFunctionsGrace(t *testing.T) {
 		t.Errorf("%d environments started, want 1: the CLI must not change the function's configuration", fn.starts)
 	}
 	rotCheckOutput(t, fn.fn, oldA, newA, keyB, keyC)
-}
-
-// motoFunction creates the function "keygate" (the name standIn serves)
-// in moto's Lambda API with vars as its environment, and returns a Lambda
-// client for moto. Its code is a placeholder: the stand-in runs the real
-// bootstrap.
-func motoFunction(t *testing.T, endpoint string, vars map[string]string) *lambda.Client {
-	t.Helper()
-	ctx := context.Background()
-	creds := credentials.NewStaticCredentialsProvider("test", "test", "")
-	role, err := iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: creds}).CreateRole(ctx, &iam.CreateRoleInput{
-		RoleName:                 aws.String("keygate"),
-		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`),
-	})
-	if err != nil {
-		t.Fatalf("CreateRole: %v", err)
-	}
-	lam := lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: creds})
-	var code bytes.Buffer
-	zw := zip.NewWriter(&code)
-	w, _ := zw.Create("bootstrap")
-	w.Write([]byte("the stand-in runs the real bootstrap"))
-	zw.Close()
-	if _, err := lam.CreateFunction(ctx, &lambda.CreateFunctionInput{
-		FunctionName: aws.String("keygate"), Runtime: types.RuntimeProvidedal2023, Handler: aws.String("bootstrap"),
-		Role: role.Role.Arn, Code: &types.FunctionCode{ZipFile: code.Bytes()},
-		Environment: &types.Environment{Variables: vars},
-	}); err != nil {
-		t.Fatalf("CreateFunction: %v", err)
-	}
-	return lam
 }

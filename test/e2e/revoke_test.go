@@ -83,7 +83,7 @@ func TestRevokeNowTakesEffectAtOnce(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("CreateSecret: %v", err)
 	}
-	lam := motoFunction(t, endpoint, map[string]string{
+	lam := moto.Function(t, endpoint, "keygate", map[string]string{
 		"API_KEY_SECRET_ID": secret, "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint, "KEY_REFRESH": "5m",
 	})
 

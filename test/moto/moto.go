@@ -8,9 +8,13 @@
 //
 //	endpoint := moto.Start(t) // http://127.0.0.1:<port>, stopped at cleanup
 //	sm := moto.Client(endpoint) // or moto.Env(endpoint) for a child process
+//	lam := moto.Function(t, endpoint, "keygate", vars) // a function's configuration
 package moto
 
 import (
+	"archive/zip"
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -21,6 +25,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/keygate/keygate/test/internal/proc"
@@ -43,6 +50,38 @@ func Client(endpoint string) *secretsmanager.Client {
 		BaseEndpoint: aws.String(endpoint),
 		Credentials:  credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, ""),
 	})
+}
+
+// Function creates the function name in moto's Lambda API, with vars as
+// its environment, and returns a Lambda client for moto: where a test
+// keeps a function's configuration (its KEY_GRACE, which keygate keys
+// reads; revoke --now changes it). Its code is a placeholder: the tests
+// run the real bootstrap under the emulator with that configuration.
+func Function(t testing.TB, endpoint, name string, vars map[string]string) *lambda.Client {
+	t.Helper()
+	ctx := context.Background()
+	creds := credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, "")
+	role, err := iam.New(iam.Options{Region: region, BaseEndpoint: aws.String(endpoint), Credentials: creds}).CreateRole(ctx, &iam.CreateRoleInput{
+		RoleName:                 aws.String(name),
+		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}`),
+	})
+	if err != nil {
+		t.Fatalf("moto: CreateRole: %v", err)
+	}
+	lam := lambda.New(lambda.Options{Region: region, BaseEndpoint: aws.String(endpoint), Credentials: creds})
+	var code bytes.Buffer
+	zw := zip.NewWriter(&code)
+	w, _ := zw.Create("bootstrap")
+	w.Write([]byte("the tests run the real bootstrap"))
+	zw.Close()
+	if _, err := lam.CreateFunction(ctx, &lambda.CreateFunctionInput{
+		FunctionName: aws.String(name), Runtime: types.RuntimeProvidedal2023, Handler: aws.String("bootstrap"),
+		Role: role.Role.Arn, Code: &types.FunctionCode{ZipFile: code.Bytes()},
+		Environment: &types.Environment{Variables: vars},
+	}); err != nil {
+		t.Fatalf("moto: CreateFunction: %v", err)
+	}
+	return lam
 }
 
 // Env returns the environment a child process (a bootstrap) needs to reach

@@ -37,6 +37,12 @@ type Options struct {
 	// where a tmpfs on /var holds a copy: Linux with mount namespaces
 	// (as root, or unprivileged user namespaces) and util-linux mount.
 	MaxConcurrency int
+	// Output, when set, receives the emulator's and the function's output
+	// as it arrives, and the Function keeps only the first 64 KiB of it for
+	// Logs (enough for a start-up's diagnostics): for runs so long that
+	// keeping everything would fill the test's memory (the soak). Lines
+	// may arrive in pieces.
+	Output io.Writer
 }
 
 // Function is one running emulator and, after its first invocation (or at
@@ -104,7 +110,7 @@ func Start(t testing.TB, bootstrap string, opt Options) *Function {
 	// Free ports can be taken between probing and binding: retry then.
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		f, err := start(t, emulator, bootstrap, dir, env, opt.MaxConcurrency)
+		f, err := start(t, emulator, bootstrap, dir, env, opt)
 		if err == nil {
 			return f
 		}
@@ -119,7 +125,8 @@ func Start(t testing.TB, bootstrap string, opt Options) *Function {
 
 var errAddrInUse = errors.New("address already in use")
 
-func start(t testing.TB, emulator, bootstrap, dir string, env []string, multi int) (*Function, error) {
+func start(t testing.TB, emulator, bootstrap, dir string, env []string, opt Options) (*Function, error) {
+	multi := opt.MaxConcurrency
 	ports, err := proc.FreePorts(2)
 	if err != nil {
 		return nil, err
@@ -156,7 +163,11 @@ func start(t testing.TB, emulator, bootstrap, dir string, env []string, multi in
 	f.cmd.SysProcAttr = attr
 	f.cmd.Dir = dir
 	f.cmd.Env = append(append([]string{}, env...), markerVar+"="+f.marker)
-	f.cmd.Stdout, f.cmd.Stderr = f.out, f.out
+	var out io.Writer = f.out
+	if opt.Output != nil {
+		out = io.MultiWriter(&prefix{w: f.out, room: 64 << 10}, opt.Output)
+	}
+	f.cmd.Stdout, f.cmd.Stderr = out, out
 	// The bootstrap inherits the output pipe; do not wait for it forever.
 	f.cmd.WaitDelay = 2 * time.Second
 	if err := f.cmd.Start(); err != nil {
@@ -255,7 +266,8 @@ func (f *Function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 // stdout and stderr interleaved: the function's JSON log lines and the
 // emulator's own lines (START, INIT REPORT, END, REPORT…). Output reaches
 // it through a pipe, a little after the invocation that caused it: use
-// WaitLog to wait for a line.
+// WaitLog to wait for a line. With Options.Output set it holds only the
+// output's first 64 KiB.
 func (f *Function) Logs() string { return f.out.String() }
 
 // WaitLog waits until the output contains substr, ctx ends (default bound:
@@ -363,4 +375,18 @@ func newMarker() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// prefix keeps the first room bytes written to it and drops the rest.
+type prefix struct {
+	w    io.Writer
+	room int
+}
+
+func (p *prefix) Write(b []byte) (int, error) {
+	if n := min(len(b), p.room); n > 0 {
+		p.room -= n
+		_, _ = p.w.Write(b[:n])
+	}
+	return len(b), nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/keygate/keygate/test/internal/proc"
 	"github.com/keygate/keygate/test/rie"
 )
 
@@ -230,5 +231,21 @@ func TestRaceReportFailsTheTest(t *testing.T) {
 	}
 	if len(rec.errs) == 0 || !strings.Contains(rec.errs[0], "data race") {
 		t.Errorf("the harness did not fail the test on a data race: %q", rec.errs)
+	}
+}
+
+// Options.Output gets the output as it comes (the emulator's REPORT lines
+// here), and Logs still holds its start.
+func TestOutput(t *testing.T) {
+	var out proc.Output
+	f := rie.Start(t, rie.Build(t, probePkg, false), rie.Options{Output: &out})
+	var echo string
+	invokeJSON(t, f, "hello", &echo)
+	if err := f.WaitLog(context.Background(), "REPORT RequestId"); err != nil {
+		t.Fatal(err)
+	}
+	f.Stop()
+	if !strings.Contains(out.String(), "REPORT RequestId") || out.String() != f.Logs() {
+		t.Errorf("Output holds %q, Logs %q: want both the whole (short) output", out.String(), f.Logs())
 	}
 }
