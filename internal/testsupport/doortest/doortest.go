@@ -264,9 +264,10 @@ func Decision(t testing.TB, ev events.Event, body []byte, failure string) {
 		st[0].Effect != effect || fmt.Sprint(st[0].Action) != "[execute-api:Invoke]" || fmt.Sprint(st[0].Resource) != fmt.Sprint(resources) {
 		t.Errorf("policy %s: want %s execute-api:Invoke on %s for client %s with its meta", body, effect, resources, want.ClientName())
 	}
-	// The client in a usage plan: API Gateway counts an Allow by its key.
+	// The client in a usage plan: API Gateway counts an Allow by its key,
+	// its old keys' (readonly.previous, … after a rotation) too.
 	usage := ""
-	if allow && want.ClientName() == "readonly" {
+	if c := want.ClientName(); allow && (c == "readonly" || strings.HasPrefix(c, "readonly.previous")) {
 		usage = events.UsageKey
 	}
 	if r.UsageIdentifierKey != usage {
