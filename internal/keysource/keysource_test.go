@@ -258,6 +258,69 @@ func TestPreviousMissing(t *testing.T) {
 	}
 }
 
+// changeBeforePrevious lets a change land between a load's two reads: it
+// stores the next value before the AWSPREVIOUS call goes out, as a rotation
+// that finishes at that moment would (the first times times).
+type changeBeforePrevious struct {
+	keysource.GetSecretValueAPI
+	srv   *smfake.Server
+	next  []string
+	times int
+}
+
+func (c *changeBeforePrevious) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	if aws.ToString(in.VersionStage) == smapi.StagePrevious && c.times > 0 {
+		c.times--
+		id := c.srv.Put(secretName, c.next[0])
+		c.srv.SetCreated(secretName, id, created.Add(time.Hour))
+		c.next = c.next[1:]
+	}
+	return c.GetSecretValueAPI.GetSecretValue(ctx, in, optFns...)
+}
+
+func TestChangeBetweenTheTwoReads(t *testing.T) {
+	const newerKey, newestKey = "kgNewerKey123456789abcdefABCDEF04", "kgNewestKey23456789abcdefABCDEF05"
+	tests := []struct {
+		name       string
+		changes    int
+		wantStages string
+		wantOK     []string // keys the set holds
+		wantWarn   bool
+	}{
+		// The first read saw newKey as AWSCURRENT, the second finds it
+		// AWSPREVIOUS: the load reads again and finds newerKey.
+		{"once", 1, "[AWSCURRENT AWSPREVIOUS AWSCURRENT AWSPREVIOUS]", []string{newKey, newerKey}, false},
+		// A second change during the second load: serve what was read
+		// and say so (newKey lost its label with the second change); the next
+		// refresh brings newestKey.
+		{"twice", 2, "[AWSCURRENT AWSPREVIOUS AWSCURRENT AWSPREVIOUS]", []string{newerKey}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := start(t)
+			rotate(t, srv, oldKey, newKey)
+			client := &changeBeforePrevious{GetSecretValueAPI: srv.Client(), srv: srv, next: []string{newerKey, newestKey}, times: tt.changes}
+			snap, stages := loadWarm(t, srv, source(srv, client, created.Add(2*time.Hour)))
+			if stages != tt.wantStages {
+				t.Errorf("stages requested %s, want %s", stages, tt.wantStages)
+			}
+			for _, key := range tt.wantOK {
+				if _, res := match(t, snap, key, created.Add(3*time.Hour)); res != apikey.OK {
+					t.Errorf("%s: %v, want OK", key, res)
+				}
+			}
+			if got := len(snap.Warnings) != 0; got != tt.wantWarn {
+				t.Errorf("warnings %q, want some: %v", snap.Warnings, tt.wantWarn)
+			}
+			for _, w := range snap.Warnings {
+				if strings.Contains(w, "kg") {
+					t.Errorf("warning shows a key: %q", w)
+				}
+			}
+		})
+	}
+}
+
 // faultOnPrevious injects a wire fault into the AWSPREVIOUS call only.
 type faultOnPrevious struct {
 	srv    *smfake.Server

@@ -36,23 +36,38 @@ type SecretsManager struct {
 }
 
 // Load reads and parses the secret: AWSCURRENT, and AWSPREVIOUS too if
-// withPrevious and its grace period is running.
+// withPrevious and its grace period is running. Secrets Manager has no
+// call that reads two stages at once, so a change can land between the two
+// reads: AWSPREVIOUS then holds the version just read as AWSCURRENT, and
+// the new AWSCURRENT was missed. Load reads once more when it sees that,
+// rather than leave the new keys out until the next refresh.
 func (s *SecretsManager) Load(ctx context.Context, withPrevious bool) (Snapshot, error) {
+	snap, overtaken, err := s.load(ctx, withPrevious)
+	if err == nil && overtaken {
+		snap, overtaken, err = s.load(ctx, withPrevious)
+		if err == nil && overtaken {
+			snap.Warnings = append(snap.Warnings, "the secret changed twice while it was read: its newest version comes with the next read")
+		}
+	}
+	return snap, err
+}
+
+func (s *SecretsManager) load(ctx context.Context, withPrevious bool) (snap Snapshot, overtaken bool, err error) {
 	cur, err := s.get(ctx, smapi.StageCurrent)
 	if err != nil {
-		return Snapshot{}, err
+		return Snapshot{}, false, err
 	}
 	doc, err := s.parse(cur)
 	if err != nil {
-		return Snapshot{}, err
+		return Snapshot{}, false, err
 	}
-	snap := Snapshot{Source: "secretsmanager", Version: aws.ToString(cur.VersionId)}
+	snap = Snapshot{Source: "secretsmanager", Version: aws.ToString(cur.VersionId)}
 	entries := doc.Entries(smapi.StageCurrent)
 
 	graceEnd := aws.ToTime(cur.CreatedDate).Add(s.Grace)
 	snap.PreviousInGrace = s.Grace > 0 && s.now().Before(graceEnd)
 	if snap.PreviousInGrace && withPrevious {
-		prevEntries, warn, perr := s.previous(ctx, graceEnd)
+		prevEntries, prevVersion, warn, perr := s.previous(ctx, graceEnd)
 		switch {
 		case perr != nil:
 			// Serve the current keys now and come back soon for the
@@ -62,27 +77,30 @@ func (s *SecretsManager) Load(ctx context.Context, withPrevious bool) (Snapshot,
 		case warn != "":
 			snap.Warnings = append(snap.Warnings, warn)
 		}
+		overtaken = prevVersion != "" && prevVersion == snap.Version
 		entries = append(entries, prevEntries...)
 	}
 	snap.Set = apikey.NewSet(entries)
-	return snap, nil
+	return snap, overtaken, nil
 }
 
-// previous returns the AWSPREVIOUS keys, capped at graceEnd. A missing
-// previous version is normal (never rotated); an unparsable one is skipped
-// with a warning because it can never become valid again.
-func (s *SecretsManager) previous(ctx context.Context, graceEnd time.Time) ([]apikey.Entry, string, error) {
+// previous returns the AWSPREVIOUS keys, capped at graceEnd, and the
+// version they came from. A missing previous version is normal (never
+// rotated); an unparsable one is skipped with a warning because it can
+// never become valid again.
+func (s *SecretsManager) previous(ctx context.Context, graceEnd time.Time) ([]apikey.Entry, string, string, error) {
 	out, err := s.get(ctx, smapi.StagePrevious)
 	var nf *types.ResourceNotFoundException
 	if errors.As(err, &nf) {
-		return nil, "", nil
+		return nil, "", "", nil
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
+	version := aws.ToString(out.VersionId)
 	doc, err := s.parse(out)
 	if err != nil {
-		return nil, "ignoring the AWSPREVIOUS version: " + err.Error(), nil
+		return nil, version, "ignoring the AWSPREVIOUS version: " + err.Error(), nil
 	}
 	entries := doc.Entries(smapi.StagePrevious)
 	for i := range entries {
@@ -90,7 +108,7 @@ func (s *SecretsManager) previous(ctx context.Context, graceEnd time.Time) ([]ap
 			entries[i].Expires = graceEnd
 		}
 	}
-	return entries, "", nil
+	return entries, version, "", nil
 }
 
 func (s *SecretsManager) get(ctx context.Context, stage string) (*secretsmanager.GetSecretValueOutput, error) {

@@ -301,9 +301,10 @@ func (o *Oracle) judge(a *answer) (verdict, []string) {
 		return right, ok
 	}
 	// Outside the rules: a load that read AWSCURRENT, then AWSPREVIOUS
-	// after a write moved it (keysource reads them in two calls), holds
-	// the earlier AWSCURRENT with the later AWSPREVIOUS, or none. Such an
-	// answer is counted and reported, not failed: see the soak's report.
+	// after a write moved it, holds the earlier AWSCURRENT with the later
+	// AWSPREVIOUS, or none. keysource reads again when it sees one write
+	// did that; two writes within its reads still can. Such an answer is
+	// counted and reported, not failed: see the soak's report.
 	for i := 1; i < len(states); i++ {
 		a0, b := states[i-1], states[i]
 		if !a0.loadable() || !b.loadable() {
