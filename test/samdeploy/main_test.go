@@ -192,7 +192,16 @@ func sam(ctx context.Context, timeout time.Duration, args ...string) result {
 // samconfig's stack name.
 func deploy(t testing.TB, template, stack string, params ...string) result {
 	t.Helper()
-	args := []string{"deploy", "--template-file", template, "--config-file", filepath.Join(root, "samconfig.toml"), "--no-confirm-changeset"}
+	// Each stack's artifacts under a prefix of its own: sam delete removes
+	// the objects its stack's template names, and without prefixes the
+	// stacks deployed side by side from one build name the same objects
+	// (a CreateFunction failed with NoSuchKey when the cycle's sam delete
+	// ran during another test's deploy).
+	prefix := stack
+	if prefix == "" {
+		prefix = "keygate" // samconfig.toml's stack_name
+	}
+	args := []string{"deploy", "--template-file", template, "--config-file", filepath.Join(root, "samconfig.toml"), "--no-confirm-changeset", "--s3-prefix", prefix}
 	if stack != "" {
 		args = append(args, "--stack-name", stack)
 	}
