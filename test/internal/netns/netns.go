@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -69,20 +70,55 @@ func New(name string) (*NS, error) {
 func (n *NS) Name() string { return n.name }
 
 // Holders lists what keeps the namespace alive, also after Close: the
-// threads of the machine inside it (/proc/PID/task/TID) and this
-// process's descriptors of it. Empty, the kernel has removed it, and with
-// it its devices and sockets.
+// threads inside it of this process and of the processes it started
+// (/proc/PID/task/TID), and this process's descriptors of it. Empty, the
+// kernel has removed it, and with it its devices and sockets. Only this
+// process tree is searched: once the namespace is gone, the kernel may give
+// its inode number to a namespace another process makes (a second test run
+// beside this one did), and that one is not this.
 func (n *NS) Holders() []string {
 	want := fmt.Sprintf("net:[%d]", n.inode)
-	var held []string
-	links, _ := filepath.Glob("/proc/[0-9]*/task/[0-9]*/ns/net")
+	var links []string
+	for _, pid := range processTree(os.Getpid()) {
+		l, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/[0-9]*/ns/net", pid))
+		links = append(links, l...)
+	}
 	fds, _ := filepath.Glob("/proc/self/fd/*")
+	var held []string
 	for _, l := range append(links, fds...) {
 		if t, err := os.Readlink(l); err == nil && t == want {
 			held = append(held, strings.TrimSuffix(l, "/ns/net"))
 		}
 	}
 	return held
+}
+
+// processTree lists root and the processes descended from it, by the
+// parent each one's /proc/PID/stat names.
+func processTree(root int) []int {
+	children := map[int][]int{}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, st := range stats {
+		b, err := os.ReadFile(st)
+		if err != nil {
+			continue // it ended
+		}
+		// "pid (comm) state ppid …": comm may hold spaces and parentheses.
+		head, rest, _ := strings.Cut(string(b), " (")
+		f := strings.Fields(rest[strings.LastIndexByte(rest, ')')+1:])
+		pid, err1 := strconv.Atoi(head)
+		if len(f) < 2 || err1 != nil {
+			continue
+		}
+		if ppid, err := strconv.Atoi(f[1]); err == nil {
+			children[ppid] = append(children[ppid], pid)
+		}
+	}
+	tree := []int{root}
+	for i := 0; i < len(tree); i++ {
+		tree = append(tree, children[tree[i]]...)
+	}
+	return tree
 }
 
 // Do runs f on an OS thread inside the namespace, then returns the thread
