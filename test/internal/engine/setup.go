@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/keygate/keygate/test/internal/proc"
 )
 
@@ -29,6 +31,7 @@ type Engine struct {
 	// Log is the started dockerd's output file.
 	Log  string
 	proc *proc.Process
+	lock *engineLock
 }
 
 // Ensure returns the Docker engine on Socket(). An engine that answers is
@@ -46,6 +49,26 @@ func Ensure(ctx context.Context, logf Logf, stateDir string) (*Engine, error) {
 		return nil, err
 	}
 	c := NewClient(socket)
+	lock, err := lockEngine(ctx, logf)
+	if err != nil {
+		return nil, err
+	}
+	e, err := ensure(ctx, logf, c, socket, stateDir)
+	if err == nil {
+		err = lock.share()
+	}
+	if err != nil {
+		if e != nil {
+			e.Stop(logf)
+		}
+		lock.release()
+		return nil, err
+	}
+	e.lock = lock
+	return e, nil
+}
+
+func ensure(ctx context.Context, logf Logf, c *Client, socket, stateDir string) (*Engine, error) {
 	if err := c.Ping(ctx); err == nil {
 		v, _ := c.Version(ctx)
 		logf("a Docker engine answers at %s (%s): using it, and leaving it running", socket, v)
@@ -111,12 +134,24 @@ func startDockerd(ctx context.Context, logf Logf, c *Client, stateDir string) (*
 	}
 }
 
-// Stop stops dockerd if Ensure started it: SIGTERM to dockerd, which stops
-// its containerd, then the whole process group after 30 s. An engine that
-// was running before is left alone.
+// Stop ends this run's use of the engine, and stops dockerd if Ensure
+// started it, once no other run uses it (see lockPath): SIGTERM to
+// dockerd, which stops its containerd, then the whole process group after
+// 30 s. An engine that was running before is left alone.
 func (e *Engine) Stop(logf Logf) {
-	if e == nil || !e.Started || e.proc == nil {
+	if e == nil {
 		return
+	}
+	defer e.lock.release()
+	if !e.Started || e.proc == nil {
+		return
+	}
+	// Another run may still use this dockerd: wait for it to end.
+	if e.lock != nil {
+		if err := e.lock.take(context.Background(), logf, unix.LOCK_EX, "to end before this run stops the dockerd it started"); err != nil {
+			logf("%v: leaving dockerd (pid %d) running", err, e.proc.Cmd.Process.Pid)
+			return
+		}
 	}
 	_ = syscall.Kill(e.proc.Cmd.Process.Pid, syscall.SIGTERM)
 	select {
