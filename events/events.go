@@ -79,6 +79,30 @@ type Event struct {
 	Want    Want
 }
 
+// Request returns the method of a front door event's request (REST's and
+// ALB's httpMethod, payload 2.0's requestContext.http.method), and whether
+// it carries multiValueHeaders (for an ALB: multi-value headers enabled,
+// which its answer must mirror).
+func (e Event) Request() (method string, multiValue bool, err error) {
+	var probe struct {
+		HTTPMethod        string              `json:"httpMethod"`
+		MultiValueHeaders map[string][]string `json:"multiValueHeaders"`
+		RequestContext    struct {
+			HTTP struct {
+				Method string `json:"method"`
+			} `json:"http"`
+		} `json:"requestContext"`
+	}
+	if err := json.Unmarshal(e.Payload, &probe); err != nil {
+		return "", false, fmt.Errorf("%s: %w", e.Name, err)
+	}
+	method = probe.HTTPMethod
+	if method == "" {
+		method = probe.RequestContext.HTTP.Method
+	}
+	return method, probe.MultiValueHeaders != nil, nil
+}
+
 // All returns every event, sorted by name. It fails when an event file has
 // no entry in expected.json or an entry has no file, so the table cannot
 // drift from the directory.

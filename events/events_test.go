@@ -109,3 +109,31 @@ func TestTableAndFilesAgree(t *testing.T) {
 		})
 	}
 }
+
+func TestRequest(t *testing.T) {
+	evs, err := All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]Event{}
+	for _, ev := range evs {
+		byName[ev.Name] = ev
+	}
+	for _, tt := range []struct {
+		name, method string
+		multi        bool
+	}{
+		{"alb-multivalue-scoped-key-delete.json", "DELETE", true},
+		{"alb-valid-key.json", "GET", false},
+		{"httpapi-post-root.json", "POST", false},
+		{"rest-scoped-key-post.json", "POST", true},
+	} {
+		m, multi, err := byName[tt.name].Request()
+		if err != nil || m != tt.method || multi != tt.multi {
+			t.Errorf("%s: %q %v %v, want %q %v", tt.name, m, multi, err, tt.method, tt.multi)
+		}
+	}
+	if _, _, err := (Event{Name: "broken.json", Payload: []byte("{")}).Request(); err == nil || !strings.Contains(err.Error(), "broken.json") {
+		t.Errorf("a payload that is not JSON: %v, want an error naming the event", err)
+	}
+}

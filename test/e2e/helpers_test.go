@@ -89,23 +89,9 @@ func loadEvents(t *testing.T) []fixture {
 			continue
 		}
 		fx := fixture{Event: ev}
-		var probe struct {
-			HTTPMethod        string              `json:"httpMethod"`
-			MultiValueHeaders map[string][]string `json:"multiValueHeaders"`
-			RequestContext    struct {
-				HTTP struct {
-					Method string `json:"method"`
-				} `json:"http"`
-			} `json:"requestContext"`
+		if fx.Method, fx.MultiValue, err = ev.Request(); err != nil {
+			t.Fatal(err)
 		}
-		if err := json.Unmarshal(ev.Payload, &probe); err != nil {
-			t.Fatalf("%s: %v", ev.Name, err)
-		}
-		fx.Method = probe.HTTPMethod
-		if fx.Method == "" {
-			fx.Method = probe.RequestContext.HTTP.Method
-		}
-		fx.MultiValue = probe.MultiValueHeaders != nil
 		fxs = append(fxs, fx)
 	}
 	return fxs

@@ -142,21 +142,11 @@ func decisionLine(out string) string {
 // multiValueHeaders (for an ALB: multi-value headers enabled).
 func request(t testing.TB, ev samples.Event) (string, bool) {
 	t.Helper()
-	var probe struct {
-		HTTPMethod        string              `json:"httpMethod"`
-		MultiValueHeaders map[string][]string `json:"multiValueHeaders"`
-		RequestContext    struct {
-			HTTP struct{ Method string } `json:"http"`
-		} `json:"requestContext"`
+	m, multi, err := ev.Request()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := json.Unmarshal(ev.Payload, &probe); err != nil {
-		t.Fatalf("%s: %v", ev.Name, err)
-	}
-	m := probe.HTTPMethod
-	if m == "" {
-		m = probe.RequestContext.HTTP.Method
-	}
-	return m, probe.MultiValueHeaders != nil
+	return m, multi
 }
 
 // A copy of the event table with wrong expectations (a status, a

@@ -3,7 +3,6 @@ package soak
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -55,18 +54,10 @@ func slots() ([]*slot, []*slot, error) {
 				s.fixture, s.class = f.key, f.class
 			}
 		}
-		var probe struct {
-			HTTPMethod        string              `json:"httpMethod"`
-			MultiValueHeaders map[string][]string `json:"multiValueHeaders"`
-			RequestContext    struct {
-				HTTP struct{ Method string } `json:"http"`
-			} `json:"requestContext"`
+		var err error
+		if s.method, s.multiValue, err = ev.Request(); err != nil {
+			return nil, nil, err
 		}
-		if err := json.Unmarshal(ev.Payload, &probe); err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", ev.Name, err)
-		}
-		s.method = probe.HTTPMethod + probe.RequestContext.HTTP.Method
-		s.multiValue = probe.MultiValueHeaders != nil
 		fn = append(fn, s)
 		if ev.Door == string(frontdoor.REST) {
 			l, err := localSlot(s)
