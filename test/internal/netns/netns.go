@@ -22,7 +22,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,6 +29,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/keygate/keygate/test/internal/proc"
 )
 
 // NS is a network namespace held open by this process.
@@ -79,7 +80,7 @@ func (n *NS) Name() string { return n.name }
 func (n *NS) Holders() []string {
 	want := fmt.Sprintf("net:[%d]", n.inode)
 	var links []string
-	for _, pid := range processTree(os.Getpid()) {
+	for _, pid := range proc.Tree(os.Getpid()) {
 		l, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/[0-9]*/ns/net", pid))
 		links = append(links, l...)
 	}
@@ -91,34 +92,6 @@ func (n *NS) Holders() []string {
 		}
 	}
 	return held
-}
-
-// processTree lists root and the processes descended from it, by the
-// parent each one's /proc/PID/stat names.
-func processTree(root int) []int {
-	children := map[int][]int{}
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, st := range stats {
-		b, err := os.ReadFile(st)
-		if err != nil {
-			continue // it ended
-		}
-		// "pid (comm) state ppid …": comm may hold spaces and parentheses.
-		head, rest, _ := strings.Cut(string(b), " (")
-		f := strings.Fields(rest[strings.LastIndexByte(rest, ')')+1:])
-		pid, err1 := strconv.Atoi(head)
-		if len(f) < 2 || err1 != nil {
-			continue
-		}
-		if ppid, err := strconv.Atoi(f[1]); err == nil {
-			children[ppid] = append(children[ppid], pid)
-		}
-	}
-	tree := []int{root}
-	for i := 0; i < len(tree); i++ {
-		tree = append(tree, children[tree[i]]...)
-	}
-	return tree
 }
 
 // Do runs f on an OS thread inside the namespace, then returns the thread

@@ -279,7 +279,7 @@ func invoke(ctx context.Context, client *http.Client, url string, payload []byte
 
 // bootstrapPid is the emulator's one child: the bootstrap.
 func bootstrapPid(emulator int) (int, error) {
-	kids := children(emulator)
+	kids := proc.Children(emulator)
 	if len(kids) != 1 {
 		return 0, fmt.Errorf("the emulator (pid %d) has %d children, want the one bootstrap", emulator, len(kids))
 	}
@@ -367,32 +367,12 @@ func peakRSS(pid int) (float64, error) {
 	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
 }
 
-// children lists the processes whose parent is pid.
-func children(pid int) []int {
-	entries, _ := os.ReadDir("/proc")
-	var kids []int
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		if f, err := statFields(string(b)); err == nil && f[4] == strconv.Itoa(pid) {
-			kids = append(kids, p)
-		}
-	}
-	return kids
-}
-
 // stopTree kills the emulator's children (the bootstrap runs in a process
 // group of its own) and lets the emulator reap them, then kills the
 // emulator's group and reaps it. Killed the other way round, a dead
 // bootstrap is an orphan that stays a zombie until init reaps it.
 func stopTree(p *proc.Process) {
-	kids := children(p.Cmd.Process.Pid)
+	kids := proc.Children(p.Cmd.Process.Pid)
 	for _, k := range kids {
 		_ = syscall.Kill(k, syscall.SIGKILL)
 	}
